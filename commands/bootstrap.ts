@@ -1,0 +1,30 @@
+/**
+ * Command builders for the host bootstrap (Kamal style: pure functions that return shell commands).
+ * The script itself lives in host/railyard-bootstrap.sh, usable by hand; these build the line that runs it.
+ */
+import { shellJoin } from "../lib/shell";
+
+export interface BootstrapArgs {
+  stack: string;
+  network: string;
+  dataDir: string;
+  /** Address for `docker swarm init --advertise-addr`, when the host has several. */
+  advertiseAddress?: string;
+}
+
+/** The script's arguments, in a fixed order. */
+export function bootstrapArgs(a: BootstrapArgs): string[] {
+  const args = ["--stack", a.stack, "--network", a.network, "--data-dir", a.dataDir];
+  if (a.advertiseAddress) args.push("--advertise-addr", a.advertiseAddress);
+  return args;
+}
+
+/** Runs the script fed on standard input (remote hosts: nothing needs uploading first). */
+export function bootstrapFromStdin(a: BootstrapArgs): string {
+  return shellJoin(["bash", "-s", "--", ...bootstrapArgs(a)]);
+}
+
+/** Runs the script from a path (the local engine in dev). */
+export function bootstrapFromFile(scriptPath: string, a: BootstrapArgs): string {
+  return shellJoin(["bash", scriptPath, ...bootstrapArgs(a)]);
+}

@@ -1,0 +1,109 @@
+/**
+ * Database: a Railway-like database plugin (postgres, mysql, mongo, redis) as a single-replica Swarm service.
+ * Its data lives in a named volume that Pulumi never deletes; its password is generated and reaches the
+ * container only as a Swarm secret; it is placed on the node labelled railyard.data=true (the one with its
+ * volume), updated stop-first, and health-checked with the engine's own client. Services reference its
+ * `variables` (DATABASE_URL, PGHOST, …); the ones holding the password are secret Outputs.
+ */
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import type { DatabaseConfig } from "../config/schema";
+import { PLUGINS } from "../databases";
+import { ContainerInputs, DatabasePlugin, Endpoint, PASSWORD_SECRET_FILE, PASSWORD_SECRET_PATH } from "../databases/plugin";
+import { LogSettings, logDriver, railyardLabels, resourceLimits, swarmSecret } from "../lib/swarmSpec";
+import type { Host } from "./host";
+
+export interface DatabaseArgs {
+  /** Swarm service name, also its DNS name on the stack's network (e.g. "staging-postgres"). */
+  serviceName: string;
+  /** The stack file's entry: engine, image (default per engine), user, database, limits. */
+  config: DatabaseConfig;
+  host: Host;
+  stack: string;
+  logs: LogSettings;
+}
+
+export class Database extends pulumi.ComponentResource {
+  readonly plugin: DatabasePlugin;
+  readonly service: docker.Service;
+  readonly volume: docker.Volume;
+  /** Variables services may reference; those holding the password are secret. */
+  readonly variables: Record<string, pulumi.Output<string>>;
+  /** The connection URL (secret). */
+  readonly connectionUrl: pulumi.Output<string>;
+
+  constructor(name: string, args: DatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("railyard:index:Database", name, {}, opts);
+    this.plugin = PLUGINS[args.config.engine];
+    const plugin = this.plugin;
+    const inputs: ContainerInputs = {
+      user: args.config.user ?? plugin.defaultUser,
+      database: args.config.database ?? plugin.defaultDatabase,
+      passwordFile: PASSWORD_SECRET_PATH,
+    };
+    const childOpts = { parent: this, provider: args.host.provider, dependsOn: [args.host.ready] };
+    const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { parent: this });
+    const secret = swarmSecret(`${name}-password`, password.result, railyardLabels(args.stack, "database", name), childOpts);
+    this.volume = new docker.Volume(
+      `${name}-data`,
+      { name: `${args.serviceName}-data`, labels: railyardLabels(args.stack, "database", name) },
+      { ...childOpts, retainOnDelete: true },
+    );
+    this.service = databaseService(name, args, plugin, inputs, secret, this.volume, childOpts);
+    const endpoint: Omit<Endpoint, "password"> = {
+      host: args.serviceName,
+      port: plugin.port,
+      user: inputs.user,
+      database: inputs.database,
+    };
+    this.variables = Object.fromEntries(
+      plugin.variables.map((v) => [
+        v.name,
+        v.secret
+          ? pulumi.secret(password.result.apply((pw) => v.value({ ...endpoint, password: pw })))
+          : pulumi.output(v.value({ ...endpoint, password: "" })),
+      ]),
+    );
+    this.connectionUrl = this.variables[plugin.variables[0].name];
+    this.registerOutputs({ serviceName: args.serviceName, connectionUrl: this.connectionUrl });
+  }
+}
+
+function databaseService(
+  name: string,
+  args: DatabaseArgs,
+  plugin: DatabasePlugin,
+  inputs: ContainerInputs,
+  secret: docker.Secret,
+  volume: docker.Volume,
+  opts: pulumi.CustomResourceOptions,
+): docker.Service {
+  return new docker.Service(
+    name,
+    {
+      name: args.serviceName,
+      labels: railyardLabels(args.stack, "database", name),
+      mode: { replicated: { replicas: 1 } },
+      taskSpec: {
+        containerSpec: {
+          image: args.config.image ?? plugin.defaultImage,
+          commands: plugin.command?.(inputs),
+          env: plugin.containerEnv(inputs),
+          secrets: [{ secretId: secret.id, secretName: secret.name, fileName: PASSWORD_SECRET_FILE, fileMode: 0o400 }],
+          mounts: [{ type: "volume", source: volume.name, target: plugin.dataPath }],
+          healthcheck: { tests: plugin.healthcheck(inputs), interval: "5s", timeout: "5s", retries: 5, startPeriod: "60s" },
+          stopGracePeriod: args.config.stopGracePeriod,
+        },
+        networksAdvanceds: [{ name: args.host.network }],
+        placement: { constraints: ["node.labels.railyard.data==true"] },
+        restartPolicy: { condition: "any", delay: "5s" },
+        resources: resourceLimits(args.config.resources),
+        logDriver: logDriver(args.logs),
+      },
+      updateConfig: { parallelism: 1, order: "stop-first", failureAction: "pause", monitor: "30s" },
+      convergeConfig: { delay: "2s", timeout: "5m" },
+    },
+    opts,
+  );
+}

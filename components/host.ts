@@ -1,0 +1,126 @@
+/**
+ * Host: the machine a stack runs on. Over SSH (a VPS, host key pinned) or the local engine (dev). Gives the
+ * Docker provider every other resource uses, and runs the idempotent bootstrap: swarm init, overlay network,
+ * host directories. Everything on the host depends on `ready`.
+ */
+import * as command from "@pulumi/command";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { BootstrapArgs, bootstrapFromFile, bootstrapFromStdin } from "../commands/bootstrap";
+import type { HostConfig } from "../config/schema";
+import { knownHostsLine, sshOptions, writeSshFiles } from "../lib/sshFiles";
+
+export const BOOTSTRAP_SCRIPT = path.join(__dirname, "..", "host", "railyard-bootstrap.sh");
+/** Seconds the bootstrap may take before it is stopped and reported as failed. */
+const BOOTSTRAP_TIMEOUT_S = 300;
+
+export interface HostArgs {
+  /** The Pulumi stack; names the host directories `<dataDir>/<stack>`. */
+  stack: string;
+  /** Where the engine is: `{ mode: "ssh", address, port, user, hostKey }` or `{ mode: "local" }`. */
+  target: HostConfig;
+  /** SSH private key (a secret). Required for ssh targets. */
+  privateKey?: pulumi.Input<string>;
+  /** Name of the stack's attachable overlay network, created by the bootstrap. */
+  network: string;
+}
+
+export class Host extends pulumi.ComponentResource {
+  /** Docker provider for this host's engine. */
+  readonly provider: docker.Provider;
+  /** The bootstrap command; resources on the host depend on it. */
+  readonly ready: pulumi.Resource;
+  /** The overlay network services and databases attach to. */
+  readonly network: string;
+  /** The stack's folder on the host (backups, scripts, builds). */
+  readonly stackDir: string;
+  /** SSH connection for remote commands; undefined for the local engine. */
+  readonly connection?: command.types.input.remote.ConnectionArgs;
+
+  constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("railyard:index:Host", name, {}, opts);
+    this.network = args.network;
+    this.stackDir = `${args.target.dataDir}/${args.stack}`;
+    const bootstrap: BootstrapArgs = {
+      stack: args.stack,
+      network: args.network,
+      dataDir: args.target.dataDir,
+      advertiseAddress: args.target.mode === "ssh" ? args.target.advertiseAddress : undefined,
+    };
+    if (args.target.mode === "ssh") {
+      if (args.privateKey === undefined) throw new Error(`railyard: host ${name} needs privateKey for ssh`);
+      this.connection = sshConnection(args.target, args.privateKey);
+      this.provider = sshProvider(name, this, args.stack, args.target, args.privateKey);
+      this.ready = remoteBootstrap(name, this, this.connection, bootstrap);
+    } else {
+      this.provider = new docker.Provider(`${name}-docker`, { host: "unix:///var/run/docker.sock" }, { parent: this });
+      this.ready = localBootstrap(name, this, bootstrap);
+    }
+    this.registerOutputs({ network: this.network, stackDir: this.stackDir });
+  }
+}
+
+type SshTarget = Extract<HostConfig, { mode: "ssh" }>;
+
+function sshConnection(t: SshTarget, privateKey: pulumi.Input<string>): command.types.input.remote.ConnectionArgs {
+  return {
+    host: t.address,
+    port: t.port,
+    user: t.user,
+    privateKey: pulumi.secret(privateKey),
+    hostKey: t.hostKey,
+    dialErrorLimit: 3,
+    perDialTimeout: 30,
+  };
+}
+
+function sshProvider(name: string, parent: Host, stack: string, t: SshTarget, privateKey: pulumi.Input<string>): docker.Provider {
+  const files = pulumi
+    .output(privateKey)
+    .apply((key) => writeSshFiles(stack, key, t.hostKey ? knownHostsLine(t.address, t.port, t.hostKey) : undefined));
+  return new docker.Provider(
+    `${name}-docker`,
+    { host: `ssh://${t.user}@${t.address}:${t.port}`, sshOpts: files.apply(sshOptions) },
+    { parent },
+  );
+}
+
+function scriptHash(): string {
+  return createHash("sha256").update(fs.readFileSync(BOOTSTRAP_SCRIPT)).digest("hex");
+}
+
+function remoteBootstrap(
+  name: string,
+  parent: Host,
+  connection: command.types.input.remote.ConnectionArgs,
+  args: BootstrapArgs,
+): command.remote.Command {
+  return new command.remote.Command(
+    `${name}-bootstrap`,
+    {
+      connection,
+      create: `timeout ${BOOTSTRAP_TIMEOUT_S} ${bootstrapFromStdin(args)}`,
+      stdin: fs.readFileSync(BOOTSTRAP_SCRIPT, "utf8"),
+      triggers: [scriptHash(), args.stack, args.network, args.dataDir, args.advertiseAddress ?? ""],
+      addPreviousOutputInEnv: false,
+      logging: "stdoutAndStderr",
+    },
+    { parent },
+  );
+}
+
+function localBootstrap(name: string, parent: Host, args: BootstrapArgs): command.local.Command {
+  return new command.local.Command(
+    `${name}-bootstrap`,
+    {
+      create: `timeout ${BOOTSTRAP_TIMEOUT_S} ${bootstrapFromFile(BOOTSTRAP_SCRIPT, args)}`,
+      triggers: [scriptHash(), args.stack, args.network, args.dataDir],
+      addPreviousOutputInEnv: false,
+      logging: "stdoutAndStderr",
+    },
+    { parent },
+  );
+}

@@ -1,0 +1,158 @@
+/**
+ * Service: a Railway-like service (web or worker) as a Swarm service. Image pinned by digest, or built on the
+ * host from a build context. Updates roll start-first with `failure_action: rollback` and a monitor window;
+ * `convergeConfig` makes Pulumi wait for convergence and fail when Swarm rolled back. Env values that hold
+ * secrets (database passwords, app secrets) arrive as Swarm secret files and are exported by the start command;
+ * the rest are plain env.
+ */
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { commandHealthcheck, envSecretFile, httpHealthcheck, startCommand } from "../commands/container";
+import type { EnvVar, ServiceEnvPlan } from "../config/env";
+import type { ServiceConfig } from "../config/schema";
+import { LogSettings, logDriver, railyardLabels, resourceLimits, swarmSecret } from "../lib/swarmSpec";
+import { durationMs } from "../lib/units";
+import type { Database } from "./database";
+import type { Host } from "./host";
+
+export interface ServiceArgs {
+  /** Swarm service name, also its DNS name on the stack's network (e.g. "staging-api"). */
+  serviceName: string;
+  /** The stack file's entry (kind, image or build, startCommand, replicas, port, healthcheck, …). */
+  config: ServiceConfig;
+  /** The service's env with references expanded (see config/env.ts). */
+  env: ServiceEnvPlan;
+  host: Host;
+  /** The stack's databases, whose variables the env refers to. */
+  databases: Record<string, Database>;
+  /** The stack's app secrets (secret Outputs). */
+  secrets: Record<string, pulumi.Output<string>>;
+  /** Services this one refers to; they deploy first. */
+  dependsOn?: pulumi.Resource[];
+  stack: string;
+  logs: LogSettings;
+}
+
+export class Service extends pulumi.ComponentResource {
+  readonly service: docker.Service;
+  /** The image reference the tasks run (a digest). */
+  readonly image: pulumi.Output<string>;
+
+  constructor(name: string, args: ServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("railyard:index:Service", name, {}, opts);
+    const childOpts = {
+      parent: this,
+      provider: args.host.provider,
+      dependsOn: [args.host.ready, ...(args.dependsOn ?? [])],
+    };
+    this.image = args.config.build ? builtImage(name, args, childOpts).repoDigest : pulumi.output(args.config.image ?? "");
+    const labels = railyardLabels(args.stack, args.config.kind, name);
+    const plain: Record<string, pulumi.Input<string>> = {};
+    const secretRefs: docker.types.input.ServiceTaskSpecContainerSpecSecret[] = [];
+    for (const [variable, v] of Object.entries(args.env.vars)) {
+      const value = envValue(v, args);
+      if (!v.secret) {
+        plain[variable] = value;
+        continue;
+      }
+      const secret = swarmSecret(`${name}-env-${variable}`, value, labels, childOpts);
+      secretRefs.push({ secretId: secret.id, secretName: secret.name, fileName: envSecretFile(variable), fileMode: 0o400 });
+    }
+    for (const secretName of args.config.secrets) {
+      const secret = swarmSecret(`${name}-secret-${secretName}`, args.secrets[secretName], labels, childOpts);
+      secretRefs.push({ secretId: secret.id, secretName: secret.name, fileName: secretName, fileMode: 0o400 });
+    }
+    const secretVars = Object.keys(args.env.vars).filter((v) => args.env.vars[v].secret);
+    this.service = swarmService(name, args, this.image, plain, secretRefs, secretVars, childOpts);
+    this.registerOutputs({ serviceName: args.serviceName, image: this.image });
+  }
+}
+
+/** Joins an env var's parts: literal text, database variables and app secrets. */
+function envValue(v: EnvVar, args: ServiceArgs): pulumi.Output<string> {
+  const parts = v.parts.map((part): pulumi.Input<string> => {
+    if (part.kind === "text") return part.text;
+    if (part.kind === "secret") return args.secrets[part.name];
+    return args.databases[part.database].variables[part.variable];
+  });
+  const joined = pulumi.concat(...parts);
+  return v.secret ? pulumi.secret(joined) : joined;
+}
+
+function builtImage(name: string, args: ServiceArgs, opts: pulumi.CustomResourceOptions): docker.Image {
+  const build = args.config.build;
+  if (!build) throw new Error(`railyard: service ${name} has no build context`);
+  return new docker.Image(
+    `${name}-image`,
+    {
+      imageName: `railyard/${args.serviceName}:latest`,
+      build: { context: build.context, dockerfile: build.dockerfile, target: build.target, args: build.args },
+      skipPush: true,
+    },
+    opts,
+  );
+}
+
+/** Monitor long enough to see a task fail its health check: the configured window or one full check cycle. */
+function monitorWindow(config: ServiceConfig): string {
+  const h = config.healthcheck;
+  const needed = h ? durationMs(h.startPeriod) + durationMs(h.interval) * (h.retries + 1) : 0;
+  return `${Math.max(durationMs(config.update.monitor), needed)}ms`;
+}
+
+function swarmService(
+  name: string,
+  args: ServiceArgs,
+  image: pulumi.Input<string>,
+  env: Record<string, pulumi.Input<string>>,
+  secrets: docker.types.input.ServiceTaskSpecContainerSpecSecret[],
+  secretVars: string[],
+  opts: pulumi.CustomResourceOptions,
+): docker.Service {
+  const c = args.config;
+  const h = c.healthcheck;
+  const update = {
+    parallelism: c.update.parallelism,
+    delay: c.update.delay,
+    monitor: monitorWindow(c),
+    maxFailureRatio: String(c.update.maxFailureRatio),
+    order: "start-first",
+  };
+  return new docker.Service(
+    name,
+    {
+      name: args.serviceName,
+      labels: railyardLabels(args.stack, c.kind, name),
+      mode: { replicated: { replicas: c.replicas } },
+      taskSpec: {
+        containerSpec: {
+          image,
+          commands: c.startCommand === undefined ? undefined : startCommand(c.startCommand, secretVars),
+          env,
+          secrets,
+          healthcheck: h && {
+            tests: h.path !== undefined && c.port !== undefined ? httpHealthcheck(c.port, h.path) : commandHealthcheck(h.command ?? ""),
+            interval: h.interval,
+            timeout: h.timeout,
+            retries: h.retries,
+            startPeriod: h.startPeriod,
+          },
+          stopGracePeriod: c.stopGracePeriod,
+        },
+        networksAdvanceds: [{ name: args.host.network }],
+        restartPolicy: {
+          condition: c.restartPolicy.condition,
+          maxAttempts: c.restartPolicy.maxAttempts,
+          delay: c.restartPolicy.delay,
+          window: c.restartPolicy.window,
+        },
+        resources: resourceLimits(c.resources),
+        logDriver: logDriver(args.logs),
+      },
+      updateConfig: { ...update, failureAction: "rollback" },
+      rollbackConfig: { ...update, failureAction: "pause" },
+      convergeConfig: { delay: "2s", timeout: "10m" },
+    },
+    opts,
+  );
+}

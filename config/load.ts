@@ -1,0 +1,199 @@
+/**
+ * Reads the `railyard:` namespace of the stack's config once, checks all of it, and returns a typed
+ * StackConfig. Any problem throws a RailyardConfigError listing every problem, before any resource exists.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
+import { z } from "zod";
+import { planEnv, ServiceEnvPlan } from "./env";
+import { ConfigProblem, describe, problemsFromZod, RailyardConfigError } from "./problems";
+import { DatabaseConfig, databaseSchema, HostConfig, ParsedStack, serviceSchema, ServiceConfig, stackSchema, TOP_LEVEL_KEYS } from "./schema";
+import { semanticProblems } from "./semantics";
+
+export type Environment = ParsedStack["environment"];
+
+export interface DeploySettings {
+  branch: string;
+  preDeployBackup: boolean;
+  backupRetention: number;
+  healthCheckAttempts: number;
+  healthCheckInterval: string;
+  migrationTimeout: string;
+}
+
+export interface StackConfig {
+  stack: string;
+  environment: Environment;
+  /** Prefix of every name on the host: Swarm services, volumes, secrets. */
+  prefix: string;
+  /** The stack's attachable overlay network. */
+  network: string;
+  host: HostConfig;
+  /** Secret Output; present when host.mode is ssh. */
+  sshPrivateKey?: pulumi.Output<string>;
+  logs: ParsedStack["logs"];
+  deploy: DeploySettings;
+  services: Record<string, ServiceConfig>;
+  databases: Record<string, DatabaseConfig>;
+  /** App secrets, each a secret Output. */
+  secrets: Record<string, pulumi.Output<string>>;
+  /** Each service's env with references expanded. */
+  env: Record<string, ServiceEnvPlan>;
+}
+
+const NAMESPACE = "railyard";
+/** Keys whose values must be Pulumi secrets. */
+const SECRET_KEYS = new Set(["sshPrivateKey", "secrets"]);
+const SECRET_HINT: Record<string, string> = {
+  sshPrivateKey: "cat ~/.ssh/id_ed25519 | pulumi config set --secret railyard:sshPrivateKey",
+  secrets: "pulumi config set --secret --path 'railyard:secrets.<NAME>' <value>",
+};
+
+/** Whether the Pulumi runtime holds a config key as a secret. */
+function isSecretKey(fullKey: string): boolean {
+  const internal = runtimeConfig as unknown as { isConfigSecret?: (k: string) => boolean };
+  if (typeof internal.isConfigSecret !== "function") {
+    throw new Error("railyard: this @pulumi/pulumi version has no isConfigSecret; pin the version in package.json");
+  }
+  return internal.isConfigSecret(fullKey);
+}
+
+/** A config value as the runtime holds it: objects arrive as JSON text, scalars as text. */
+function readRaw(key: string): unknown {
+  const text = runtimeConfig.getConfig(`${NAMESPACE}:${key}`);
+  if (text === undefined) return undefined;
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === "object" ? value : text;
+  } catch {
+    return text;
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Parses one value; on failure adds its problems and returns undefined. */
+function parseInto<T extends z.ZodType>(
+  schema: T,
+  value: unknown,
+  path: (string | number)[],
+  problems: ConfigProblem[],
+  secret = false,
+): z.output<T> | undefined {
+  const result = schema.safeParse(value, { reportInput: true });
+  if (result.success) return result.data;
+  problems.push(...problemsFromZod(path, result.error, secret));
+  return undefined;
+}
+
+/** Parses a map of named entries one entry at a time, so one bad entry does not hide the others. */
+function parseEntries<T extends z.ZodType>(
+  key: "services" | "databases",
+  raw: unknown,
+  schema: T,
+  problems: ConfigProblem[],
+): { names: string[]; parsed: Record<string, z.output<T>> } {
+  const parsed: Record<string, z.output<T>> = {};
+  if (raw === undefined) return { names: [], parsed };
+  if (!isRecord(raw)) {
+    problems.push({ path: [key], expected: `a map of ${key === "services" ? "service" : "database"} names`, got: describe(raw) });
+    return { names: [], parsed };
+  }
+  const nameSchema = stackSchema.shape.services.unwrap().keyType;
+  for (const [name, value] of Object.entries(raw)) {
+    const okName = parseInto(nameSchema, name, [key, name], problems);
+    const entry = parseInto(schema, value, [key, name], problems);
+    if (okName !== undefined && entry !== undefined) parsed[name] = entry;
+  }
+  return { names: Object.keys(raw), parsed };
+}
+
+function deployDefaults(environment: Environment, d: ParsedStack["deploy"]): DeploySettings {
+  const production = environment === "production";
+  return {
+    branch: d.branch ?? (production ? "main" : "develop"),
+    preDeployBackup: d.preDeployBackup ?? production,
+    backupRetention: d.backupRetention,
+    healthCheckAttempts: d.healthCheckAttempts ?? (production ? 30 : 20),
+    healthCheckInterval: d.healthCheckInterval,
+    migrationTimeout: d.migrationTimeout,
+  };
+}
+
+/** Reads and checks the whole `railyard:` namespace. Throws RailyardConfigError with every problem found. */
+export function loadStackConfig(stack: string = pulumi.getStack()): StackConfig {
+  const problems: ConfigProblem[] = [];
+  const raw: Record<string, unknown> = {};
+  for (const fullKey of Object.keys(runtimeConfig.allConfig()).sort()) {
+    const [namespace, key] = fullKey.split(":");
+    if (namespace !== NAMESPACE) continue;
+    if (!TOP_LEVEL_KEYS.includes(key)) {
+      problems.push({ path: [key], expected: `one of the keys ${TOP_LEVEL_KEYS.join(", ")}`, got: "an unknown key" });
+      continue;
+    }
+    const secret = isSecretKey(fullKey);
+    if (SECRET_KEYS.has(key) && !secret) {
+      problems.push({ path: [key], expected: `a secret value (${SECRET_HINT[key]})`, got: "a plain, unencrypted value" });
+      continue;
+    }
+    if (!SECRET_KEYS.has(key) && secret) {
+      problems.push({
+        path: [key],
+        expected: "plain configuration; secret values belong in railyard:secrets, referenced as ${{secrets.NAME}}",
+        got: "a value holding a secret",
+      });
+      continue;
+    }
+    raw[key] = readRaw(key);
+  }
+
+  const shape = stackSchema.shape;
+  const environment = parseInto(shape.environment, raw.environment ?? defaultEnvironment(stack), ["environment"], problems);
+  const prefix = parseInto(shape.prefix, raw.prefix ?? stack, ["prefix"], problems);
+  const host = parseInto(shape.host, raw.host, ["host"], problems);
+  const sshPrivateKey = parseInto(shape.sshPrivateKey, raw.sshPrivateKey, ["sshPrivateKey"], problems, true);
+  const network = parseInto(shape.network, raw.network, ["network"], problems);
+  const logs = parseInto(shape.logs, raw.logs, ["logs"], problems);
+  const deploy = parseInto(shape.deploy, raw.deploy, ["deploy"], problems);
+  const secrets = parseInto(shape.secrets, raw.secrets, ["secrets"], problems, true);
+  const services = parseEntries("services", raw.services, serviceSchema, problems);
+  const databases = parseEntries("databases", raw.databases, databaseSchema, problems);
+
+  problems.push(
+    ...semanticProblems({
+      environment,
+      prefix,
+      host,
+      hasPrivateKey: sshPrivateKey !== undefined,
+      serviceNames: services.names,
+      services: services.parsed,
+      databaseNames: databases.names,
+      databases: databases.parsed,
+      secretNames: secrets === undefined ? undefined : new Set(Object.keys(secrets)),
+    }),
+  );
+
+  if (problems.length > 0 || !environment || !prefix || !host || !logs || !deploy || !secrets) {
+    throw new RailyardConfigError(problems);
+  }
+  return {
+    stack,
+    environment,
+    prefix,
+    network: network ?? `${prefix}-net`,
+    host,
+    sshPrivateKey: sshPrivateKey === undefined ? undefined : pulumi.secret(sshPrivateKey),
+    logs,
+    deploy: deployDefaults(environment, deploy),
+    services: services.parsed,
+    databases: databases.parsed,
+    secrets: Object.fromEntries(Object.entries(secrets).map(([k, v]) => [k, pulumi.secret(v)])),
+    env: planEnv(prefix, services.parsed, databases.parsed),
+  };
+}
+
+function defaultEnvironment(stack: string): string | undefined {
+  return ["dev", "staging", "production"].includes(stack) ? stack : undefined;
+}

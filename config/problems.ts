@@ -1,0 +1,90 @@
+/**
+ * Config problems: each names its key path under `railyard:` and reads "expected …, got …". All problems of a
+ * stack file are gathered and thrown together, before any resource exists.
+ */
+import { z } from "zod";
+
+export type PathPart = string | number;
+
+export interface ConfigProblem {
+  /** Path below the namespace, e.g. ["services", "api", "port"]. */
+  path: PathPart[];
+  /** What was expected, starting with "expected". */
+  expected: string;
+  /** What was found, already described (never a secret's value). */
+  got: string;
+}
+
+/** Dotted key path as the Pulumi CLI writes it for `--path`: railyard:services.api.env.FOO, secrets[0]. */
+export function keyPath(path: PathPart[]): string {
+  let out = "railyard:";
+  path.forEach((part, i) => {
+    if (typeof part === "number") out += `[${part}]`;
+    else if (/^[A-Za-z0-9_-]+$/.test(part)) out += i === 0 ? part : `.${part}`;
+    else out += `[${JSON.stringify(part)}]`;
+  });
+  return out;
+}
+
+export function formatProblem(p: ConfigProblem): string {
+  return `${keyPath(p.path)}: ${p.expected}, got ${p.got}`;
+}
+
+/** Describes a found value for an error message; secret values are described by kind only. */
+export function describe(value: unknown, secret = false): string {
+  if (value === undefined) return "nothing";
+  if (value === null) return "null";
+  if (secret) return typeof value === "string" ? "a secret string (value hidden)" : `a secret ${kindOf(value)} (value hidden)`;
+  if (typeof value === "string") {
+    const shown = value.length > 80 ? `${value.slice(0, 77)}…` : value;
+    return JSON.stringify(shown);
+  }
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  return kindOf(value);
+}
+
+function kindOf(value: unknown): string {
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object" && value !== null) return "an object";
+  return `a ${typeof value}`;
+}
+
+/** Turns zod issues for a value found at `base` into problems. */
+export function problemsFromZod(base: PathPart[], error: z.ZodError, secret = false): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  for (const issue of error.issues) {
+    const path = [...base, ...issue.path.map((p) => (typeof p === "number" ? p : String(p)))];
+    if (issue.code === "unrecognized_keys") {
+      for (const key of issue.keys) {
+        out.push({ path: [...path, key], expected: "a known key", got: "an unknown key" });
+      }
+      continue;
+    }
+    const expected = issue.message.startsWith("expected") ? issue.message : `expected ${expectedOf(issue)}`;
+    out.push({ path, expected, got: describe(issue.input, secret) });
+  }
+  return out;
+}
+
+function expectedOf(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case "invalid_type":
+      return issue.expected === "object" ? "an object (a map of keys)" : `a ${issue.expected}`;
+    case "invalid_value":
+      return `one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+    default:
+      return issue.message;
+  }
+}
+
+/** Thrown by the loader with every problem of the stack file. */
+export class RailyardConfigError extends Error {
+  constructor(readonly problems: ConfigProblem[]) {
+    super(
+      `railyard: the stack configuration has ${problems.length} problem${problems.length === 1 ? "" : "s"}; ` +
+        `no resource was registered:\n` +
+        problems.map((p) => `  ${formatProblem(p)}`).join("\n"),
+    );
+    this.name = "RailyardConfigError";
+  }
+}

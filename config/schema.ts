@@ -1,0 +1,215 @@
+/**
+ * The stack file schema: every key under the `railyard:` namespace. Messages are "expected …" phrases; the
+ * loader adds the key path and what was found.
+ */
+import { z } from "zod";
+import { ENGINES } from "../databases";
+import { DURATION_PATTERN, MEMORY_PATTERN } from "../lib/units";
+import * as p from "./patterns";
+
+const duration = (fallback: string) =>
+  z.string().regex(DURATION_PATTERN, { error: 'expected a duration such as "30s", "500ms", "2m" or "1h"' }).default(fallback);
+const port = z.int({ error: "expected a whole port number" }).min(1, { error: "expected a port from 1 to 65535" }).max(65535, {
+  error: "expected a port from 1 to 65535",
+});
+const noNul = (what: string, max: number) =>
+  z
+    .string({ error: `expected ${what} as a string` })
+    .min(1, { error: `expected a non-empty ${what}` })
+    .max(max, { error: `expected ${what} of at most ${max} characters` })
+    .refine((s) => !s.includes("\0"), { error: `expected ${what} without NUL characters` });
+
+export const resourcesSchema = z
+  .strictObject({
+    cpus: z.number({ error: "expected a number of CPUs such as 0.5" }).min(0.01, { error: "expected at least 0.01 CPUs" }).max(64, {
+      error: "expected at most 64 CPUs",
+    }).optional(),
+    memory: z.string().regex(MEMORY_PATTERN, { error: 'expected a memory size such as "512M" or "2G"' }).optional(),
+  })
+  .default({});
+
+const healthcheckSchema = z
+  .strictObject({
+    path: z.string().regex(p.URL_PATH, { error: 'expected an HTTP path such as "/health"' }).optional(),
+    command: noNul("health-check command", 1024).optional(),
+    interval: duration("10s"),
+    timeout: duration("5s"),
+    retries: z.int({ error: "expected a whole number of retries" }).min(1, { error: "expected 1 to 100 retries" }).max(100, {
+      error: "expected 1 to 100 retries",
+    }).default(3),
+    startPeriod: duration("30s"),
+  })
+  .refine((h) => (h.path === undefined) !== (h.command === undefined), {
+    error: "expected exactly one of healthcheck.path or healthcheck.command",
+  });
+
+const restartPolicySchema = z
+  .strictObject({
+    condition: z.enum(["on-failure", "any", "none"], { error: "expected on-failure, any or none" }).default("on-failure"),
+    maxAttempts: z.int({ error: "expected a whole number of attempts" }).min(0, { error: "expected 0 to 100 attempts" }).max(100, {
+      error: "expected 0 to 100 attempts",
+    }).default(10),
+    delay: duration("5s"),
+    window: duration("2m"),
+  })
+  .default({ condition: "on-failure", maxAttempts: 10, delay: "5s", window: "2m" });
+
+const updateSchema = z
+  .strictObject({
+    parallelism: z.int({ error: "expected a whole number" }).min(1, { error: "expected 1 to 10 tasks at a time" }).max(10, {
+      error: "expected 1 to 10 tasks at a time",
+    }).default(1),
+    delay: duration("0s"),
+    monitor: duration("30s"),
+    maxFailureRatio: z.number({ error: "expected a ratio from 0 to 1" }).min(0, { error: "expected a ratio from 0 to 1" }).max(1, {
+      error: "expected a ratio from 0 to 1",
+    }).default(0),
+  })
+  .default({ parallelism: 1, delay: "0s", monitor: "30s", maxFailureRatio: 0 });
+
+const buildSchema = z.strictObject({
+  context: noNul("build context path", 1024),
+  dockerfile: noNul("Dockerfile path", 1024).optional(),
+  target: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: "expected a build stage name" }).optional(),
+  args: z
+    .record(z.string().regex(p.ENV_NAME, { error: "expected a build argument name" }), noNul("build argument", 4096))
+    .optional(),
+});
+
+const envValue = z
+  .union([z.string(), z.number(), z.boolean()], { error: "expected a string, number or boolean" })
+  .transform((v) => String(v))
+  .refine((s) => !s.includes("\0"), { error: "expected a value without NUL characters" })
+  .refine((s) => s.length <= 32768, { error: "expected a value of at most 32768 characters" });
+
+export const serviceSchema = z
+  .strictObject({
+    kind: z.enum(["web", "worker"], { error: "expected web or worker" }).default("web"),
+    image: noNul("image reference", 512).optional(),
+    build: buildSchema.optional(),
+    startCommand: noNul("start command", 4096).optional(),
+    preDeployCommand: noNul("pre-deploy command", 4096).optional(),
+    replicas: z.int({ error: "expected a whole number of replicas" }).min(0, { error: "expected 0 to 50 replicas" }).max(50, {
+      error: "expected 0 to 50 replicas",
+    }).default(1),
+    port: port.optional(),
+    healthcheck: healthcheckSchema.optional(),
+    restartPolicy: restartPolicySchema,
+    env: z.record(z.string().regex(p.ENV_NAME, { error: "expected an environment variable name" }), envValue).default({}),
+    secrets: z.array(z.string().regex(p.SECRET_NAME, { error: "expected a secret name such as SECRET_KEY" })).default([]),
+    resources: resourcesSchema,
+    update: updateSchema,
+    stopGracePeriod: duration("30s"),
+  })
+  .superRefine((s, ctx) => {
+    if ((s.image === undefined) === (s.build === undefined)) {
+      ctx.addIssue({ code: "custom", path: ["image"], input: s.image, message: "expected exactly one of image or build" });
+    }
+    if (s.kind === "web" && s.port === undefined) {
+      ctx.addIssue({ code: "custom", path: ["port"], input: undefined, message: "expected a port for a web service" });
+    }
+    if (s.kind === "worker" && s.port !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["port"], input: s.port, message: "expected no port on a worker service" });
+    }
+    if (s.kind === "worker" && s.healthcheck?.path !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["healthcheck", "path"],
+        input: s.healthcheck.path,
+        message: "expected a healthcheck command on a worker service (it has no port to probe)",
+      });
+    }
+    const seen = new Set<string>();
+    s.secrets.forEach((name, i) => {
+      if (seen.has(name)) {
+        ctx.addIssue({ code: "custom", path: ["secrets", i], input: name, message: "expected each secret once" });
+      }
+      seen.add(name);
+    });
+  });
+
+export const databaseSchema = z.strictObject({
+  engine: z.enum(ENGINES, { error: `expected an engine: ${ENGINES.join(", ")}` }),
+  image: z.string().regex(p.TAGGED_IMAGE, { error: "expected an image reference such as postgres:16 or repo@sha256:<digest>" }).optional(),
+  user: z.string().regex(/^[a-z_][a-z0-9_]{0,31}$/, { error: "expected a lower-case database user name" }).optional(),
+  database: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: "expected a lower-case database name" }).optional(),
+  resources: resourcesSchema,
+  stopGracePeriod: duration("60s"),
+});
+
+const sshHostSchema = z.strictObject({
+  mode: z.literal("ssh"),
+  address: z.union([z.ipv4(), z.ipv6(), z.string().regex(p.HOSTNAME)], {
+    error: "expected an IPv4/IPv6 address or a host name",
+  }),
+  port: port.default(22),
+  user: z.string().regex(p.UNIX_USER, { error: "expected a login name such as root or deploy" }).default("root"),
+  hostKey: z.string().regex(p.HOST_KEY, { error: 'expected the host\'s public key, e.g. "ssh-ed25519 AAAA…" (ssh-keyscan -t ed25519 <host>)' }).optional(),
+  advertiseAddress: z.union([z.ipv4(), z.ipv6()], { error: "expected an IP address for swarm init --advertise-addr" }).optional(),
+  dataDir: z.string().regex(p.ABSOLUTE_PATH, { error: "expected an absolute path without spaces or .." }).default("/var/lib/railyard"),
+});
+
+const localHostSchema = z.strictObject({
+  mode: z.literal("local"),
+  dataDir: z.string().regex(p.ABSOLUTE_PATH, { error: "expected an absolute path without spaces or .." }).default("/var/lib/railyard"),
+});
+
+export const hostSchema = z.discriminatedUnion("mode", [sshHostSchema, localHostSchema], {
+  error: "expected mode: ssh (a VPS) or mode: local (this machine's engine)",
+});
+
+export const deploySchema = z
+  .strictObject({
+    branch: z.string().regex(p.BRANCH, { error: "expected a git branch name" }).optional(),
+    preDeployBackup: z.boolean({ error: "expected true or false" }).optional(),
+    backupRetention: z.int({ error: "expected a whole number" }).min(1, { error: "expected 1 to 100 backups" }).max(100, {
+      error: "expected 1 to 100 backups",
+    }).default(5),
+    healthCheckAttempts: z.int({ error: "expected a whole number" }).min(1, { error: "expected 1 to 200 attempts" }).max(200, {
+      error: "expected 1 to 200 attempts",
+    }).optional(),
+    healthCheckInterval: duration("5s"),
+    migrationTimeout: duration("5m"),
+  })
+  .default({ backupRetention: 5, healthCheckInterval: "5s", migrationTimeout: "5m" });
+
+export const logsSchema = z
+  .strictObject({
+    maxSize: z.string().regex(p.LOG_SIZE, { error: 'expected a log size such as "10m"' }).default("10m"),
+    maxFiles: z.int({ error: "expected a whole number" }).min(1, { error: "expected 1 to 50 files" }).max(50, {
+      error: "expected 1 to 50 files",
+    }).default(3),
+  })
+  .default({ maxSize: "10m", maxFiles: 3 });
+
+const resourceName = z
+  .string()
+  .regex(p.RESOURCE_NAME, { error: "expected a lower-case name of letters, digits and dashes (at most 30)" })
+  .refine((n) => !["secrets", "railyard", "tasks"].includes(n), { error: "expected a name other than secrets, railyard or tasks" });
+
+/** The whole `railyard:` namespace. `secrets` and `sshPrivateKey` are read from Pulumi secrets only. */
+export const stackSchema = z.strictObject({
+  environment: z.enum(["dev", "staging", "production"], { error: "expected dev, staging or production" }),
+  prefix: resourceName,
+  host: hostSchema,
+  sshPrivateKey: z
+    .string({ error: "expected an SSH private key" })
+    .refine((k) => k.includes("PRIVATE KEY-----"), { error: "expected an SSH private key in PEM/OpenSSH format" })
+    .optional(),
+  network: z.string().regex(p.RESOURCE_NAME, { error: "expected a network name of lower-case letters, digits and dashes" }).optional(),
+  logs: logsSchema,
+  deploy: deploySchema,
+  services: z.record(resourceName, serviceSchema, { error: "expected a map of service names to services" }).default({}),
+  databases: z.record(resourceName, databaseSchema, { error: "expected a map of database names to databases" }).default({}),
+  secrets: z
+    .record(z.string().regex(p.SECRET_NAME, { error: "expected a secret name such as SECRET_KEY" }), noNul("secret value", 65536))
+    .default({}),
+});
+
+export type StackInput = z.input<typeof stackSchema>;
+export type ParsedStack = z.output<typeof stackSchema>;
+export type ServiceConfig = z.output<typeof serviceSchema>;
+export type DatabaseConfig = z.output<typeof databaseSchema>;
+export type HostConfig = z.output<typeof hostSchema>;
+export type ResourcesConfig = z.output<typeof resourcesSchema>;
+export const TOP_LEVEL_KEYS = Object.keys(stackSchema.shape);

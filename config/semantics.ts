@@ -1,0 +1,192 @@
+/**
+ * Checks that span keys: names shared by a service and a database, references and their cycles, images pinned
+ * outside dev, secrets that exist, the SSH settings a host needs. They run on whatever parts of the stack file
+ * parsed, so one run reports these together with the schema's problems.
+ */
+import { PLUGINS } from "../databases";
+import { PINNED_IMAGE, TAGGED_IMAGE } from "./patterns";
+import { planEnv, serviceVariables } from "./env";
+import { ConfigProblem, describe } from "./problems";
+import { findCycles, parseTemplate, serviceEdges } from "./references";
+import type { DatabaseConfig, HostConfig, ServiceConfig } from "./schema";
+
+export interface PartialStack {
+  environment?: "dev" | "staging" | "production";
+  prefix?: string;
+  host?: HostConfig;
+  hasPrivateKey: boolean;
+  /** Every service name in the stack file, parsed or not. */
+  serviceNames: string[];
+  /** The services that parsed. */
+  services: Record<string, ServiceConfig>;
+  databaseNames: string[];
+  databases: Record<string, DatabaseConfig>;
+  /** Names under railyard:secrets, or undefined when that key did not parse. */
+  secretNames?: Set<string>;
+}
+
+export function semanticProblems(s: PartialStack): ConfigProblem[] {
+  const problems = [...hostProblems(s), ...nameProblems(s), ...imageProblems(s), ...databaseProblems(s)];
+  const referenceProblems = envReferenceProblems(s);
+  problems.push(...referenceProblems, ...secretListProblems(s));
+  const allParsed =
+    s.serviceNames.length === Object.keys(s.services).length && s.databaseNames.length === Object.keys(s.databases).length;
+  if (referenceProblems.length === 0 && allParsed && s.prefix !== undefined) {
+    problems.push(...secretDeliveryProblems(s));
+  }
+  return problems;
+}
+
+function hostProblems(s: PartialStack): ConfigProblem[] {
+  if (s.host?.mode !== "ssh") return [];
+  const out: ConfigProblem[] = [];
+  if (!s.hasPrivateKey) {
+    out.push({
+      path: ["sshPrivateKey"],
+      expected: "an SSH private key for host.mode ssh (cat ~/.ssh/id_ed25519 | pulumi config set --secret railyard:sshPrivateKey)",
+      got: "nothing",
+    });
+  }
+  if (s.host.hostKey === undefined && s.environment !== undefined && s.environment !== "dev") {
+    out.push({
+      path: ["host", "hostKey"],
+      expected: `the host's pinned public key outside dev (ssh-keyscan -t ed25519 ${s.host.address})`,
+      got: "nothing",
+    });
+  }
+  return out;
+}
+
+function nameProblems(s: PartialStack): ConfigProblem[] {
+  return s.databaseNames
+    .filter((name) => s.serviceNames.includes(name))
+    .map((name) => ({
+      path: ["databases", name],
+      expected: "a name that no service uses (names become Swarm service and DNS names)",
+      got: `${describe(name)}, also a service`,
+    }));
+}
+
+function imageProblems(s: PartialStack): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  for (const [name, service] of Object.entries(s.services)) {
+    if (service.image === undefined) continue;
+    if (s.environment === "dev" ? TAGGED_IMAGE.test(service.image) : PINNED_IMAGE.test(service.image)) continue;
+    out.push({
+      path: ["services", name, "image"],
+      expected:
+        s.environment === "dev"
+          ? "an image reference such as repo:tag or repo@sha256:<digest>"
+          : "an image pinned by digest outside dev (repo[:tag]@sha256:<64 hex>)",
+      got: describe(service.image),
+    });
+  }
+  return out;
+}
+
+function databaseProblems(s: PartialStack): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  for (const [name, db] of Object.entries(s.databases)) {
+    if (PLUGINS[db.engine].configurableUser) continue;
+    for (const key of ["user", "database"] as const) {
+      if (db[key] !== undefined) {
+        out.push({ path: ["databases", name, key], expected: `no ${key} for engine ${db.engine}`, got: describe(db[key]) });
+      }
+    }
+  }
+  return out;
+}
+
+/** Every reference must name a known target and variable; service references must not form a cycle. */
+function envReferenceProblems(s: PartialStack): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  const known = [...s.serviceNames, ...s.databaseNames].sort();
+  for (const [name, service] of Object.entries(s.services)) {
+    for (const [variable, value] of Object.entries(service.env)) {
+      const path = ["services", name, "env", variable];
+      const parsed = parseTemplate(value);
+      for (const raw of parsed.malformed) {
+        out.push({ path, expected: "references of the form ${{service.VAR}} or ${{secrets.NAME}}", got: describe(raw) });
+      }
+      for (const part of parsed.parts) {
+        if (part.kind !== "ref") continue;
+        const expected = referenceExpectation(s, name, part.target, part.variable, known);
+        if (expected) out.push({ path, expected, got: describe(part.raw) });
+      }
+    }
+  }
+  if (out.length > 0) return out;
+  const graph = new Map<string, string[]>();
+  for (const [name, service] of Object.entries(s.services)) {
+    graph.set(name, serviceEdges(service.env, (n) => n in s.services).map((e) => e.target));
+  }
+  for (const cycle of findCycles(graph)) {
+    const [from, to] = cycle;
+    const variable = serviceEdges(s.services[from].env, (n) => n === to)[0].variable;
+    out.push({
+      path: ["services", from, "env", variable],
+      expected: "references without a cycle between services",
+      got: `the cycle ${cycle.join(" → ")}`,
+    });
+  }
+  return out;
+}
+
+/** Why a reference is wrong, as an "expected …" phrase; undefined when it is fine (or cannot be judged yet). */
+function referenceExpectation(
+  s: PartialStack,
+  from: string,
+  target: string,
+  variable: string,
+  known: string[],
+): string | undefined {
+  if (target === "secrets") {
+    if (s.secretNames === undefined || s.secretNames.has(variable)) return undefined;
+    return `a secret set with pulumi config set --secret --path 'railyard:secrets.${variable}' <value>`;
+  }
+  if (target === from) return "a reference to another service or a database (not to itself)";
+  if (target in s.databases) {
+    const names = PLUGINS[s.databases[target].engine].variables.map((v) => v.name);
+    return names.includes(variable) ? undefined : `a variable of database ${target}: ${names.join(", ")}`;
+  }
+  if (target in s.services) {
+    const names = [...serviceVariables(s.services[target]), ...Object.keys(s.services[target].env)];
+    return names.includes(variable) ? undefined : `a variable of service ${target}: ${names.join(", ")}`;
+  }
+  if (known.includes(target)) return undefined;
+  return `a reference to a known service or database (${known.join(", ") || "none declared"}) or to secrets`;
+}
+
+function secretListProblems(s: PartialStack): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  if (s.secretNames === undefined) return out;
+  for (const [name, service] of Object.entries(s.services)) {
+    service.secrets.forEach((secret, i) => {
+      if (!s.secretNames?.has(secret)) {
+        out.push({
+          path: ["services", name, "secrets", i],
+          expected: `a secret set with pulumi config set --secret --path 'railyard:secrets.${secret}' <value>`,
+          got: describe(secret),
+        });
+      }
+    });
+  }
+  return out;
+}
+
+/** Secret env values reach the container as files that a shell exports before the start command runs. */
+function secretDeliveryProblems(s: PartialStack): ConfigProblem[] {
+  const plans = planEnv(s.prefix ?? "", s.services, s.databases);
+  const out: ConfigProblem[] = [];
+  for (const [name, plan] of Object.entries(plans)) {
+    const secretVars = Object.keys(plan.vars).filter((v) => plan.vars[v].secret);
+    if (secretVars.length > 0 && s.services[name].startCommand === undefined) {
+      out.push({
+        path: ["services", name, "startCommand"],
+        expected: `a start command, because env ${secretVars.join(", ")} hold secrets that railyard exports from Swarm secret files before running it`,
+        got: "nothing",
+      });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,31 @@
+import { shellJoin } from "../lib/shell";
+import { DatabasePlugin, standardVariables, urlPart } from "./plugin";
+
+/** PostgreSQL: the official image reads its password from POSTGRES_PASSWORD_FILE. */
+export const postgres: DatabasePlugin = {
+  engine: "postgres",
+  defaultImage: "postgres:16-bookworm",
+  port: 5432,
+  dataPath: "/var/lib/postgresql/data",
+  defaultUser: "app",
+  defaultDatabase: "app",
+  configurableUser: true,
+  containerEnv: ({ user, database, passwordFile }) => ({
+    POSTGRES_USER: user,
+    POSTGRES_DB: database,
+    POSTGRES_PASSWORD_FILE: passwordFile,
+    PGDATA: "/var/lib/postgresql/data/pgdata",
+  }),
+  healthcheck: ({ user, database }) => [
+    "CMD-SHELL",
+    shellJoin(["pg_isready", "-h", "127.0.0.1", "-U", user, "-d", database]),
+  ],
+  variables: [
+    ...standardVariables(
+      "PG",
+      "DATABASE_URL",
+      (e) => `postgresql://${urlPart(e.user)}:${urlPart(e.password)}@${e.host}:${e.port}/${urlPart(e.database)}`,
+      true,
+    ),
+  ],
+};

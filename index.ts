@@ -1,0 +1,55 @@
+/**
+ * railyard: a stack's story. The stack file is read and checked once (every problem at once, before any
+ * resource exists); the host is bootstrapped; databases come up; services follow in reference order.
+ * The edge, release gates and backups plug in here as their issues land.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { Database } from "./components/database";
+import { Host } from "./components/host";
+import { Service } from "./components/service";
+import { deployOrder, swarmName } from "./config/env";
+import { loadStackConfig } from "./config/load";
+
+const config = loadStackConfig();
+
+const host = new Host("host", {
+  stack: config.stack,
+  target: config.host,
+  privateKey: config.sshPrivateKey,
+  network: config.network,
+});
+
+const databases: Record<string, Database> = {};
+for (const [name, db] of Object.entries(config.databases)) {
+  databases[name] = new Database(name, {
+    serviceName: swarmName(config.prefix, name),
+    config: db,
+    host,
+    stack: config.stack,
+    logs: config.logs,
+  });
+}
+
+const services: Record<string, Service> = {};
+for (const name of deployOrder(config.env)) {
+  services[name] = new Service(name, {
+    serviceName: swarmName(config.prefix, name),
+    config: config.services[name],
+    env: config.env[name],
+    host,
+    databases,
+    secrets: config.secrets,
+    dependsOn: config.env[name].services.map((dep) => services[dep]),
+    stack: config.stack,
+    logs: config.logs,
+  });
+}
+
+export const environment = config.environment;
+export const network = host.network;
+export const swarmServices = Object.fromEntries(
+  [...Object.keys(databases), ...Object.keys(services)].map((n) => [n, swarmName(config.prefix, n)]),
+);
+export const images = Object.fromEntries(Object.entries(services).map(([n, s]) => [n, s.image]));
+export const databaseUrls = pulumi.secret(Object.fromEntries(Object.entries(databases).map(([n, d]) => [n, d.connectionUrl])));
+export const deploy = config.deploy;

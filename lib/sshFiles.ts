@@ -1,0 +1,37 @@
+/**
+ * The Docker CLI's ssh transport reads the private key and known_hosts from files. They are written with
+ * mode 0600 into a per-stack folder under the OS temp dir, on the machine running Pulumi.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+export interface SshFiles {
+  keyPath: string;
+  knownHostsPath?: string;
+}
+
+/** The known_hosts line for a host key: `[address]:port key` unless the port is 22. */
+export function knownHostsLine(address: string, port: number, hostKey: string): string {
+  const name = port === 22 ? address : `[${address}]:${port}`;
+  return `${name} ${hostKey}`;
+}
+
+export function writeSshFiles(stack: string, privateKey: string, knownHosts?: string): SshFiles {
+  const dir = path.join(os.tmpdir(), `railyard-${stack}-ssh`);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const keyPath = path.join(dir, "id");
+  fs.writeFileSync(keyPath, privateKey.endsWith("\n") ? privateKey : `${privateKey}\n`, { mode: 0o600 });
+  if (knownHosts === undefined) return { keyPath };
+  const knownHostsPath = path.join(dir, "known_hosts");
+  fs.writeFileSync(knownHostsPath, `${knownHosts}\n`, { mode: 0o600 });
+  return { keyPath, knownHostsPath };
+}
+
+/** ssh options for the Docker provider: host-key checking always on (pinned, or trust-on-first-use in dev). */
+export function sshOptions(files: SshFiles): string[] {
+  const checking = files.knownHostsPath
+    ? ["-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${files.knownHostsPath}`]
+    : ["-o", "StrictHostKeyChecking=accept-new"];
+  return [...checking, "-o", "IdentitiesOnly=yes", "-i", files.keyPath];
+}

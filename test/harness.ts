@@ -1,0 +1,132 @@
+/**
+ * Runs the real program (index.ts) under Pulumi mocks with a stack's config, and captures every resource it
+ * registers: type, name, inputs (secret values keep Pulumi's secret marker), parent and explicit dependsOn.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { vi } from "vitest";
+import { parse } from "yaml";
+
+export const ROOT = path.join(__dirname, "..");
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+export interface Captured {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+  dependsOn: string[];
+  parent?: string;
+  /** Set once the mock monitor saw the registration (inputs are final). */
+  registered: boolean;
+}
+
+export interface StackRun {
+  resources: Captured[];
+  outputs: Record<string, unknown>;
+}
+
+export type ConfigMap = Record<string, unknown>;
+
+/** The `config:` block of Pulumi.<stack>.yaml. */
+export function stackFile(stack: string): ConfigMap {
+  const doc = parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")) as { config: ConfigMap };
+  return doc.config;
+}
+
+/** The secrets a stack needs, as `pulumi config set --secret` would hold them. */
+export const TEST_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAtest\n-----END OPENSSH PRIVATE KEY-----\n";
+export function testSecrets(stack: string): ConfigMap {
+  if (stack === "dev") return {};
+  return {
+    "railyard:sshPrivateKey": TEST_PRIVATE_KEY,
+    "railyard:secrets": { SECRET_KEY: "s3cr3t-key-value", PAT_ENCRYPTION_KEY: "pat-key-value", SMTP_PASSWORD: "smtp-pass-value" },
+  };
+}
+
+/** Turns a config map into the runtime's strings (objects as JSON), as the Pulumi CLI passes them. */
+function toRuntime(config: ConfigMap): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(config).map(([k, v]) => [k, typeof v === "object" && v !== null ? JSON.stringify(v) : String(v)]),
+  );
+}
+
+/** Mock outputs for resources whose outputs the program reads. */
+function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  switch (type) {
+    case "random:index/randomPassword:RandomPassword":
+      return { ...inputs, result: `pw${name.replace(/[^A-Za-z0-9]/g, "")}0123456789` };
+    case "docker:index/secret:Secret":
+      return { ...inputs, name: `${name}-abc1234` };
+    case "docker:index/image:Image":
+      return { ...inputs, repoDigest: `${String(inputs.imageName).split(":")[0]}@sha256:${"a".repeat(64)}` };
+    default:
+      return inputs;
+  }
+}
+
+/**
+ * Runs index.ts for `stack` with `plain` config and `secret` config (keys marked secret). Rejects with the
+ * program's error; `resources` then holds what was registered before it (the test asserts it is nothing).
+ */
+export async function runStack(stack: string, plain: ConfigMap, secret: ConfigMap = {}): Promise<StackRun> {
+  const resources: Captured[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (a) => {
+        if (a.type !== "pulumi:pulumi:Stack") {
+          const found = resources.find((r) => r.type === a.type && r.name === a.name);
+          if (found) Object.assign(found, { inputs: a.inputs, registered: true });
+          else resources.push({ type: a.type, name: a.name, inputs: a.inputs, dependsOn: [], registered: true });
+        }
+        return { id: `${a.name}-id`, state: mockState(a.type, a.name, a.inputs) };
+      },
+      call: (a) => a.inputs,
+    },
+    "railyard",
+    stack,
+    false,
+  );
+  pulumi.runtime.setAllConfig({ ...toRuntime(plain), ...toRuntime(secret) }, Object.keys(secret));
+  const names = new Map<pulumi.Resource, string>();
+  const outputs = await pulumi.runtime.runInPulumiStack(async () => {
+    pulumi.runtime.registerStackTransformation((t) => {
+      names.set(t.resource, t.name);
+      const deps = Array.isArray(t.opts.dependsOn) ? t.opts.dependsOn : [];
+      const parent = t.opts.parent ? names.get(t.opts.parent) : undefined;
+      const entry: Captured = { type: t.type, name: t.name, inputs: {}, dependsOn: [], parent, registered: false };
+      resources.push(entry);
+      // dependsOn may name resources created earlier; resolve their names after the program ran.
+      queueMicrotask(() => {
+        entry.dependsOn = (deps as pulumi.Resource[]).map((d) => names.get(d) ?? "?");
+      });
+      return undefined;
+    });
+    vi.resetModules();
+    return await import("../index");
+  });
+  // Registrations that wait on Outputs finish after the stack's outputs resolve: wait for them (bounded).
+  for (let i = 0; i < 500 && resources.some((r) => !r.registered); i++) await new Promise((r) => setTimeout(r, 10));
+  const missing = resources.filter((r) => !r.registered).map((r) => `${r.type}:${r.name}`);
+  if (missing.length > 0) throw new Error(`registrations never reached the mock monitor: ${missing.join(", ")}`);
+  return { resources, outputs: outputs ?? {} };
+}
+
+export function isSecretValue(v: unknown): boolean {
+  return typeof v === "object" && v !== null && SECRET_SIG in v;
+}
+
+/** The value inside a secret marker, or the value itself. */
+export function reveal(v: unknown): unknown {
+  return isSecretValue(v) ? (v as { value: unknown }).value : v;
+}
+
+export function byType(run: StackRun, type: string): Captured[] {
+  return run.resources.filter((r) => r.type === type);
+}
+
+export function one(run: StackRun, type: string, name: string): Captured {
+  const found = run.resources.find((r) => r.type === type && r.name === name);
+  if (!found) throw new Error(`no ${type} named ${name}; have ${run.resources.map((r) => `${r.type}:${r.name}`).join(", ")}`);
+  return found;
+}

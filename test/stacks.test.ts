@@ -1,0 +1,176 @@
+/** Each stack file builds the graph the design promises: asserted on the resources the real program registers. */
+import { describe, expect, it } from "vitest";
+import { byType, Captured, isSecretValue, one, reveal, runStack, stackFile, StackRun, testSecrets } from "./harness";
+
+const SERVICE = "docker:index/service:Service";
+const SECRET = "docker:index/secret:Secret";
+const VOLUME = "docker:index/volume:Volume";
+
+type Spec = {
+  name: string;
+  mode: { replicated: { replicas: number } };
+  taskSpec: {
+    containerSpec: {
+      image: string;
+      commands?: string[];
+      env?: Record<string, unknown>;
+      secrets?: { secretName: string; fileName: string }[];
+      healthcheck?: { tests: string[]; interval: string; retries: number };
+      mounts?: { type: string; source: string; target: string }[];
+    };
+    restartPolicy: { condition: string; maxAttempts?: number };
+    placement?: { constraints: string[] };
+    networksAdvanceds: { name: string }[];
+    logDriver: { name: string; options: Record<string, string> };
+    resources?: { limits: { nanoCpus?: number; memoryBytes?: number } };
+  };
+  updateConfig: { order: string; failureAction: string; monitor: string };
+  rollbackConfig?: { order: string };
+  convergeConfig?: { timeout: string };
+};
+const spec = (r: Captured) => r.inputs as unknown as Spec;
+
+const runs: Record<string, Promise<StackRun>> = {};
+const run = (stack: string) => (runs[stack] ??= runStack(stack, stackFile(stack), testSecrets(stack)));
+
+describe.each(["dev", "staging", "production"])("stack %s", (stack) => {
+  it("declares the host, its bootstrap, and a Swarm service per service and database", async () => {
+    const r = await run(stack);
+    const file = stackFile(stack) as { "railyard:services": object; "railyard:databases": object };
+    const names = [...Object.keys(file["railyard:databases"]), ...Object.keys(file["railyard:services"])].sort();
+    expect(byType(r, SERVICE).map((s) => s.name).sort()).toEqual(names);
+    for (const s of byType(r, SERVICE)) expect(spec(s).name).toBe(`${stack}-${s.name}`);
+    expect(byType(r, "pulumi:providers:docker")).toHaveLength(1);
+    const bootstrapType = stack === "dev" ? "command:local:Command" : "command:remote:Command";
+    const bootstrap = one(r, bootstrapType, "host-bootstrap");
+    expect(bootstrap.inputs.create).toContain(`--stack ${stack} --network ${stack}-net`);
+    expect(bootstrap.inputs.addPreviousOutputInEnv).toBe(false);
+  });
+
+  it("rolls services start-first with rollback on failure, and waits for convergence", async () => {
+    const r = await run(stack);
+    for (const name of ["api", "frontend", "worker", "beat"]) {
+      const s = spec(one(r, SERVICE, name));
+      expect(s.updateConfig.order).toBe("start-first");
+      expect(s.updateConfig.failureAction).toBe("rollback");
+      expect(s.rollbackConfig?.order).toBe("start-first");
+      expect(s.convergeConfig?.timeout).toBe("10m");
+      expect(s.taskSpec.restartPolicy).toMatchObject({ condition: "on-failure", maxAttempts: 10 });
+      expect(s.taskSpec.networksAdvanceds).toEqual([{ name: `${stack}-net` }]);
+      expect(s.taskSpec.logDriver.name).toBe("json-file");
+    }
+  });
+
+  it("runs each database as one stop-first replica on the data node, with its volume and password secret", async () => {
+    const r = await run(stack);
+    for (const db of byType(r, SERVICE).filter((s) => s.parent && ["postgres", "mysql", "mongo", "redis"].includes(s.name))) {
+      const s = spec(db);
+      expect(s.mode.replicated.replicas).toBe(1);
+      expect(s.updateConfig.order).toBe("stop-first");
+      expect(s.taskSpec.placement?.constraints).toEqual(["node.labels.railyard.data==true"]);
+      expect(s.taskSpec.containerSpec.mounts?.[0]).toMatchObject({ type: "volume", source: `${stack}-${db.name}-data` });
+      expect(s.taskSpec.containerSpec.secrets?.map((x) => x.fileName)).toEqual(["railyard_db_password"]);
+      expect(JSON.stringify(s.taskSpec.containerSpec.env ?? {})).not.toMatch(/pw[a-z]+0123456789/);
+      const volume = one(r, VOLUME, `${db.name}-data`);
+      expect(volume.inputs.name).toBe(`${stack}-${db.name}-data`);
+      const pw = one(r, SECRET, `${db.name}-password`);
+      expect(isSecretValue(pw.inputs.data)).toBe(true);
+    }
+  });
+
+  it("delivers secret env values as Swarm secrets, never as plain env", async () => {
+    const r = await run(stack);
+    const api = spec(one(r, SERVICE, "api"));
+    const env = api.taskSpec.containerSpec.env ?? {};
+    expect(env.DATABASE_URL).toBeUndefined();
+    expect(api.taskSpec.containerSpec.secrets?.map((s) => s.fileName)).toContain("env_DATABASE_URL");
+    expect(api.taskSpec.containerSpec.commands?.[2]).toContain('export DATABASE_URL="$(cat /run/secrets/env_DATABASE_URL)"');
+    const url = one(r, SECRET, "api-env-DATABASE_URL");
+    expect(isSecretValue(url.inputs.data)).toBe(true);
+    const decoded = Buffer.from(String(reveal(url.inputs.data)), "base64").toString();
+    expect(decoded).toMatch(new RegExp(`^postgresql://[a-z]+:pwpostgrespassword0123456789@${stack}-postgres:5432/[a-z]+$`));
+    for (const s of byType(r, SERVICE)) {
+      expect(JSON.stringify(s.inputs)).not.toContain("0123456789");
+      expect(JSON.stringify(s.inputs)).not.toContain("s3cr3t-key-value");
+    }
+  });
+
+  it("orders services after what they reference", async () => {
+    const r = await run(stack);
+    const services = (stackFile(stack) as { "railyard:services": Record<string, { env?: Record<string, unknown> }> })[
+      "railyard:services"
+    ];
+    let checked = 0;
+    for (const [name, service] of Object.entries(services)) {
+      const s = one(r, SERVICE, name);
+      expect(s.dependsOn).toContain("host-bootstrap");
+      for (const other of Object.keys(services)) {
+        const refers = JSON.stringify(service.env ?? {}).includes(`\${{${other}.`);
+        expect(s.dependsOn.includes(other)).toBe(refers);
+        if (refers) checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(0);
+    const idx = (n: string) => r.resources.findIndex((x) => x.type === SERVICE && x.name === n);
+    expect(idx("api")).toBeLessThan(idx("frontend"));
+    expect(idx("postgres")).toBeLessThan(idx("api"));
+  });
+
+  it("exports connection URLs only as secrets", async () => {
+    const r = await run(stack);
+    expect(Object.keys(r.outputs)).toContain("databaseUrls");
+    expect(JSON.stringify(r.outputs.swarmServices)).toContain(`${stack}-api`);
+  });
+});
+
+describe("per-stack differences come from config, not code", () => {
+  it("staging: develop, port 3002, no pre-deploy backup, 20 health attempts", async () => {
+    const r = await run("staging");
+    expect(r.outputs.deploy).toMatchObject({ branch: "develop", preDeployBackup: false, healthCheckAttempts: 20 });
+    const api = spec(one(r, SERVICE, "api"));
+    expect(api.taskSpec.containerSpec.healthcheck?.tests[1]).toBe(
+      "curl -fsS -o /dev/null http://127.0.0.1:3002/api/v1/health || wget -q -O /dev/null http://127.0.0.1:3002/api/v1/health",
+    );
+  });
+
+  it("production: main, port 3001, pre-deploy backup, 30 health attempts, Mongo", async () => {
+    const r = await run("production");
+    expect(r.outputs.deploy).toMatchObject({ branch: "main", preDeployBackup: true, healthCheckAttempts: 30, backupRetention: 5 });
+    expect(spec(one(r, SERVICE, "api")).taskSpec.containerSpec.healthcheck?.tests[1]).toContain("127.0.0.1:3001/api/health");
+    const mongo = spec(one(r, SERVICE, "mongo"));
+    expect(mongo.taskSpec.containerSpec.env).toMatchObject({ MONGO_INITDB_ROOT_PASSWORD_FILE: "/run/secrets/railyard_db_password" });
+    const worker = one(r, SECRET, "worker-env-MONGO_URL");
+    expect(Buffer.from(String(reveal(worker.inputs.data)), "base64").toString()).toMatch(
+      /^mongodb:\/\/app:pwmongopassword0123456789@production-mongo:27017\/conductor\?authSource=admin$/,
+    );
+  });
+
+  it("staging and production pin the SSH host key; dev uses the local engine without SSH", async () => {
+    const staging = await run("staging");
+    const raw = one(staging, "command:remote:Command", "host-bootstrap").inputs.connection;
+    const conn = reveal(raw) as Record<string, unknown>;
+    expect(conn.hostKey).toMatch(/^ssh-ed25519 /);
+    expect(conn.host).toBe("203.0.113.10");
+    expect(isSecretValue(raw) || isSecretValue(conn.privateKey)).toBe(true);
+    expect(reveal(conn.privateKey)).toContain("OPENSSH PRIVATE KEY");
+    const provider = one(staging, "pulumi:providers:docker", "host-docker");
+    expect(provider.inputs.host).toBe("ssh://deploy@203.0.113.10:22");
+    expect(JSON.stringify(provider.inputs.sshOpts)).toContain("StrictHostKeyChecking=yes");
+    const dev = await run("dev");
+    expect(one(dev, "pulumi:providers:docker", "host-docker").inputs.host).toBe("unix:///var/run/docker.sock");
+    expect(byType(dev, "command:remote:Command")).toHaveLength(0);
+  });
+
+  it("dev builds images on the engine and runs services by the built digest", async () => {
+    const r = await run("dev");
+    const image = one(r, "docker:index/image:Image", "api-image");
+    expect(image.inputs).toMatchObject({ imageName: "railyard/dev-api:latest", skipPush: true });
+    expect(spec(one(r, SERVICE, "api")).taskSpec.containerSpec.image).toBe(`railyard/dev-api@sha256:${"a".repeat(64)}`);
+  });
+
+  it("limits CPU and memory where the stack file sets them", async () => {
+    const r = await run("staging");
+    expect(spec(one(r, SERVICE, "api")).taskSpec.resources?.limits).toEqual({ nanoCpus: 1e9, memoryBytes: 512 * 1024 ** 2 });
+    expect(spec(one(r, SERVICE, "postgres")).taskSpec.resources?.limits).toEqual({ memoryBytes: 1024 ** 3 });
+  });
+});
