@@ -126,6 +126,8 @@ function deployDefaults(environment: Environment, d: ParsedStack["deploy"]): Dep
 export function loadStackConfig(stack: string = pulumi.getStack()): StackConfig {
   const problems: ConfigProblem[] = [];
   const raw: Record<string, unknown> = {};
+  /** Keys present in the config but refused before parsing (plain where a secret belongs, or the reverse). */
+  const refused = new Set<string>();
   for (const fullKey of Object.keys(runtimeConfig.allConfig()).sort()) {
     const [namespace, key] = fullKey.split(":");
     if (namespace !== NAMESPACE) continue;
@@ -136,6 +138,7 @@ export function loadStackConfig(stack: string = pulumi.getStack()): StackConfig 
     const secret = isSecretKey(fullKey);
     if (SECRET_KEYS.has(key) && !secret) {
       problems.push({ path: [key], expected: `a secret value (${SECRET_HINT[key]})`, got: "a plain, unencrypted value" });
+      refused.add(key);
       continue;
     }
     if (!SECRET_KEYS.has(key) && secret) {
@@ -144,29 +147,35 @@ export function loadStackConfig(stack: string = pulumi.getStack()): StackConfig 
         expected: "plain configuration; secret values belong in railyard:secrets, referenced as ${{secrets.NAME}}",
         got: "a value holding a secret",
       });
+      refused.add(key);
       continue;
     }
     raw[key] = readRaw(key);
   }
 
   const shape = stackSchema.shape;
-  const environment = parseInto(shape.environment, raw.environment ?? defaultEnvironment(stack), ["environment"], problems);
-  const prefix = parseInto(shape.prefix, raw.prefix ?? stack, ["prefix"], problems);
-  const host = parseInto(shape.host, raw.host, ["host"], problems);
-  const sshPrivateKey = parseInto(shape.sshPrivateKey, raw.sshPrivateKey, ["sshPrivateKey"], problems, true);
-  const network = parseInto(shape.network, raw.network, ["network"], problems);
-  const logs = parseInto(shape.logs, raw.logs, ["logs"], problems);
-  const deploy = parseInto(shape.deploy, raw.deploy, ["deploy"], problems);
-  const secrets = parseInto(shape.secrets, raw.secrets, ["secrets"], problems, true);
-  const services = parseEntries("services", raw.services, serviceSchema, problems);
-  const databases = parseEntries("databases", raw.databases, databaseSchema, problems);
+  raw.environment ??= defaultEnvironment(stack);
+  raw.prefix ??= stack;
+  // A refused key is not parsed: its value is unusable and its problem is already reported.
+  const parseKept = <T extends z.ZodType>(key: string, schema: T) =>
+    refused.has(key) ? undefined : parseInto(schema, raw[key], [key], problems, SECRET_KEYS.has(key));
+  const environment = parseKept("environment", shape.environment);
+  const prefix = parseKept("prefix", shape.prefix);
+  const host = parseKept("host", shape.host);
+  const sshPrivateKey = parseKept("sshPrivateKey", shape.sshPrivateKey);
+  const network = parseKept("network", shape.network);
+  const logs = parseKept("logs", shape.logs);
+  const deploy = parseKept("deploy", shape.deploy);
+  const secrets = parseKept("secrets", shape.secrets);
+  const services = parseEntries("services", refused.has("services") ? undefined : raw.services, serviceSchema, problems);
+  const databases = parseEntries("databases", refused.has("databases") ? undefined : raw.databases, databaseSchema, problems);
 
   problems.push(
     ...semanticProblems({
       environment,
       prefix,
       host,
-      hasPrivateKey: sshPrivateKey !== undefined,
+      hasPrivateKey: sshPrivateKey !== undefined || raw.sshPrivateKey !== undefined || refused.has("sshPrivateKey"),
       serviceNames: services.names,
       services: services.parsed,
       databaseNames: databases.names,

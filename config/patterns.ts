@@ -21,7 +21,7 @@ export const HOSTNAME =
 /** A login name on the host. */
 export const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 /** An absolute path on the host without `..` segments or shell-special characters. */
-export const ABSOLUTE_PATH = /^\/(?:[A-Za-z0-9._-]+\/?)*$/;
+export const ABSOLUTE_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))\/(?:[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*)?\/?$/;
 /** The path part of a health-check URL. */
 export const URL_PATH = /^\/[A-Za-z0-9._~%/?=&-]*$/;
 /** A git branch name (kept to the usual characters). */

@@ -9,7 +9,7 @@ export type PathPart = string | number;
 export interface ConfigProblem {
   /** Path below the namespace, e.g. ["services", "api", "port"]. */
   path: PathPart[];
-  /** What was expected, starting with "expected". */
+  /** What was expected (the message adds the word "expected"). */
   expected: string;
   /** What was found, already described (never a secret's value). */
   got: string;
@@ -27,14 +27,14 @@ export function keyPath(path: PathPart[]): string {
 }
 
 export function formatProblem(p: ConfigProblem): string {
-  return `${keyPath(p.path)}: ${p.expected}, got ${p.got}`;
+  return `${keyPath(p.path)}: expected ${p.expected}, got ${p.got}`;
 }
 
 /** Describes a found value for an error message; secret values are described by kind only. */
 export function describe(value: unknown, secret = false): string {
   if (value === undefined) return "nothing";
   if (value === null) return "null";
-  if (secret) return typeof value === "string" ? "a secret string (value hidden)" : `a secret ${kindOf(value)} (value hidden)`;
+  if (secret) return `a secret ${Array.isArray(value) ? "list" : typeof value} (value hidden)`;
   if (typeof value === "string") {
     const shown = value.length > 80 ? `${value.slice(0, 77)}…` : value;
     return JSON.stringify(shown);
@@ -60,13 +60,15 @@ export function problemsFromZod(base: PathPart[], error: z.ZodError, secret = fa
       }
       continue;
     }
-    const expected = issue.message.startsWith("expected") ? issue.message : `expected ${expectedOf(issue)}`;
-    out.push({ path, expected, got: describe(issue.input, secret) });
+    out.push({ path, expected: expectedOf(issue), got: describe(issue.input, secret) });
   }
   return out;
 }
 
+/** The "expected" phrase of an issue: the schema's own message, or one made from the issue's code. */
 function expectedOf(issue: z.core.$ZodIssue): string {
+  if (issue.code === "invalid_key" && issue.issues.length > 0) return expectedOf(issue.issues[0]);
+  if (issue.message.startsWith("expected ")) return issue.message.slice("expected ".length);
   switch (issue.code) {
     case "invalid_type":
       return issue.expected === "object" ? "an object (a map of keys)" : `a ${issue.expected}`;

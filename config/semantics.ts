@@ -27,11 +27,16 @@ export interface PartialStack {
 
 export function semanticProblems(s: PartialStack): ConfigProblem[] {
   const problems = [...hostProblems(s), ...nameProblems(s), ...imageProblems(s), ...databaseProblems(s)];
-  const referenceProblems = envReferenceProblems(s);
+  // A name used by both a service and a database is reported once above; references to it are not judged.
+  const shared = new Set(s.databaseNames.filter((n) => s.serviceNames.includes(n)));
+  const referenceProblems = envReferenceProblems({
+    ...s,
+    databases: Object.fromEntries(Object.entries(s.databases).filter(([n]) => !shared.has(n))),
+  });
   problems.push(...referenceProblems, ...secretListProblems(s));
   const allParsed =
     s.serviceNames.length === Object.keys(s.services).length && s.databaseNames.length === Object.keys(s.databases).length;
-  if (referenceProblems.length === 0 && allParsed && s.prefix !== undefined) {
+  if (referenceProblems.length === 0 && allParsed && shared.size === 0 && s.prefix !== undefined) {
     problems.push(...secretDeliveryProblems(s));
   }
   return problems;

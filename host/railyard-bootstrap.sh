@@ -43,7 +43,7 @@ while [ $# -gt 0 ]; do
 done
 [[ "$stack" =~ ^[a-z][a-z0-9-]*$ ]] || fail 2 "--stack must be a lower-case name, got '$stack'"
 [[ "$network" =~ ^[a-z][a-z0-9-]*$ ]] || fail 2 "--network must be a lower-case name, got '$network'"
-[[ "$data_dir" =~ ^/([A-Za-z0-9._-]+/?)*$ && "$data_dir" != *..* ]] || fail 2 "--data-dir must be an absolute path, got '$data_dir'"
+[[ "$data_dir" =~ ^/([A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*)?/?$ && ! "$data_dir" =~ (^|/)\.\.(/|$) ]] || fail 2 "--data-dir must be an absolute path, got '$data_dir'"
 
 command -v docker >/dev/null 2>&1 || fail 10 "docker is not installed on this host; install Docker Engine (Debian: apt-get install docker.io) and run again"
 docker info >/dev/null 2>&1 || fail 11 "the Docker engine does not answer (is dockerd running? does this user have access to its socket?)"

@@ -104,12 +104,24 @@ export async function runStack(stack: string, plain: ConfigMap, secret: ConfigMa
     });
     vi.resetModules();
     return await import("../index");
+  }).catch((e: unknown) => {
+    throw new StackRunError(e instanceof Error ? e.message : String(e), resources);
   });
   // Registrations that wait on Outputs finish after the stack's outputs resolve: wait for them (bounded).
   for (let i = 0; i < 500 && resources.some((r) => !r.registered); i++) await new Promise((r) => setTimeout(r, 10));
   const missing = resources.filter((r) => !r.registered).map((r) => `${r.type}:${r.name}`);
   if (missing.length > 0) throw new Error(`registrations never reached the mock monitor: ${missing.join(", ")}`);
   return { resources, outputs: outputs ?? {} };
+}
+
+/** The program failed; `resources` holds everything it registered (or began to) before failing. */
+export class StackRunError extends Error {
+  constructor(
+    message: string,
+    readonly resources: Captured[],
+  ) {
+    super(message);
+  }
 }
 
 export function isSecretValue(v: unknown): boolean {
