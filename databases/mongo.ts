@@ -15,13 +15,11 @@ export const mongo: DatabasePlugin = {
     MONGO_INITDB_DATABASE: database,
   }),
   healthcheck: () => ["CMD-SHELL", `mongosh --quiet --norc --eval 'db.adminCommand("ping").ok' | grep -q 1`],
-  variables: [
-    ...standardVariables(
-      "MONGO",
-      "MONGO_URL",
-      (e) =>
-        `mongodb://${urlPart(e.user)}:${urlPart(e.password)}@${e.host}:${e.port}/${urlPart(e.database)}?authSource=admin`,
-      true,
-    ),
-  ],
+  variables: standardVariables(
+    "MONGO",
+    "MONGO_URL",
+    (e) =>
+      `mongodb://${urlPart(e.user)}:${urlPart(e.password)}@${e.host}:${e.port}/${urlPart(e.database)}?authSource=admin`,
+    true,
+  ),
 };

@@ -20,12 +20,10 @@ export const postgres: DatabasePlugin = {
     "CMD-SHELL",
     shellJoin(["pg_isready", "-h", "127.0.0.1", "-U", user, "-d", database]),
   ],
-  variables: [
-    ...standardVariables(
-      "PG",
-      "DATABASE_URL",
-      (e) => `postgresql://${urlPart(e.user)}:${urlPart(e.password)}@${e.host}:${e.port}/${urlPart(e.database)}`,
-      true,
-    ),
-  ],
+  variables: standardVariables(
+    "PG",
+    "DATABASE_URL",
+    (e) => `postgresql://${urlPart(e.user)}:${urlPart(e.password)}@${e.host}:${e.port}/${urlPart(e.database)}`,
+    true,
+  ),
 };

@@ -1,0 +1,149 @@
+/** Command builders: exact strings, then run for real by bash. */
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { bootstrapFromFile, bootstrapFromStdin } from "../commands/bootstrap";
+import { commandHealthcheck, httpHealthcheck, startCommand } from "../commands/container";
+import { BOOTSTRAP_SCRIPT } from "../components/host";
+import { shellJoin, shellQuote } from "../lib/shell";
+
+/** Hostile values: each must reach the program as exactly one literal argument. */
+export const HOSTILE = [
+  "plain",
+  "two words",
+  "it's",
+  '"double"',
+  "$(touch /tmp/railyard-pwned)",
+  "`touch /tmp/railyard-pwned`",
+  "${HOME}",
+  "$HOME",
+  "a;touch /tmp/railyard-pwned",
+  "a && touch /tmp/railyard-pwned",
+  "a | cat",
+  "line1\nline2",
+  "tab\there",
+  "back\\slash",
+  "glob*?[x]",
+  "~root",
+  "-n",
+  "",
+  "ünïcødé ✓ 🚂",
+  "'; touch /tmp/railyard-pwned; echo '",
+  "%s%n",
+  "a'b\"c$d`e",
+];
+
+describe("shellQuote", () => {
+  it("leaves safe words alone and single-quotes the rest", () => {
+    expect(shellQuote("staging-net")).toBe("staging-net");
+    expect(shellQuote("/srv/railyard")).toBe("/srv/railyard");
+    expect(shellQuote("two words")).toBe("'two words'");
+    expect(shellQuote("it's")).toBe("'it'\\''s'");
+    expect(shellQuote("")).toBe("''");
+    expect(shellJoin(["echo", "$(x)"])).toBe("echo '$(x)'");
+  });
+
+  it("delivers every hostile value literally to a real shell and executes nothing", () => {
+    fs.rmSync("/tmp/railyard-pwned", { force: true });
+    expect(HOSTILE.length).toBeGreaterThanOrEqual(20);
+    for (const value of HOSTILE) {
+      const script = `printf '%s' ${shellQuote(value)}`;
+      const out = execFileSync("bash", ["-c", script], { encoding: "utf8" });
+      expect(out).toBe(value);
+      const sh = execFileSync("sh", ["-c", script], { encoding: "utf8" });
+      expect(sh).toBe(value);
+    }
+    expect(fs.existsSync("/tmp/railyard-pwned")).toBe(false);
+  });
+});
+
+describe("bootstrap command", () => {
+  const args = { stack: "staging", network: "staging-net", dataDir: "/srv/railyard" };
+
+  it("builds the exact remote and local lines", () => {
+    expect(bootstrapFromStdin(args)).toBe("bash -s -- --stack staging --network staging-net --data-dir /srv/railyard");
+    expect(bootstrapFromStdin({ ...args, advertiseAddress: "203.0.113.10" })).toBe(
+      "bash -s -- --stack staging --network staging-net --data-dir /srv/railyard --advertise-addr 203.0.113.10",
+    );
+    expect(bootstrapFromFile("/opt/rail yard/b.sh", args)).toBe(
+      "bash '/opt/rail yard/b.sh' --stack staging --network staging-net --data-dir /srv/railyard",
+    );
+  });
+
+  const run = (argv: string[], env: NodeJS.ProcessEnv = process.env) =>
+    spawnSync("bash", [BOOTSTRAP_SCRIPT, ...argv], { encoding: "utf8", env });
+
+  it("prints its help and exits 0", () => {
+    const r = run(["--help"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("Usage: railyard-bootstrap.sh --stack NAME --network NAME --data-dir DIR");
+    expect(r.stdout).toContain("10  docker is not installed");
+  });
+
+  it("refuses bad arguments with exit 2 before touching anything", () => {
+    expect(run(["--stack"]).status).toBe(2);
+    expect(run(["--bogus"]).status).toBe(2);
+    const bad = run(["--stack", "s", "--network", "n", "--data-dir", "/srv/../etc"]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("--data-dir must be an absolute path");
+    const hostile = run(["--stack", "s;reboot", "--network", "n", "--data-dir", "/srv"]);
+    expect(hostile.status).toBe(2);
+  });
+
+  it("fails clearly with exit 10 when docker is missing", () => {
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), "railyard-nodocker-"));
+    for (const tool of ["bash", "mkdir", "chmod"]) fs.symlinkSync(execFileSync("bash", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim(), path.join(bin, tool));
+    const r = spawnSync(path.join(bin, "bash"), [BOOTSTRAP_SCRIPT, "--stack", "s", "--network", "n", "--data-dir", "/tmp/railyard-t"], {
+      encoding: "utf8",
+      env: { PATH: bin },
+    });
+    expect(r.status).toBe(10);
+    expect(r.stderr).toContain("docker is not installed on this host");
+  });
+
+  it("fails clearly with exit 11 when the engine does not answer", () => {
+    const r = run(["--stack", "s", "--network", "n", "--data-dir", "/tmp/railyard-t"], {
+      ...process.env,
+      DOCKER_HOST: "unix:///nonexistent/railyard-test.sock",
+    });
+    expect(r.status).toBe(11);
+    expect(r.stderr).toContain("the Docker engine does not answer");
+  });
+});
+
+describe("container commands", () => {
+  it("exports secret env from files, then execs the start command", () => {
+    expect(startCommand("uvicorn app:app --port 8000", ["DATABASE_URL", "SECRET_KEY"])).toEqual([
+      "/bin/sh",
+      "-c",
+      'export DATABASE_URL="$(cat /run/secrets/env_DATABASE_URL)" && export SECRET_KEY="$(cat /run/secrets/env_SECRET_KEY)" && exec uvicorn app:app --port 8000',
+    ]);
+    expect(startCommand("celery -A app beat", [])).toEqual(["/bin/sh", "-c", "exec celery -A app beat"]);
+  });
+
+  it("the start wrapper exports file contents literally, hostile or not", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "railyard-secrets-"));
+    for (const [i, value] of HOSTILE.entries()) {
+      if (value.includes("\n") || value === "") continue; // $(cat) strips trailing newlines; empty secrets are refused by config
+      fs.writeFileSync(path.join(dir, "env_V"), value);
+      const [shell, flag, script] = startCommand(`printf '%s' "$V"`, ["V"]);
+      const out = execFileSync(shell, [flag, script.replaceAll("/run/secrets/", `${dir}/`)], { encoding: "utf8" });
+      expect(out, `value #${i}`).toBe(value);
+    }
+    expect(fs.existsSync("/tmp/railyard-pwned")).toBe(false);
+  });
+
+  it("probes HTTP health with curl, or wget where there is no curl", () => {
+    expect(httpHealthcheck(3002, "/api/v1/health")).toEqual([
+      "CMD-SHELL",
+      "curl -fsS -o /dev/null http://127.0.0.1:3002/api/v1/health || wget -q -O /dev/null http://127.0.0.1:3002/api/v1/health",
+    ]);
+    expect(httpHealthcheck(80, "/a?b=1&c=2")).toEqual([
+      "CMD-SHELL",
+      "curl -fsS -o /dev/null 'http://127.0.0.1:80/a?b=1&c=2' || wget -q -O /dev/null 'http://127.0.0.1:80/a?b=1&c=2'",
+    ]);
+    expect(commandHealthcheck("celery inspect ping")).toEqual(["CMD-SHELL", "celery inspect ping"]);
+  });
+});
