@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { BootstrapArgs, bootstrapFromFile, bootstrapFromStdin } from "../commands/bootstrap";
 import type { HostConfig } from "../config/schema";
-import { knownHostsLine, sshOptions, writeSshFiles } from "../lib/sshFiles";
+import { dockerSshHost, knownHostsLine, sshOptions, writeSshFiles } from "../lib/sshFiles";
 
 export const BOOTSTRAP_SCRIPT = path.join(__dirname, "..", "host", "railyard-bootstrap.sh");
 /** Seconds the bootstrap may take before it is stopped and reported as failed. */
@@ -83,7 +83,7 @@ function sshProvider(name: string, parent: Host, stack: string, t: SshTarget, pr
     .apply((key) => writeSshFiles(stack, key, t.hostKey ? knownHostsLine(t.address, t.port, t.hostKey) : undefined));
   return new docker.Provider(
     `${name}-docker`,
-    { host: `ssh://${t.user}@${t.address}:${t.port}`, sshOpts: files.apply(sshOptions) },
+    { host: dockerSshHost(t.user, t.address, t.port), sshOpts: files.apply(sshOptions) },
     { parent },
   );
 }

@@ -28,6 +28,11 @@ export function writeSshFiles(stack: string, privateKey: string, knownHosts?: st
   return { keyPath, knownHostsPath };
 }
 
+/** The Docker provider's host URL for an SSH target; IPv6 addresses go in brackets. */
+export function dockerSshHost(user: string, address: string, port: number): string {
+  return `ssh://${user}@${address.includes(":") ? `[${address}]` : address}:${port}`;
+}
+
 /** ssh options for the Docker provider: host-key checking always on (pinned, or trust-on-first-use in dev). */
 export function sshOptions(files: SshFiles): string[] {
   const checking = files.knownHostsPath

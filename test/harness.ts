@@ -89,6 +89,8 @@ export async function runStack(stack: string, plain: ConfigMap, secret: ConfigMa
   );
   pulumi.runtime.setAllConfig({ ...toRuntime(plain), ...toRuntime(secret) }, Object.keys(secret));
   const names = new Map<pulumi.Resource, string>();
+  // The program's error is caught inside the stack's init, so Pulumi's stack sees no rejection of its own.
+  let failure: unknown;
   const outputs = await pulumi.runtime.runInPulumiStack(async () => {
     pulumi.runtime.registerStackTransformation((t) => {
       names.set(t.resource, t.name);
@@ -103,10 +105,14 @@ export async function runStack(stack: string, plain: ConfigMap, secret: ConfigMa
       return undefined;
     });
     vi.resetModules();
-    return await import("../index");
-  }).catch((e: unknown) => {
-    throw new StackRunError(e instanceof Error ? e.message : String(e), resources);
+    try {
+      return await import("../index");
+    } catch (e) {
+      failure = e;
+      return {};
+    }
   });
+  if (failure !== undefined) throw new StackRunError(failure instanceof Error ? failure.message : String(failure), resources);
   // Registrations that wait on Outputs finish after the stack's outputs resolve: wait for them (bounded).
   for (let i = 0; i < 500 && resources.some((r) => !r.registered); i++) await new Promise((r) => setTimeout(r, 10));
   const missing = resources.filter((r) => !r.registered).map((r) => `${r.type}:${r.name}`);
