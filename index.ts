@@ -13,7 +13,7 @@ import { loadStackConfig } from "./config/load";
 const config = loadStackConfig();
 
 const host = new Host("host", {
-  stack: config.stack,
+  stack: config.prefix,
   target: config.host,
   privateKey: config.sshPrivateKey,
   network: config.network,
@@ -39,7 +39,7 @@ for (const name of deployOrder(config.env)) {
     host,
     databases,
     secrets: config.secrets,
-    dependsOn: config.env[name].services.map((dep) => services[dep]),
+    dependsOn: [...config.env[name].databases.map((d) => databases[d]), ...config.env[name].services.map((s) => services[s])],
     stack: config.stack,
     logs: config.logs,
   });

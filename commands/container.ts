@@ -10,12 +10,19 @@ export function envSecretFile(variable: string): string {
 }
 
 /**
- * The container command for a start command: `/bin/sh -c` with each secret env var exported from its
- * Swarm secret file, then `exec` of the start command so it runs as PID 1 and receives SIGTERM.
+ * Shell steps that set each secret env var from its Swarm secret file and export it. A plain assignment keeps
+ * cat's exit status, so a missing or unreadable file stops the chain instead of starting with an empty value.
+ */
+export function secretExports(secretVars: readonly string[]): string[] {
+  return secretVars.map((v) => `${v}="$(cat /run/secrets/${envSecretFile(v)})" && export ${v}`);
+}
+
+/**
+ * The container command for a start command: `/bin/sh -c` with the secret env exported first, then `exec` of
+ * the start command so it runs as PID 1 and receives SIGTERM.
  */
 export function startCommand(command: string, secretVars: readonly string[]): string[] {
-  const exports = secretVars.map((v) => `export ${v}="$(cat /run/secrets/${envSecretFile(v)})"`);
-  return ["/bin/sh", "-c", [...exports, `exec ${command}`].join(" && ")];
+  return ["/bin/sh", "-c", [...secretExports(secretVars), `exec ${command}`].join(" && ")];
 }
 
 /** Docker HEALTHCHECK test for an HTTP path: curl, or wget where the image has no curl. */
@@ -24,7 +31,10 @@ export function httpHealthcheck(port: number, path: string): string[] {
   return ["CMD-SHELL", `curl -fsS -o /dev/null ${url} || wget -q -O /dev/null ${url}`];
 }
 
-/** Docker HEALTHCHECK test for a command run by the container's shell. */
-export function commandHealthcheck(command: string): string[] {
-  return ["CMD-SHELL", command];
+/**
+ * Docker HEALTHCHECK test for a command run by the container's shell. Health checks run through `docker exec`
+ * and see only the spec's env, so the secret env is exported for them too.
+ */
+export function commandHealthcheck(command: string, secretVars: readonly string[] = []): string[] {
+  return ["CMD-SHELL", [...secretExports(secretVars), command].join(" && ")];
 }

@@ -90,7 +90,7 @@ function databaseService(
           image: args.config.image ?? plugin.defaultImage,
           commands: plugin.command?.(inputs),
           env: plugin.containerEnv(inputs),
-          secrets: [{ secretId: secret.id, secretName: secret.name, fileName: PASSWORD_SECRET_FILE, fileMode: 0o400 }],
+          secrets: [{ secretId: secret.id, secretName: secret.name, fileName: PASSWORD_SECRET_FILE, fileMode: 0o444 }],
           mounts: [{ type: "volume", source: volume.name, target: plugin.dataPath }],
           healthcheck: { tests: plugin.healthcheck(inputs), interval: "5s", timeout: "5s", retries: 5, startPeriod: "60s" },
           stopGracePeriod: args.config.stopGracePeriod,

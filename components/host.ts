@@ -18,7 +18,7 @@ export const BOOTSTRAP_SCRIPT = path.join(__dirname, "..", "host", "railyard-boo
 const BOOTSTRAP_TIMEOUT_S = 300;
 
 export interface HostArgs {
-  /** The Pulumi stack; names the host directories `<dataDir>/<stack>`. */
+  /** The stack's name on the host (its prefix): names the host directories `<dataDir>/<stack>`. */
   stack: string;
   /** Where the engine is: `{ mode: "ssh", address, port, user, hostKey }` or `{ mode: "local" }`. */
   target: HostConfig;

@@ -56,11 +56,11 @@ export class Service extends pulumi.ComponentResource {
         continue;
       }
       const secret = swarmSecret(`${name}-env-${variable}`, value, labels, childOpts);
-      secretRefs.push({ secretId: secret.id, secretName: secret.name, fileName: envSecretFile(variable), fileMode: 0o400 });
+      secretRefs.push({ secretId: secret.id, secretName: secret.name, fileName: envSecretFile(variable), fileMode: 0o444 });
     }
     for (const secretName of args.config.secrets) {
       const secret = swarmSecret(`${name}-secret-${secretName}`, args.secrets[secretName], labels, childOpts);
-      secretRefs.push({ secretId: secret.id, secretName: secret.name, fileName: secretName, fileMode: 0o400 });
+      secretRefs.push({ secretId: secret.id, secretName: secret.name, fileName: secretName, fileMode: 0o444 });
     }
     const secretVars = Object.keys(args.env.vars).filter((v) => args.env.vars[v].secret);
     this.service = swarmService(name, args, this.image, plain, secretRefs, secretVars, childOpts);
@@ -93,10 +93,10 @@ function builtImage(name: string, args: ServiceArgs, opts: pulumi.CustomResource
   );
 }
 
-/** Monitor long enough to see a task fail its health check: the configured window or one full check cycle. */
+/** Monitor long enough to see a task fail its health check: the configured window or a full cycle of (hung) probes. */
 function monitorWindow(config: ServiceConfig): string {
   const h = config.healthcheck;
-  const needed = h ? durationMs(h.startPeriod) + durationMs(h.interval) * (h.retries + 1) : 0;
+  const needed = h ? durationMs(h.startPeriod) + (durationMs(h.interval) + durationMs(h.timeout)) * (h.retries + 1) : 0;
   return `${Math.max(durationMs(config.update.monitor), needed)}ms`;
 }
 
@@ -131,7 +131,7 @@ function swarmService(
           env,
           secrets,
           healthcheck: h && {
-            tests: h.path !== undefined && c.port !== undefined ? httpHealthcheck(c.port, h.path) : commandHealthcheck(h.command ?? ""),
+            tests: h.path !== undefined && c.port !== undefined ? httpHealthcheck(c.port, h.path) : commandHealthcheck(h.command ?? "", secretVars),
             interval: h.interval,
             timeout: h.timeout,
             retries: h.retries,

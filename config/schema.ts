@@ -4,11 +4,16 @@
  */
 import { z } from "zod";
 import { ENGINES } from "../databases";
-import { DURATION_PATTERN, MEMORY_PATTERN } from "../lib/units";
+import { DURATION_PATTERN, durationMs, MEMORY_PATTERN, memoryBytes } from "../lib/units";
 import * as p from "./patterns";
 
-const duration = (fallback: string) =>
-  z.string().regex(DURATION_PATTERN, { error: 'expected a duration such as "30s", "500ms", "2m" or "1h"' }).default(fallback);
+const duration = (fallback: string, min = "0ms") =>
+  z
+    .string()
+    .regex(DURATION_PATTERN, { error: 'expected a duration such as "30s", "500ms", "2m" or "1h"', abort: true })
+    .refine((d) => durationMs(d) >= durationMs(min), { error: `expected a duration of at least ${min}` })
+    .refine((d) => durationMs(d) <= 24 * 3_600_000, { error: "expected a duration of at most 24h" })
+    .default(fallback);
 const port = z.int({ error: "expected a whole port number" }).min(1, { error: "expected a port from 1 to 65535" }).max(65535, {
   error: "expected a port from 1 to 65535",
 });
@@ -24,7 +29,11 @@ export const resourcesSchema = z
     cpus: z.number({ error: "expected a number of CPUs such as 0.5" }).min(0.01, { error: "expected at least 0.01 CPUs" }).max(64, {
       error: "expected at most 64 CPUs",
     }).optional(),
-    memory: z.string().regex(MEMORY_PATTERN, { error: 'expected a memory size such as "512M" or "2G"' }).optional(),
+    memory: z
+      .string()
+      .regex(MEMORY_PATTERN, { error: 'expected a memory size such as "512M" or "2G"', abort: true })
+      .refine((m) => memoryBytes(m) >= 6 * 1024 ** 2, { error: "expected at least 6M (Docker's minimum)" })
+      .optional(),
   })
   .default({});
 
@@ -32,8 +41,8 @@ const healthcheckSchema = z
   .strictObject({
     path: z.string().regex(p.URL_PATH, { error: 'expected an HTTP path such as "/health"' }).optional(),
     command: noNul("health-check command", 1024).optional(),
-    interval: duration("10s"),
-    timeout: duration("5s"),
+    interval: duration("10s", "100ms"),
+    timeout: duration("5s", "100ms"),
     retries: z.int({ error: "expected a whole number of retries" }).min(1, { error: "expected 1 to 100 retries" }).max(100, {
       error: "expected 1 to 100 retries",
     }).default(3),

@@ -92,6 +92,9 @@ function imageProblems(s: PartialStack): ConfigProblem[] {
 function databaseProblems(s: PartialStack): ConfigProblem[] {
   const out: ConfigProblem[] = [];
   for (const [name, db] of Object.entries(s.databases)) {
+    if (db.user !== undefined && PLUGINS[db.engine].reservedUsers.includes(db.user)) {
+      out.push({ path: ["databases", name, "user"], expected: `an app user other than ${PLUGINS[db.engine].reservedUsers.join(", ")}`, got: describe(db.user) });
+    }
     if (PLUGINS[db.engine].configurableUser) continue;
     for (const key of ["user", "database"] as const) {
       if (db[key] !== undefined) {

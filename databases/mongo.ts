@@ -8,6 +8,7 @@ export const mongo: DatabasePlugin = {
   dataPath: "/data/db",
   defaultUser: "app",
   defaultDatabase: "app",
+  reservedUsers: [],
   configurableUser: true,
   containerEnv: ({ user, database, passwordFile }) => ({
     MONGO_INITDB_ROOT_USERNAME: user,

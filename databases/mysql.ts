@@ -9,6 +9,7 @@ export const mysql: DatabasePlugin = {
   dataPath: "/var/lib/mysql",
   defaultUser: "app",
   defaultDatabase: "app",
+  reservedUsers: ["root", "mysql.sys", "mysql.session"],
   configurableUser: true,
   containerEnv: ({ user, database, passwordFile }) => ({
     MYSQL_USER: user,

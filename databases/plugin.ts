@@ -41,6 +41,8 @@ export interface DatabasePlugin {
   defaultDatabase: string;
   /** Whether the stack file may choose the user and database name. */
   configurableUser: boolean;
+  /** User names the engine's image refuses for the app user. */
+  reservedUsers: string[];
   containerEnv(inputs: ContainerInputs): Record<string, string>;
   /** A command that replaces the image's default, when the engine cannot read its password from a file. */
   command?(inputs: ContainerInputs): string[];

@@ -9,6 +9,7 @@ export const postgres: DatabasePlugin = {
   dataPath: "/var/lib/postgresql/data",
   defaultUser: "app",
   defaultDatabase: "app",
+  reservedUsers: [],
   configurableUser: true,
   containerEnv: ({ user, database, passwordFile }) => ({
     POSTGRES_USER: user,

@@ -12,6 +12,7 @@ export const redis: DatabasePlugin = {
   dataPath: "/data",
   defaultUser: "default",
   defaultDatabase: "0",
+  reservedUsers: [],
   configurableUser: false,
   containerEnv: () => ({}),
   command: ({ passwordFile }) => [

@@ -20,6 +20,8 @@ Exit codes:
   11  the Docker engine does not answer
   12  this node is in a swarm but is not a manager
   13  a network of that name exists but is not an attachable overlay network
+  14  the host directories cannot be created (create DIR as root and give it to this user)
+  15  this node's swarm is locked, pending or in error
 USAGE
 }
 
@@ -49,6 +51,9 @@ command -v docker >/dev/null 2>&1 || fail 10 "docker is not installed on this ho
 docker info >/dev/null 2>&1 || fail 11 "the Docker engine does not answer (is dockerd running? does this user have access to its socket?)"
 
 state=$(docker info --format '{{.Swarm.LocalNodeState}}')
+case "$state" in
+  locked|pending|error) fail 15 "this node's swarm is $state; unlock or repair it (docker swarm unlock / docker info)" ;;
+esac
 if [ "$state" != "active" ]; then
   init=(docker swarm init)
   if [ -n "$advertise" ]; then init+=(--advertise-addr "$advertise"); fi
@@ -60,7 +65,8 @@ fi
 node_id=$(docker info --format '{{.Swarm.NodeID}}')
 docker node update --label-add railyard.data=true "$node_id" >/dev/null
 
-if docker network inspect "$network" >/dev/null 2>&1; then
+# An exact-name match: `docker network inspect NAME` would also accept an ID prefix.
+if [ -n "$(docker network ls --quiet --filter "name=^${network}\$")" ]; then
   shape=$(docker network inspect --format '{{.Driver}} {{.Attachable}}' "$network")
   [ "$shape" = "overlay true" ] || fail 13 "network $network exists as '$shape', expected 'overlay true'; remove or rename it"
 else
@@ -69,7 +75,8 @@ else
 fi
 
 for dir in backups scripts builds; do
-  mkdir -p "$data_dir/$stack/$dir"
+  mkdir -p "$data_dir/$stack/$dir" 2>/dev/null ||
+    fail 14 "cannot create $data_dir/$stack/$dir as $(id -un); as root: install -d -o $(id -un) $data_dir"
 done
 chmod 700 "$data_dir/$stack"
 echo "railyard-bootstrap: host ready for stack $stack (network $network, data $data_dir/$stack)"

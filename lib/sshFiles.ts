@@ -1,6 +1,6 @@
 /**
- * The Docker CLI's ssh transport reads the private key and known_hosts from files. They are written with
- * mode 0600 into a per-stack folder under the OS temp dir, on the machine running Pulumi.
+ * The Docker CLI's ssh transport reads the private key and known_hosts from files, written with mode 0600 on
+ * the machine running Pulumi.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -17,14 +17,18 @@ export function knownHostsLine(address: string, port: number, hostKey: string): 
   return `${name} ${hostKey}`;
 }
 
+/**
+ * Writes the files into a fresh private folder (mkdtemp: unpredictable name, mode 0700, never an existing
+ * folder or file), removed when the Pulumi process exits.
+ */
 export function writeSshFiles(stack: string, privateKey: string, knownHosts?: string): SshFiles {
-  const dir = path.join(os.tmpdir(), `railyard-${stack}-ssh`);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `railyard-${stack}-ssh-`));
+  process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
   const keyPath = path.join(dir, "id");
-  fs.writeFileSync(keyPath, privateKey.endsWith("\n") ? privateKey : `${privateKey}\n`, { mode: 0o600 });
+  fs.writeFileSync(keyPath, privateKey.endsWith("\n") ? privateKey : `${privateKey}\n`, { mode: 0o600, flag: "wx" });
   if (knownHosts === undefined) return { keyPath };
   const knownHostsPath = path.join(dir, "known_hosts");
-  fs.writeFileSync(knownHostsPath, `${knownHosts}\n`, { mode: 0o600 });
+  fs.writeFileSync(knownHostsPath, `${knownHosts}\n`, { mode: 0o600, flag: "wx" });
   return { keyPath, knownHostsPath };
 }
 

@@ -118,7 +118,7 @@ describe("container commands", () => {
     expect(startCommand("uvicorn app:app --port 8000", ["DATABASE_URL", "SECRET_KEY"])).toEqual([
       "/bin/sh",
       "-c",
-      'export DATABASE_URL="$(cat /run/secrets/env_DATABASE_URL)" && export SECRET_KEY="$(cat /run/secrets/env_SECRET_KEY)" && exec uvicorn app:app --port 8000',
+      'DATABASE_URL="$(cat /run/secrets/env_DATABASE_URL)" && export DATABASE_URL && SECRET_KEY="$(cat /run/secrets/env_SECRET_KEY)" && export SECRET_KEY && exec uvicorn app:app --port 8000',
     ]);
     expect(startCommand("celery -A app beat", [])).toEqual(["/bin/sh", "-c", "exec celery -A app beat"]);
   });
@@ -135,6 +135,14 @@ describe("container commands", () => {
     expect(fs.existsSync("/tmp/railyard-pwned")).toBe(false);
   });
 
+  it("the start wrapper refuses to start when a secret file is missing", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "railyard-secrets-"));
+    const [shell, flag, script] = startCommand("echo started", ["V"]);
+    const r = spawnSync(shell, [flag, script.replaceAll("/run/secrets/", `${dir}/`)], { encoding: "utf8" });
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).not.toContain("started");
+  });
+
   it("probes HTTP health with curl, or wget where there is no curl", () => {
     expect(httpHealthcheck(3002, "/api/v1/health")).toEqual([
       "CMD-SHELL",
@@ -145,5 +153,9 @@ describe("container commands", () => {
       "curl -fsS -o /dev/null 'http://127.0.0.1:80/a?b=1&c=2' || wget -q -O /dev/null 'http://127.0.0.1:80/a?b=1&c=2'",
     ]);
     expect(commandHealthcheck("celery inspect ping")).toEqual(["CMD-SHELL", "celery inspect ping"]);
+    expect(commandHealthcheck("celery inspect ping", ["REDIS_URL"])).toEqual([
+      "CMD-SHELL",
+      'REDIS_URL="$(cat /run/secrets/env_REDIS_URL)" && export REDIS_URL && celery inspect ping',
+    ]);
   });
 });

@@ -23,7 +23,10 @@ export interface Captured {
 
 export interface StackRun {
   resources: Captured[];
+  /** Stack outputs, resolved (secrets unwrapped). */
   outputs: Record<string, unknown>;
+  /** The program's exports as Outputs, to ask whether they are secret. */
+  exports: Record<string, unknown>;
 }
 
 export type ConfigMap = Record<string, unknown>;
@@ -91,6 +94,7 @@ export async function runStack(stack: string, plain: ConfigMap, secret: ConfigMa
   const names = new Map<pulumi.Resource, string>();
   // The program's error is caught inside the stack's init, so Pulumi's stack sees no rejection of its own.
   let failure: unknown;
+  let exports: Record<string, unknown> = {};
   const outputs = await pulumi.runtime.runInPulumiStack(async () => {
     pulumi.runtime.registerStackTransformation((t) => {
       names.set(t.resource, t.name);
@@ -106,7 +110,8 @@ export async function runStack(stack: string, plain: ConfigMap, secret: ConfigMa
     });
     vi.resetModules();
     try {
-      return await import("../index");
+      exports = { ...(await import("../index")) };
+      return exports;
     } catch (e) {
       failure = e;
       return {};
@@ -117,7 +122,7 @@ export async function runStack(stack: string, plain: ConfigMap, secret: ConfigMa
   for (let i = 0; i < 500 && resources.some((r) => !r.registered); i++) await new Promise((r) => setTimeout(r, 10));
   const missing = resources.filter((r) => !r.registered).map((r) => `${r.type}:${r.name}`);
   if (missing.length > 0) throw new Error(`registrations never reached the mock monitor: ${missing.join(", ")}`);
-  return { resources, outputs: outputs ?? {} };
+  return { resources, outputs: outputs ?? {}, exports };
 }
 
 /** The program failed; `resources` holds everything it registered (or began to) before failing. */

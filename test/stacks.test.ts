@@ -1,4 +1,5 @@
 /** Each stack file builds the graph the design promises: asserted on the resources the real program registers. */
+import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { byType, Captured, isSecretValue, one, reveal, runStack, stackFile, StackRun, testSecrets } from "./harness";
 
@@ -63,7 +64,10 @@ describe.each(["dev", "staging", "production"])("stack %s", (stack) => {
 
   it("runs each database as one stop-first replica on the data node, with its volume and password secret", async () => {
     const r = await run(stack);
-    for (const db of byType(r, SERVICE).filter((s) => s.parent && ["postgres", "mysql", "mongo", "redis"].includes(s.name))) {
+    const declared = Object.keys((stackFile(stack) as { "railyard:databases": object })["railyard:databases"]);
+    const dbs = byType(r, SERVICE).filter((s) => declared.includes(s.name));
+    expect(dbs).toHaveLength(declared.length);
+    for (const db of dbs) {
       const s = spec(db);
       expect(s.mode.replicated.replicas).toBe(1);
       expect(s.updateConfig.order).toBe("stop-first");
@@ -84,7 +88,10 @@ describe.each(["dev", "staging", "production"])("stack %s", (stack) => {
     const env = api.taskSpec.containerSpec.env ?? {};
     expect(env.DATABASE_URL).toBeUndefined();
     expect(api.taskSpec.containerSpec.secrets?.map((s) => s.fileName)).toContain("env_DATABASE_URL");
-    expect(api.taskSpec.containerSpec.commands?.[2]).toContain('export DATABASE_URL="$(cat /run/secrets/env_DATABASE_URL)"');
+    expect(api.taskSpec.containerSpec.commands?.[2]).toContain('DATABASE_URL="$(cat /run/secrets/env_DATABASE_URL)" && export DATABASE_URL');
+    const worker = spec(one(r, SERVICE, "worker"));
+    const workerCheck = worker.taskSpec.containerSpec.healthcheck?.tests[1];
+    if (workerCheck !== undefined) expect(workerCheck).toMatch(/REDIS_URL="\$\(cat \/run\/secrets\/env_REDIS_URL\)" && export REDIS_URL && .+/);
     const url = one(r, SECRET, "api-env-DATABASE_URL");
     expect(isSecretValue(url.inputs.data)).toBe(true);
     const decoded = Buffer.from(String(reveal(url.inputs.data)), "base64").toString();
@@ -104,9 +111,12 @@ describe.each(["dev", "staging", "production"])("stack %s", (stack) => {
     for (const [name, service] of Object.entries(services)) {
       const s = one(r, SERVICE, name);
       expect(s.dependsOn).toContain("host-bootstrap");
-      for (const other of Object.keys(services)) {
+      const databases = Object.keys((stackFile(stack) as { "railyard:databases": object })["railyard:databases"]);
+      for (const other of [...Object.keys(services), ...databases]) {
         const refers = JSON.stringify(service.env ?? {}).includes(`\${{${other}.`);
-        expect(s.dependsOn.includes(other)).toBe(refers);
+        // Services: exactly those referenced. Databases: at least those referenced (a service reference can
+        // bring a database in, as worker's ${{api.DATABASE_URL}} does).
+        if (refers || Object.keys(services).includes(other)) expect(s.dependsOn.includes(other), `${name} → ${other}`).toBe(refers);
         if (refers) checked++;
       }
     }
@@ -119,6 +129,8 @@ describe.each(["dev", "staging", "production"])("stack %s", (stack) => {
   it("exports connection URLs only as secrets", async () => {
     const r = await run(stack);
     expect(Object.keys(r.outputs)).toContain("databaseUrls");
+    expect(await pulumi.isSecret(r.exports.databaseUrls as pulumi.Output<unknown>)).toBe(true);
+    expect(await pulumi.isSecret(pulumi.output(r.exports.swarmServices))).toBe(false);
     expect(JSON.stringify(r.outputs.swarmServices)).toContain(`${stack}-api`);
   });
 });
