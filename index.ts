@@ -25,7 +25,7 @@ for (const [name, db] of Object.entries(config.databases)) {
     serviceName: swarmName(config.prefix, name),
     config: db,
     host,
-    stack: config.stack,
+    stack: config.prefix,
     logs: config.logs,
   });
 }
@@ -40,7 +40,7 @@ for (const name of deployOrder(config.env)) {
     databases,
     secrets: config.secrets,
     dependsOn: [...config.env[name].databases.map((d) => databases[d]), ...config.env[name].services.map((s) => services[s])],
-    stack: config.stack,
+    stack: config.prefix,
     logs: config.logs,
   });
 }

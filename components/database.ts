@@ -101,6 +101,7 @@ function databaseService(
         resources: resourceLimits(args.config.resources),
         logDriver: logDriver(args.logs),
       },
+      endpointSpec: { mode: "dnsrr" },
       updateConfig: { parallelism: 1, order: "stop-first", failureAction: "pause", monitor: "30s" },
       convergeConfig: { delay: "2s", timeout: "5m" },
     },

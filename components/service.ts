@@ -149,6 +149,8 @@ function swarmService(
         resources: resourceLimits(c.resources),
         logDriver: logDriver(args.logs),
       },
+      // dnsrr: the service name resolves to its tasks' addresses, no IPVS virtual IP (the edge uses tasks.<name>).
+      endpointSpec: { mode: "dnsrr" },
       updateConfig: { ...update, failureAction: "rollback" },
       rollbackConfig: { ...update, failureAction: "pause" },
       convergeConfig: { delay: "2s", timeout: "10m" },

@@ -65,8 +65,8 @@ fi
 node_id=$(docker info --format '{{.Swarm.NodeID}}')
 docker node update --label-add railyard.data=true "$node_id" >/dev/null
 
-# An exact-name match: `docker network inspect NAME` would also accept an ID prefix.
-if [ -n "$(docker network ls --quiet --filter "name=^${network}\$")" ]; then
+# An exact-name match (`docker network inspect NAME` would also accept an ID prefix; the name filter is a substring).
+if docker network ls --format '{{.Name}}' | grep -Fxq -- "$network"; then
   shape=$(docker network inspect --format '{{.Driver}} {{.Attachable}}' "$network")
   [ "$shape" = "overlay true" ] || fail 13 "network $network exists as '$shape', expected 'overlay true'; remove or rename it"
 else

@@ -26,6 +26,7 @@ type Spec = {
     resources?: { limits: { nanoCpus?: number; memoryBytes?: number } };
   };
   updateConfig: { order: string; failureAction: string; monitor: string };
+  endpointSpec?: { mode: string };
   rollbackConfig?: { order: string };
   convergeConfig?: { timeout: string };
 };
@@ -56,7 +57,8 @@ describe.each(["dev", "staging", "production"])("stack %s", (stack) => {
       expect(s.updateConfig.failureAction).toBe("rollback");
       expect(s.rollbackConfig?.order).toBe("start-first");
       expect(s.convergeConfig?.timeout).toBe("10m");
-      expect(s.taskSpec.restartPolicy).toMatchObject({ condition: "on-failure", maxAttempts: 10 });
+      expect(s.taskSpec.restartPolicy).toMatchObject({ condition: "any", maxAttempts: 10 });
+      expect(s.endpointSpec).toEqual({ mode: "dnsrr" });
       expect(s.taskSpec.networksAdvanceds).toEqual([{ name: `${stack}-net` }]);
       expect(s.taskSpec.logDriver.name).toBe("json-file");
     }

@@ -1,41 +1,51 @@
-"""Dev-stack example app: `serve` answers /health with its version and whether its database and Redis accept
-TCP connections; `worker`/`beat` idle with a heartbeat; `migrate` stands in for a migration."""
+"""railyard's small app, used by the dev stack and by the real-engine tests.
+
+  serve    HTTP on $PORT (8000): /health answers JSON with the version and the status of the database and Redis
+           the env points at (checked with psql and redis-cli), "/" answers the role and version.
+  migrate  stands in for a migration; MIGRATE_FAIL=1 makes it fail with exit 3.
+  worker, beat  idle with a heartbeat.
+APP_MODE=crash makes every mode exit 1 at once (a release that crashes on start).
+"""
 import json
 import os
 import signal
-import socket
+import subprocess
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlparse
+
+VERSION = os.environ.get("APP_VERSION", "dev")
 
 
-def reachable(url_var):
-    url = os.environ.get(url_var)
-    if not url:
+def check(var, argv):
+    if not os.environ.get(var):
         return "absent"
-    parsed = urlparse(url)
     try:
-        with socket.create_connection((parsed.hostname, parsed.port), timeout=2):
-            return "ok"
-    except OSError:
-        return "down"
+        done = subprocess.run(argv, capture_output=True, timeout=3, text=True)
+    except (OSError, subprocess.TimeoutExpired):
+        return "error"
+    return "ok" if done.returncode == 0 else "error"
+
+
+def health():
+    body = {
+        "status": "ok",
+        "version": VERSION,
+        "database": check("DATABASE_URL", ["psql", os.environ.get("DATABASE_URL", ""), "-tAc", "select 1"]),
+        "redis": check("REDIS_URL", ["redis-cli", "-u", os.environ.get("REDIS_URL", ""), "--no-auth-warning", "ping"]),
+    }
+    if "error" in body.values() or os.environ.get("DEGRADED") == "1":
+        body["status"] = "degraded"
+    return body
 
 
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
-        if self.path != "/health":
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(f"railyard example {os.environ.get('APP_ROLE', 'app')}\n".encode())
-            return
-        body = {"status": "ok", "version": os.environ.get("APP_VERSION", "dev"),
-                "database": reachable("DATABASE_URL"), "redis": reachable("REDIS_URL")}
-        if "down" in body.values():
-            body["status"] = "degraded"
+        body = health() if self.path == "/health" else {"role": os.environ.get("APP_ROLE", "app"), "version": VERSION}
         data = json.dumps(body).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
 
@@ -46,13 +56,19 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     mode = sys.argv[1] if len(sys.argv) > 1 else "serve"
+    if os.environ.get("APP_MODE") == "crash":
+        print(f"{VERSION}: crashing on start, as told", flush=True)
+        sys.exit(1)
     if mode == "serve":
         ThreadingHTTPServer(("0.0.0.0", int(os.environ.get("PORT", "8000"))), Handler).serve_forever()
     elif mode == "migrate":
+        if os.environ.get("MIGRATE_FAIL") == "1":
+            print("migration failed: Multiple head revisions are present", file=sys.stderr)
+            sys.exit(3)
         print("migrations: nothing to apply")
     else:
         while True:
-            print(f"{mode}: alive", flush=True)
+            print(f"{mode} {VERSION}: alive", flush=True)
             time.sleep(30)
 
 

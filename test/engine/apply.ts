@@ -1,0 +1,138 @@
+/**
+ * Applies what the program declared (under mocks) to the real engine, in registration order, the way the
+ * provider's create/update path would: the bootstrap command runs for real, volumes and secrets are created,
+ * services are created or updated through the Engine API, and each is waited on like `convergeConfig` does.
+ * This emulates `pulumi up`'s effect on the engine; it is not `pulumi up`.
+ */
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { Captured, reveal, StackRun } from "../harness";
+import { engine, filters } from "./engineApi";
+import { SecretRef, toServiceSpec } from "./spec";
+
+export interface ApplyResult {
+  /** Declared resource name → Swarm service name. */
+  services: Record<string, string>;
+  /** Per updated service: "converged", or "rolled back" when Swarm rolled the update back. */
+  outcome: Record<string, string>;
+}
+
+interface SwarmService {
+  ID: string;
+  Version: { Index: number };
+  Spec: { Mode: { Replicated: { Replicas: number } }; TaskTemplate: { ContainerSpec: ContainerLike } };
+  UpdateStatus?: { State: string; Message?: string; StartedAt?: string };
+}
+
+interface ContainerLike {
+  Image?: string;
+  Command?: string[];
+  Env?: string[];
+}
+
+/** Whether an update replaces tasks (image, command or env changed): then its rollout must be waited for. */
+function rollsOut(existing: SwarmService, spec: Record<string, unknown>): boolean {
+  const next = (spec.TaskTemplate as { ContainerSpec: ContainerLike }).ContainerSpec;
+  const now = existing.Spec.TaskTemplate.ContainerSpec;
+  const key = (c: ContainerLike) => JSON.stringify([c.Image, c.Command ?? [], c.Env ?? []]);
+  return key(now) !== key(next);
+}
+
+/** Waits until Swarm reports the rollout of this update (a new UpdateStatus), so its end is not mistaken for the last one's. */
+async function rolloutStarted(service: string, previous: string | undefined): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const s = await engine<SwarmService>("GET", `/services/${service}`);
+    if (s.UpdateStatus?.StartedAt !== undefined && s.UpdateStatus.StartedAt !== previous) return;
+    await sleep(100);
+  }
+  throw new Error(`${service}: Swarm did not start rolling out the update`);
+}
+
+export interface SwarmTask {
+  ID: string;
+  DesiredState: string;
+  Status: { State: string; ContainerStatus?: { ContainerID?: string } };
+  Spec: { ContainerSpec: { Image: string } };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function createSecret(r: Captured): Promise<SecretRef> {
+  const data = String(reveal(r.inputs.data));
+  // Same inputs, same secret (as Pulumi keeps an unchanged resource); new data, a new auto-named secret.
+  const name = `${r.name}-${createHash("sha256").update(data).digest("hex").slice(0, 7)}`;
+  const existing = await engine<{ ID: string }[]>("GET", `/secrets?filters=${filters({ name: [name] })}`);
+  const found = existing.find(() => true);
+  if (found) return { id: found.ID, name };
+  const labels = Object.fromEntries(((r.inputs.labels ?? []) as { label: string; value: string }[]).map((l) => [l.label, l.value]));
+  const created = await engine<{ ID: string }>("POST", "/secrets/create", { Name: name, Data: data, Labels: labels });
+  return { id: created.ID, name };
+}
+
+export async function tasks(service: string, desired = "running"): Promise<SwarmTask[]> {
+  return engine<SwarmTask[]>("GET", `/tasks?filters=${filters({ service: [service], "desired-state": [desired] })}`);
+}
+
+/** Waits until the service runs its replicas (healthy: Swarm reports running only after the health check) or an update ends. */
+export async function converge(service: string, timeoutMs = 240_000): Promise<string> {
+  const start = Date.now();
+  while (Date.now() - start < timeoutMs) {
+    const s = await engine<SwarmService>("GET", `/services/${service}`);
+    const state = s.UpdateStatus?.State;
+    const running = (await tasks(service)).filter((t) => t.Status.State === "running").length;
+    const replicas = s.Spec.Mode.Replicated.Replicas;
+    if (state === "rollback_completed") return "rolled back";
+    if (state === "paused" || state === "rollback_paused") return `paused: ${s.UpdateStatus?.Message ?? ""}`;
+    if ((state === undefined || state === "completed") && running === replicas) return "converged";
+    await sleep(500);
+  }
+  throw new Error(`${service} did not converge within ${timeoutMs} ms`);
+}
+
+/**
+ * Applies a stack run. `image(name)` gives the test image for a declared service (the only substitution).
+ * Returns per service whether it converged or was rolled back.
+ */
+export async function applyStack(run: StackRun, image: (name: string) => string): Promise<ApplyResult> {
+  const secrets = new Map<string, SecretRef>();
+  const result: ApplyResult = { services: {}, outcome: {} };
+  for (const r of run.resources) {
+    if (r.type === "command:local:Command") {
+      execFileSync("bash", ["-c", String(r.inputs.create)], { stdio: "pipe" });
+    } else if (r.type === "docker:index/volume:Volume") {
+      await engine("POST", "/volumes/create", { Name: r.inputs.name, Labels: { "railyard.test": "1" } });
+    } else if (r.type === "docker:index/secret:Secret") {
+      secrets.set(`${r.name}-id`, await createSecret(r));
+    } else if (r.type === "docker:index/service:Service") {
+      const spec = toServiceSpec(r.inputs, image(r.name), (id) => {
+        const found = secrets.get(id);
+        if (!found) throw new Error(`service ${r.name} refers to undeclared secret ${id}`);
+        return found;
+      });
+      const name = String(spec.Name);
+      result.services[r.name] = name;
+      const existing = await engine<SwarmService>("GET", `/services/${name}`).catch(() => undefined);
+      if (existing) {
+        await engine("POST", `/services/${existing.ID}/update?version=${existing.Version.Index}`, spec);
+        if (rollsOut(existing, spec)) await rolloutStarted(name, existing.UpdateStatus?.StartedAt);
+      } else {
+        await engine("POST", "/services/create", spec);
+      }
+      result.outcome[r.name] = await converge(name);
+    }
+  }
+  return result;
+}
+
+/** Removes what the tests created for a stack prefix: services, secrets, volumes, the network. */
+export async function teardown(prefix: string, network: string): Promise<void> {
+  const label = filters({ label: [`railyard.stack=${prefix}`] });
+  for (const s of await engine<{ ID: string }[]>("GET", `/services?filters=${label}`)) await engine("DELETE", `/services/${s.ID}`);
+  const containers = filters({ name: [`${prefix}-`] });
+  for (let i = 0; i < 60 && (await engine<unknown[]>("GET", `/containers/json?all=1&filters=${containers}`)).length > 0; i++) await sleep(500);
+  await sleep(1000);
+  for (const s of await engine<{ ID: string }[]>("GET", `/secrets?filters=${label}`)) await engine("DELETE", `/secrets/${s.ID}`).catch(() => undefined);
+  const vols = await engine<{ Volumes: { Name: string }[] | null }>("GET", `/volumes?filters=${filters({ name: [`${prefix}-`] })}`);
+  for (const v of vols.Volumes ?? []) await engine("DELETE", `/volumes/${v.Name}`).catch(() => undefined);
+  await engine("DELETE", `/networks/${network}`).catch(() => undefined);
+}

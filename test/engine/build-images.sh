@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Builds the real-engine test images without a registry: a Debian rootfs from debootstrap (python3, postgresql,
+# redis, curl) imported with `docker import`, then small images on top of it. Everything is tagged with a hash
+# of its inputs, so a second run reuses what exists. Prints the image names as KEY=IMAGE lines on stdout.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+mirror=${RAILYARD_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+packages=ca-certificates,curl,python3,postgresql,redis-server,procps
+
+base_hash=$(printf '%s\n' "$packages" "bookworm" | sha256sum | cut -c1-12)
+base=railyard-test/base:$base_hash
+if ! docker image inspect "$base" >/dev/null 2>&1; then
+  command -v debootstrap >/dev/null 2>&1 || { echo "build-images: debootstrap is not installed (apt-get install debootstrap)" >&2; exit 10; }
+  rootfs=$(mktemp -d /tmp/railyard-rootfs.XXXXXX)
+  trap 'rm -rf "$rootfs"' EXIT
+  echo "build-images: debootstrap $packages (a few minutes, once)" >&2
+  debootstrap --variant=minbase --include="$packages" bookworm "$rootfs" "$mirror" >&2
+  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb
+  tar -C "$rootfs" -c . | docker import \
+    --change 'ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    - "$base" >/dev/null
+  echo "build-images: imported $base" >&2
+fi
+
+# build NAME VERSION MODE DOCKERFILE-BODY: an image from the base, tagged with a hash of its inputs.
+build() {
+  local name=$1 body=$2 ctx hash tag
+  hash=$(printf '%s\n' "$base" "$body" | cat - "$root/examples/app/app.py" "$here/images/pg-entrypoint.sh" | sha256sum | cut -c1-12)
+  tag=railyard-test/$name:$hash
+  if ! docker image inspect "$tag" >/dev/null 2>&1; then
+    ctx=$(mktemp -d /tmp/railyard-ctx.XXXXXX)
+    cp "$root/examples/app/app.py" "$here/images/pg-entrypoint.sh" "$ctx/"
+    printf 'FROM %s\n%s\n' "$base" "$body" >"$ctx/Dockerfile"
+    docker build -q -t "$tag" "$ctx" >/dev/null
+    rm -rf "$ctx"
+  fi
+  echo "$tag"
+}
+
+app_body='COPY app.py /app/app.py
+CMD ["python3", "/app/app.py", "serve"]'
+echo "APP_V1=$(build app-v1 "$app_body
+ENV APP_VERSION=v1")"
+echo "APP_V2=$(build app-v2 "$app_body
+ENV APP_VERSION=v2")"
+echo "APP_CRASH=$(build app-crash "$app_body
+ENV APP_VERSION=v3 APP_MODE=crash")"
+echo "POSTGRES=$(build postgres 'COPY pg-entrypoint.sh /usr/local/bin/pg-entrypoint.sh
+ENTRYPOINT ["/usr/local/bin/pg-entrypoint.sh"]')"
+echo "REDIS=$(build redis 'CMD ["redis-server", "--protected-mode", "no"]')"
