@@ -1,35 +1,14 @@
 /** Each stack file builds the graph the design promises: asserted on the resources the real program registers. */
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
+import type { DeclaredService } from "./engine/spec";
 import { byType, Captured, isSecretValue, one, reveal, runStack, stackFile, StackRun, testSecrets } from "./harness";
 
 const SERVICE = "docker:index/service:Service";
 const SECRET = "docker:index/secret:Secret";
 const VOLUME = "docker:index/volume:Volume";
 
-type Spec = {
-  name: string;
-  mode: { replicated: { replicas: number } };
-  taskSpec: {
-    containerSpec: {
-      image: string;
-      commands?: string[];
-      env?: Record<string, unknown>;
-      secrets?: { secretName: string; fileName: string }[];
-      healthcheck?: { tests: string[]; interval: string; retries: number };
-      mounts?: { type: string; source: string; target: string }[];
-    };
-    restartPolicy: { condition: string; maxAttempts?: number };
-    placement?: { constraints: string[] };
-    networksAdvanceds: { name: string }[];
-    logDriver: { name: string; options: Record<string, string> };
-    resources?: { limits: { nanoCpus?: number; memoryBytes?: number } };
-  };
-  updateConfig: { order: string; failureAction: string; monitor: string };
-  endpointSpec?: { mode: string };
-  rollbackConfig?: { order: string };
-  convergeConfig?: { timeout: string };
-};
+type Spec = DeclaredService;
 const spec = (r: Captured) => r.inputs as unknown as Spec;
 
 const runs: Record<string, Promise<StackRun>> = {};

@@ -25,6 +25,7 @@ export interface DeclaredService {
     logDriver: { name: string; options: Record<string, string> };
   };
   endpointSpec?: { mode: string };
+  convergeConfig?: { delay: string; timeout: string };
   updateConfig: UpdateLike;
   rollbackConfig?: UpdateLike;
 }
