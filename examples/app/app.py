@@ -1,6 +1,6 @@
 """railyard's small app, used by the dev stack and by the real-engine tests.
 
-  serve    HTTP on $PORT (8000): /health answers JSON with the version and the status of the database and Redis
+  serve    HTTP on $PORT (8000): /health (or any path ending in /health) answers JSON with the version and the status of the database and Redis
            the env points at (checked with psql and redis-cli), "/" answers the role and version.
   migrate  stands in for a migration; MIGRATE_FAIL=1 makes it fail with exit 3.
   worker, beat  idle with a heartbeat.
@@ -41,7 +41,7 @@ def health():
 
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
-        body = health() if self.path == "/health" else {"role": os.environ.get("APP_ROLE", "app"), "version": VERSION}
+        body = health() if self.path.split("?")[0].endswith("/health") else {"role": os.environ.get("APP_ROLE", "app"), "version": VERSION}
         data = json.dumps(body).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

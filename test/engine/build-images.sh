@@ -26,11 +26,11 @@ fi
 # build NAME VERSION MODE DOCKERFILE-BODY: an image from the base, tagged with a hash of its inputs.
 build() {
   local name=$1 body=$2 ctx hash tag
-  hash=$(printf '%s\n' "$base" "$body" | cat - "$root/examples/app/app.py" "$here/images/pg-entrypoint.sh" | sha256sum | cut -c1-12)
+  hash=$(printf '%s\n' "$base" "$body" | cat - "$root/examples/app/app.py" "$here"/images/* | sha256sum | cut -c1-12)
   tag=railyard-test/$name:$hash
   if ! docker image inspect "$tag" >/dev/null 2>&1; then
     ctx=$(mktemp -d /tmp/railyard-ctx.XXXXXX)
-    cp "$root/examples/app/app.py" "$here/images/pg-entrypoint.sh" "$ctx/"
+    cp "$root/examples/app/app.py" "$here"/images/* "$ctx/"
     printf 'FROM %s\n%s\n' "$base" "$body" >"$ctx/Dockerfile"
     docker build -q -t "$tag" "$ctx" >/dev/null
     rm -rf "$ctx"
@@ -39,11 +39,14 @@ build() {
 }
 
 app_body='COPY app.py /app/app.py
+COPY uvicorn celery /usr/local/bin/
 CMD ["python3", "/app/app.py", "serve"]'
 echo "APP_V1=$(build app-v1 "$app_body
 ENV APP_VERSION=v1")"
 echo "APP_V2=$(build app-v2 "$app_body
 ENV APP_VERSION=v2")"
+echo "APP_WEB80=$(build app-web80 "$app_body
+ENV APP_VERSION=v1 PORT=80")"
 echo "APP_CRASH=$(build app-crash "$app_body
 ENV APP_VERSION=v3 APP_MODE=crash")"
 echo "POSTGRES=$(build postgres 'COPY pg-entrypoint.sh /usr/local/bin/pg-entrypoint.sh

@@ -6,7 +6,8 @@
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ConfigMap, runStack, stackFile, StackRun } from "../harness";
-import { applyStack, ApplyResult, tasks } from "./apply";
+import { applyStack, ApplyResult, tasks, teardown } from "./apply";
+import { health, inspectServices, runningImages } from "./probe";
 import { engine } from "./engineApi";
 
 const PREFIX = "rye";
@@ -23,17 +24,6 @@ function config(): ConfigMap {
 const imageFor = (api: string) => (name: string) =>
   ({ postgres: images.POSTGRES, redis: images.REDIS, api })[name] ?? images.APP_V1;
 
-async function health(service: string): Promise<Record<string, string>> {
-  const running = (await tasks(service)).filter((t) => t.Status.State === "running");
-  const id = running[0]?.Status.ContainerStatus?.ContainerID;
-  if (!id) throw new Error(`${service} has no running container`);
-  const out = execFileSync("docker", ["exec", id, "curl", "-fsS", "http://127.0.0.1:8000/health"], { encoding: "utf8" });
-  return JSON.parse(out) as Record<string, string>;
-}
-
-const runningImages = async (service: string) =>
-  (await tasks(service)).filter((t) => t.Status.State === "running").map((t) => t.Spec.ContainerSpec.Image);
-
 describe("dev stack on a real Docker engine", () => {
   let run: StackRun;
   let first: ApplyResult;
@@ -45,7 +35,6 @@ describe("dev stack on a real Docker engine", () => {
   });
 
   afterAll(async () => {
-    const { teardown } = await import("./apply");
     await teardown(PREFIX, NETWORK);
   });
 
@@ -72,7 +61,7 @@ describe("dev stack on a real Docker engine", () => {
       .filter((r) => r.type === "docker:index/secret:Secret")
       .map((r) => Buffer.from(String((r.inputs.data as { value: string }).value), "base64").toString());
     expect(secretValues.length).toBeGreaterThan(0);
-    const inspect = execFileSync("docker", ["service", "inspect", ...Object.values(first.services)], { encoding: "utf8" });
+    const inspect = inspectServices(Object.values(first.services));
     for (const value of secretValues) expect(inspect).not.toContain(value);
     const specs = JSON.parse(inspect) as { Spec: { Name: string; TaskTemplate: { ContainerSpec: { Env?: string[]; Secrets?: unknown[] } } } }[];
     for (const s of specs) {

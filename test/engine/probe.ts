@@ -1,0 +1,31 @@
+/** Looking into running tasks: their health JSON, images, and Docker's own health status. */
+import { execFileSync } from "node:child_process";
+import { tasks } from "./apply";
+
+async function runningContainer(service: string): Promise<string> {
+  const id = (await tasks(service)).find((t) => t.Status.State === "running")?.Status.ContainerStatus?.ContainerID;
+  if (!id) throw new Error(`${service} has no running container`);
+  return id;
+}
+
+/** The app's health JSON, fetched inside a running task (nothing is published on the host). */
+export async function health(service: string, port = 8000, path = "/health"): Promise<Record<string, string>> {
+  const id = await runningContainer(service);
+  const out = execFileSync("docker", ["exec", id, "curl", "-fsS", `http://127.0.0.1:${port}${path}`], { encoding: "utf8" });
+  return JSON.parse(out) as Record<string, string>;
+}
+
+/** Docker's health status of a running task's container ("healthy", "unhealthy", "starting"). */
+export async function dockerHealth(service: string): Promise<string> {
+  const id = await runningContainer(service);
+  return execFileSync("docker", ["inspect", "--format", "{{.State.Health.Status}}", id], { encoding: "utf8" }).trim();
+}
+
+export async function runningImages(service: string): Promise<string[]> {
+  return (await tasks(service)).filter((t) => t.Status.State === "running").map((t) => t.Spec.ContainerSpec.Image);
+}
+
+/** `docker service inspect` of the given services, as text. */
+export function inspectServices(names: string[]): string {
+  return execFileSync("docker", ["service", "inspect", ...names], { encoding: "utf8" });
+}
