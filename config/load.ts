@@ -175,7 +175,7 @@ export function loadStackConfig(stack: string = pulumi.getStack()): StackConfig 
       environment,
       prefix,
       host,
-      hasPrivateKey: sshPrivateKey !== undefined || raw.sshPrivateKey !== undefined || refused.has("sshPrivateKey"),
+      hasPrivateKey: raw.sshPrivateKey !== undefined || refused.has("sshPrivateKey"),
       serviceNames: services.names,
       services: services.parsed,
       databaseNames: databases.names,
