@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import { backupCommand } from "../commands/backup";
 import { bootstrapFromFile, bootstrapFromStdin } from "../commands/bootstrap";
 import { commandHealthcheck, httpHealthcheck, startCommand } from "../commands/container";
 import { BOOTSTRAP_SCRIPT } from "../components/host";
@@ -110,6 +111,23 @@ describe("bootstrap command", () => {
     });
     expect(r.status).toBe(11);
     expect(r.stderr).toContain("the Docker engine does not answer");
+  });
+});
+
+describe("backup command", () => {
+  it("builds the exact line", () => {
+    expect(
+      backupCommand("/srv/railyard/production/scripts/railyard-backup.sh", {
+        service: "production-postgres",
+        engine: "postgres",
+        user: "crm",
+        database: "crm",
+        dir: "/srv/railyard/production/backups",
+        keep: 5,
+      }),
+    ).toBe(
+      "bash /srv/railyard/production/scripts/railyard-backup.sh --service production-postgres --engine postgres --user crm --database crm --dir /srv/railyard/production/backups --keep 5",
+    );
   });
 });
 

@@ -1,0 +1,30 @@
+/**
+ * Command builder for host/railyard-backup.sh (Kamal style): one database's dump into the stack's backup
+ * folder, keeping the newest N. The release gate (issue 5) runs it before migrations.
+ */
+import type { Engine } from "../databases/plugin";
+import { shellJoin } from "../lib/shell";
+
+export interface BackupArgs {
+  /** Swarm service name of the database, e.g. "production-postgres". */
+  service: string;
+  engine: Engine;
+  user: string;
+  database: string;
+  /** Folder on the host, e.g. "/srv/railyard/production/backups". */
+  dir: string;
+  keep: number;
+}
+
+/** Runs the backup script at `scriptPath` on the host. */
+export function backupCommand(scriptPath: string, a: BackupArgs): string {
+  return shellJoin([
+    "bash", scriptPath,
+    "--service", a.service,
+    "--engine", a.engine,
+    "--user", a.user,
+    "--database", a.database,
+    "--dir", a.dir,
+    "--keep", String(a.keep),
+  ]);
+}
