@@ -10,11 +10,13 @@ export function envSecretFile(variable: string): string {
 }
 
 /**
- * Shell steps that set each secret env var from its Swarm secret file and export it. A plain assignment keeps
- * cat's exit status, so a missing or unreadable file stops the chain instead of starting with an empty value.
+ * `command` preceded by shell steps that set each secret env var from its Swarm secret file and export it. A
+ * plain assignment keeps cat's exit status, so a missing or unreadable file stops the chain instead of running
+ * the command with an empty value.
  */
-export function secretExports(secretVars: readonly string[]): string[] {
-  return secretVars.map((v) => `${v}="$(cat /run/secrets/${envSecretFile(v)})" && export ${v}`);
+export function withSecretEnv(command: string, secretVars: readonly string[]): string {
+  const exports = secretVars.map((v) => `${v}="$(cat /run/secrets/${envSecretFile(v)})" && export ${v}`);
+  return [...exports, command].join(" && ");
 }
 
 /**
@@ -22,7 +24,7 @@ export function secretExports(secretVars: readonly string[]): string[] {
  * the start command so it runs as PID 1 and receives SIGTERM.
  */
 export function startCommand(command: string, secretVars: readonly string[]): string[] {
-  return ["/bin/sh", "-c", [...secretExports(secretVars), `exec ${command}`].join(" && ")];
+  return ["/bin/sh", "-c", withSecretEnv(`exec ${command}`, secretVars)];
 }
 
 /** Docker HEALTHCHECK test for an HTTP path: curl, or wget where the image has no curl. */
@@ -36,5 +38,5 @@ export function httpHealthcheck(port: number, path: string): string[] {
  * and see only the spec's env, so the secret env is exported for them too.
  */
 export function commandHealthcheck(command: string, secretVars: readonly string[] = []): string[] {
-  return ["CMD-SHELL", [...secretExports(secretVars), command].join(" && ")];
+  return ["CMD-SHELL", withSecretEnv(command, secretVars)];
 }

@@ -11,7 +11,7 @@ import * as random from "@pulumi/random";
 import type { DatabaseConfig } from "../config/schema";
 import { PLUGINS } from "../databases";
 import { ContainerInputs, DatabasePlugin, Endpoint, PASSWORD_SECRET_FILE, PASSWORD_SECRET_PATH } from "../databases/plugin";
-import { LogSettings, logDriver, railyardLabels, resourceLimits, swarmSecret } from "../lib/swarmSpec";
+import { LogSettings, logDriver, railyardLabels, resourceLimits, secretFile, swarmSecret } from "../lib/swarmSpec";
 import type { Host } from "./host";
 
 export interface DatabaseArgs {
@@ -90,7 +90,7 @@ function databaseService(
           image: args.config.image ?? plugin.defaultImage,
           commands: plugin.command?.(inputs),
           env: plugin.containerEnv(inputs),
-          secrets: [{ secretId: secret.id, secretName: secret.name, fileName: PASSWORD_SECRET_FILE, fileMode: 0o444 }],
+          secrets: [secretFile(secret, PASSWORD_SECRET_FILE)],
           mounts: [{ type: "volume", source: volume.name, target: plugin.dataPath }],
           healthcheck: { tests: plugin.healthcheck(inputs), interval: "5s", timeout: "5s", retries: 5, startPeriod: "60s" },
           stopGracePeriod: args.config.stopGracePeriod,

@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { commandHealthcheck, envSecretFile, httpHealthcheck, startCommand } from "../commands/container";
 import type { EnvVar, ServiceEnvPlan } from "../config/env";
 import type { ServiceConfig } from "../config/schema";
-import { LogSettings, logDriver, railyardLabels, resourceLimits, swarmSecret } from "../lib/swarmSpec";
+import { LogSettings, logDriver, railyardLabels, resourceLimits, secretFile, swarmSecret } from "../lib/swarmSpec";
 import { durationMs } from "../lib/units";
 import type { Database } from "./database";
 import type { Host } from "./host";
@@ -56,11 +56,11 @@ export class Service extends pulumi.ComponentResource {
         continue;
       }
       const secret = swarmSecret(`${name}-env-${variable}`, value, labels, childOpts);
-      secretRefs.push({ secretId: secret.id, secretName: secret.name, fileName: envSecretFile(variable), fileMode: 0o444 });
+      secretRefs.push(secretFile(secret, envSecretFile(variable)));
     }
     for (const secretName of args.config.secrets) {
       const secret = swarmSecret(`${name}-secret-${secretName}`, args.secrets[secretName], labels, childOpts);
-      secretRefs.push({ secretId: secret.id, secretName: secret.name, fileName: secretName, fileMode: 0o444 });
+      secretRefs.push(secretFile(secret, secretName));
     }
     const secretVars = Object.keys(args.env.vars).filter((v) => args.env.vars[v].secret);
     this.service = swarmService(name, args, this.image, plain, secretRefs, secretVars, childOpts);

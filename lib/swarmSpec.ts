@@ -34,6 +34,14 @@ export function railyardLabels(stack: string, role: string, name: string): { lab
   ];
 }
 
+/**
+ * Mounts a Swarm secret as /run/secrets/<fileName>, readable by any user (0444): images that switch to a
+ * non-root user (mongo's entrypoint, app images with USER) must still read it.
+ */
+export function secretFile(secret: docker.Secret, fileName: string): docker.types.input.ServiceTaskSpecContainerSpecSecret {
+  return { secretId: secret.id, secretName: secret.name, fileName, fileMode: 0o444 };
+}
+
 /** A Swarm secret holding `value` (Docker wants it base64-encoded). Auto-named, so a new value rolls a new secret. */
 export function swarmSecret(
   name: string,
