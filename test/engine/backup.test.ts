@@ -7,8 +7,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { ConfigMap, ROOT, runStack, stackFile } from "../harness";
-import { applyStack, tasks, teardown } from "./apply";
+import { ROOT, runStack } from "../harness";
+import { applyStack, teardown } from "./apply";
+import { onLocalEngine, runningContainer } from "./probe";
 
 const PREFIX = "ryk";
 const SCRIPT = path.join(ROOT, "host", "railyard-backup.sh");
@@ -19,16 +20,10 @@ const backup = (...args: string[]) => spawnSync("bash", [SCRIPT, ...args], { enc
 const pgArgs = (extra: string[] = []) =>
   ["--service", `${PREFIX}-postgres`, "--engine", "postgres", "--user", "app", "--database", "app", "--dir", dir, ...extra];
 
-async function container(service: string): Promise<string> {
-  const id = (await tasks(service)).find((t) => t.Status.State === "running")?.Status.ContainerStatus?.ContainerID;
-  if (!id) throw new Error(`${service} has no running container`);
-  return id;
-}
-
 /** Runs SQL in the Postgres task as the app user, with the password from its Swarm secret. */
 async function psql(database: string, sql: string, input?: Buffer): Promise<string> {
   const script = `PGPASSWORD="$(cat /run/secrets/railyard_db_password)" psql -h 127.0.0.1 -U app -d "$0" -v ON_ERROR_STOP=1 -tAc "$1"`;
-  return execFileSync("docker", ["exec", "-i", await container(`${PREFIX}-postgres`), "sh", "-c", script, database, sql], {
+  return execFileSync("docker", ["exec", "-i", await runningContainer(`${PREFIX}-postgres`), "sh", "-c", script, database, sql], {
     encoding: "utf8",
     input,
   }).trim();
@@ -40,10 +35,7 @@ const CHECKSUM = "select count(*) || ':' || md5(string_agg(id || ',' || name, ';
 describe("pre-deploy backups on a real engine", () => {
   beforeAll(async () => {
     await teardown(PREFIX, `${PREFIX}-net`);
-    const config: ConfigMap = structuredClone(stackFile("dev"));
-    config["railyard:prefix"] = PREFIX;
-    config["railyard:host"] = { mode: "local", dataDir: "/tmp/railyard-engine" };
-    const run = await runStack("dev", config);
+    const run = await runStack("dev", onLocalEngine("dev", PREFIX));
     const databasesOnly = run.resources.filter((r) => r.name === "host-bootstrap" || /^(postgres|redis)(-|$)/.test(r.name));
     const applied = await applyStack({ ...run, resources: databasesOnly }, (name) => (name === "postgres" ? images.POSTGRES : images.REDIS));
     expect(applied.outcome).toEqual({ postgres: "converged", redis: "converged" });
@@ -73,7 +65,7 @@ describe("pre-deploy backups on a real engine", () => {
     await psql("app", "drop database if exists scratch");
     await psql("app", "create database scratch");
     const restore = `PGPASSWORD="$(cat /run/secrets/railyard_db_password)" pg_restore -h 127.0.0.1 -U app -d scratch --no-owner`;
-    execFileSync("docker", ["exec", "-i", await container(`${PREFIX}-postgres`), "sh", "-c", restore], { input: fs.readFileSync(latest) });
+    execFileSync("docker", ["exec", "-i", await runningContainer(`${PREFIX}-postgres`), "sh", "-c", restore], { input: fs.readFileSync(latest) });
     const original = await psql("app", CHECKSUM);
     expect(original).toMatch(/^500:[0-9a-f]{32}$/);
     expect(await psql("scratch", CHECKSUM)).toBe(original);
@@ -100,7 +92,7 @@ describe("pre-deploy backups on a real engine", () => {
 
   it("snapshots Redis as an RDB file", async () => {
     const auth = `REDISCLI_AUTH="$(cat /run/secrets/railyard_db_password)" redis-cli -h 127.0.0.1 set railyard-key kept`;
-    execFileSync("docker", ["exec", await container(`${PREFIX}-redis`), "sh", "-c", auth]);
+    execFileSync("docker", ["exec", await runningContainer(`${PREFIX}-redis`), "sh", "-c", auth]);
     const r = backup("--service", `${PREFIX}-redis`, "--engine", "redis", "--user", "default", "--database", "0", "--dir", dir);
     expect(r.status, r.stderr).toBe(0);
     const rdb = fs.readFileSync(r.stdout.trim());

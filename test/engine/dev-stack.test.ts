@@ -5,21 +5,16 @@
  */
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { ConfigMap, runStack, stackFile, StackRun } from "../harness";
+import { runStack, StackRun } from "../harness";
 import { applyStack, ApplyResult, tasks, teardown } from "./apply";
-import { health, inspectServices, runningImages } from "./probe";
+import { health, inspectServices, onLocalEngine, runningImages } from "./probe";
 import { engine } from "./engineApi";
 
 const PREFIX = "rye";
 const NETWORK = `${PREFIX}-net`;
 const images = inject("images");
 
-function config(): ConfigMap {
-  const c = structuredClone(stackFile("dev"));
-  c["railyard:prefix"] = PREFIX;
-  c["railyard:host"] = { mode: "local", dataDir: "/tmp/railyard-engine" };
-  return c;
-}
+const config = () => onLocalEngine("dev", PREFIX);
 
 const imageFor = (api: string) => (name: string) =>
   ({ postgres: images.POSTGRES, redis: images.REDIS, api })[name] ?? images.APP_V1;

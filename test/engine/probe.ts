@@ -1,8 +1,18 @@
 /** Looking into running tasks: their health JSON, images, and Docker's own health status. */
 import { execFileSync } from "node:child_process";
+import { ConfigMap, stackFile } from "../harness";
 import { tasks } from "./apply";
 
-async function runningContainer(service: string): Promise<string> {
+/** A stack file's config pointed at this machine's engine, under its own prefix (so test stacks do not meet). */
+export function onLocalEngine(stack: string, prefix: string): ConfigMap {
+  const config = structuredClone(stackFile(stack));
+  config["railyard:prefix"] = prefix;
+  config["railyard:host"] = { mode: "local", dataDir: "/tmp/railyard-engine" };
+  return config;
+}
+
+/** The container of a running task of the service. */
+export async function runningContainer(service: string): Promise<string> {
   const id = (await tasks(service)).find((t) => t.Status.State === "running")?.Status.ContainerStatus?.ContainerID;
   if (!id) throw new Error(`${service} has no running container`);
   return id;

@@ -4,17 +4,15 @@
  * stand-ins for uvicorn and celery), Postgres and Redis, app secrets from railyard:secrets.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { ConfigMap, reveal, runStack, stackFile, StackRun, testSecrets } from "../harness";
+import { ConfigMap, reveal, runStack, StackRun, testSecrets } from "../harness";
 import { applyStack, ApplyResult, tasks, teardown } from "./apply";
-import { dockerHealth, health, inspectServices } from "./probe";
+import { dockerHealth, health, inspectServices, onLocalEngine } from "./probe";
 
 const PREFIX = "rys";
 const images = inject("images");
 
 function config(): { plain: ConfigMap; secret: ConfigMap } {
-  const plain = structuredClone(stackFile("staging"));
-  plain["railyard:prefix"] = PREFIX;
-  plain["railyard:host"] = { mode: "local", dataDir: "/tmp/railyard-engine" };
+  const plain = onLocalEngine("staging", PREFIX);
   const secret = structuredClone(testSecrets("staging"));
   delete secret["railyard:sshPrivateKey"];
   return { plain, secret };
