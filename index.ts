@@ -1,10 +1,13 @@
 /**
  * railyard: a stack's story. The stack file is read and checked once (every problem at once, before any
  * resource exists); the host is bootstrapped; databases come up; services follow in reference order.
- * The edge, release gates and backups plug in here as their issues land.
+ * The edge (Caddy behind a host-port front, Cloudflare DNS and certificate) comes last, in front of the
+ * routed services. Release gates and backups plug in here as their issues land.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { CloudflareZone } from "./components/cloudflareZone";
 import { Database } from "./components/database";
+import { Edge } from "./components/edge";
 import { Host } from "./components/host";
 import { Service } from "./components/service";
 import { deployOrder, swarmName } from "./config/env";
@@ -45,6 +48,27 @@ for (const name of deployOrder(config.env)) {
   });
 }
 
+const zone =
+  config.edge?.dnsTarget !== undefined && config.edge.settings.cloudflare
+    ? new CloudflareZone("cloudflare", {
+        zoneId: config.edge.settings.cloudflare.zoneId,
+        hostnames: config.edge.hostnames,
+        target: config.edge.dnsTarget,
+        originCertificate: config.edge.tls === "cloudflare",
+      })
+    : undefined;
+
+const edge =
+  config.edge &&
+  new Edge("edge", {
+    plan: config.edge,
+    host,
+    stack: config.prefix,
+    logs: config.logs,
+    certificate: zone?.certificate,
+    dependsOn: config.edge.routes.map((r) => services[r.service]),
+  });
+
 export const environment = config.environment;
 export const network = host.network;
 export const swarmServices = Object.fromEntries(
@@ -53,3 +77,5 @@ export const swarmServices = Object.fromEntries(
 export const images = Object.fromEntries(Object.entries(services).map(([n, s]) => [n, s.image]));
 export const databaseUrls = pulumi.secret(Object.fromEntries(Object.entries(databases).map(([n, d]) => [n, d.connectionUrl])));
 export const deploy = config.deploy;
+export const domains = config.edge ? Object.fromEntries(config.edge.routes.map((r) => [r.domain, r.service])) : {};
+export const edgeService = edge?.caddy.name;

@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
 import { z } from "zod";
+import { EdgePlan, planEdge } from "./edge";
 import { planEnv, ServiceEnvPlan } from "./env";
 import { ConfigProblem, describe, problemsFromZod, RailyardConfigError } from "./problems";
 import { DatabaseConfig, databaseSchema, HostConfig, ParsedStack, serviceSchema, ServiceConfig, stackSchema, TOP_LEVEL_KEYS } from "./schema";
@@ -35,6 +36,8 @@ export interface StackConfig {
   deploy: DeploySettings;
   services: Record<string, ServiceConfig>;
   databases: Record<string, DatabaseConfig>;
+  /** The edge's routes, redirects and settings; undefined when no service has a domain. */
+  edge?: EdgePlan;
   /** App secrets, each a secret Output. */
   secrets: Record<string, pulumi.Output<string>>;
   /** Each service's env with references expanded. */
@@ -166,6 +169,7 @@ export function loadStackConfig(stack: string = pulumi.getStack()): StackConfig 
   const network = parseKept("network", shape.network);
   const logs = parseKept("logs", shape.logs);
   const deploy = parseKept("deploy", shape.deploy);
+  const edge = parseKept("edge", shape.edge);
   const secrets = parseKept("secrets", shape.secrets);
   const services = parseEntries("services", refused.has("services") ? undefined : raw.services, serviceSchema, problems);
   const databases = parseEntries("databases", refused.has("databases") ? undefined : raw.databases, databaseSchema, problems);
@@ -180,11 +184,12 @@ export function loadStackConfig(stack: string = pulumi.getStack()): StackConfig 
       services: services.parsed,
       databaseNames: databases.names,
       databases: databases.parsed,
+      edge,
       secretNames: secrets === undefined ? undefined : new Set(Object.keys(secrets)),
     }),
   );
 
-  if (problems.length > 0 || !environment || !prefix || !host || !logs || !deploy || !secrets) {
+  if (problems.length > 0 || !environment || !prefix || !host || !logs || !deploy || !edge || !secrets) {
     throw new RailyardConfigError(problems);
   }
   return {
@@ -198,6 +203,7 @@ export function loadStackConfig(stack: string = pulumi.getStack()): StackConfig 
     deploy: deployDefaults(environment, deploy),
     services: services.parsed,
     databases: databases.parsed,
+    edge: planEdge(prefix, environment, host, edge, services.parsed),
     secrets: Object.fromEntries(Object.entries(secrets).map(([k, v]) => [k, pulumi.secret(v)])),
     env: planEnv(prefix, services.parsed, databases.parsed),
   };

@@ -87,6 +87,8 @@ const buildSchema = z.strictObject({
     .optional(),
 });
 
+const domain = z.string().regex(p.DOMAIN, { error: "expected a lower-case domain name such as api.example.com" });
+
 const envValue = z
   .union([z.string(), z.number(), z.boolean()], { error: "expected a string, number or boolean" })
   .transform((v) => String(v))
@@ -111,6 +113,8 @@ export const serviceSchema = z
     resources: resourcesSchema,
     update: updateSchema,
     stopGracePeriod: duration("30s"),
+    /** Public domains the edge routes to this (web) service, e.g. api.example.com. */
+    domains: z.array(domain).default([]),
   })
   .superRefine((s, ctx) => {
     if ((s.image === undefined) === (s.build === undefined)) {
@@ -129,6 +133,9 @@ export const serviceSchema = z
         input: s.healthcheck.path,
         message: "expected a healthcheck command on a worker service (it has no port to probe)",
       });
+    }
+    if (s.kind === "worker" && s.domains.length > 0) {
+      ctx.addIssue({ code: "custom", path: ["domains"], input: s.domains, message: "expected no domains on a worker service (it has no port to route to)" });
     }
     const seen = new Set<string>();
     s.secrets.forEach((name, i) => {
@@ -184,6 +191,68 @@ export const deploySchema = z
   })
   .default({ backupRetention: 5, healthCheckInterval: "5s", migrationTimeout: "5m" });
 
+const edgeTimeoutsSchema = z
+  .strictObject({
+    readHeader: duration("10s", "1s"),
+    readBody: duration("30s", "1s"),
+    write: duration("60s", "1s"),
+    idle: duration("2m", "1s"),
+  })
+  .default({ readHeader: "10s", readBody: "30s", write: "60s", idle: "2m" });
+
+/** The edge: Caddy in front of the web services, TLS, redirects, limits, and (optionally) Cloudflare DNS. */
+export const edgeSchema = z
+  .strictObject({
+    /** cloudflare: Origin CA certificate (zone SSL strict); acme: Caddy's own certificates; internal: Caddy's local CA; off: plain HTTP (dev). */
+    tls: z.enum(["cloudflare", "acme", "internal", "off"], { error: "expected cloudflare, acme, internal or off" }).optional(),
+    acmeEmail: z.email({ error: "expected an e-mail address for the ACME account" }).optional(),
+    cloudflare: z
+      .strictObject({
+        zoneId: z.string().regex(p.CLOUDFLARE_ID, { error: "expected the zone ID (32 hex digits, on the zone's overview page)" }),
+        zone: domain,
+      })
+      .optional(),
+    /** The address DNS records point at; defaults to host.address. */
+    publicAddress: z.union([z.ipv4(), z.ipv6()], { error: "expected the public IPv4 or IPv6 address of the host" }).optional(),
+    /** Domains that redirect permanently to a routed domain, e.g. www.example.com: example.com. */
+    redirects: z.record(domain, domain, { error: "expected a map of domain → domain" }).default({}),
+    image: z.string().regex(p.TAGGED_IMAGE, { error: "expected a Caddy image reference" }).default("caddy:2.10-alpine"),
+    frontImage: z.string().regex(p.TAGGED_IMAGE, { error: "expected an HAProxy image reference" }).default("haproxy:2.6"),
+    replicas: z.int({ error: "expected a whole number of replicas" }).min(1, { error: "expected 1 to 10 replicas" }).max(10, {
+      error: "expected 1 to 10 replicas",
+    }).default(2),
+    httpPort: port.default(80),
+    httpsPort: port.default(443),
+    maxRequestBody: z
+      .string()
+      .regex(MEMORY_PATTERN, { error: 'expected a size such as "10M" or "1G"', abort: true })
+      .refine((m) => memoryBytes(m) >= 1024, { error: "expected at least 1K" })
+      .default("10M"),
+    timeouts: edgeTimeoutsSchema,
+    /** How long Caddy keeps retrying other tasks when one refuses a request (lb_try_duration). */
+    tryDuration: duration("10s", "100ms"),
+    hsts: z.boolean({ error: "expected true or false" }).default(true),
+    resources: resourcesSchema,
+  })
+  .superRefine((e, ctx) => {
+    if (e.httpPort === e.httpsPort) {
+      ctx.addIssue({ code: "custom", path: ["httpsPort"], input: e.httpsPort, message: "expected a port other than httpPort" });
+    }
+  })
+  .default({
+    redirects: {},
+    image: "caddy:2.10-alpine",
+    frontImage: "haproxy:2.6",
+    replicas: 2,
+    httpPort: 80,
+    httpsPort: 443,
+    maxRequestBody: "10M",
+    timeouts: { readHeader: "10s", readBody: "30s", write: "60s", idle: "2m" },
+    tryDuration: "10s",
+    hsts: true,
+    resources: {},
+  });
+
 export const logsSchema = z
   .strictObject({
     maxSize: z.string().regex(p.LOG_SIZE, { error: 'expected a log size such as "10m"' }).default("10m"),
@@ -193,10 +262,12 @@ export const logsSchema = z
   })
   .default({ maxSize: "10m", maxFiles: 3 });
 
+/** Names railyard uses itself: reference namespaces and the edge's Swarm services. */
+const RESERVED_NAMES = ["secrets", "railyard", "tasks", "edge", "front"];
 const resourceName = z
   .string()
   .regex(p.RESOURCE_NAME, { error: "expected a lower-case name of letters, digits and dashes (at most 30)" })
-  .refine((n) => !["secrets", "railyard", "tasks"].includes(n), { error: "expected a name other than secrets, railyard or tasks" });
+  .refine((n) => !RESERVED_NAMES.includes(n), { error: `expected a name other than ${RESERVED_NAMES.join(", ")}` });
 
 /** The whole `railyard:` namespace. `secrets` and `sshPrivateKey` are read from Pulumi secrets only. */
 export const stackSchema = z.strictObject({
@@ -210,6 +281,7 @@ export const stackSchema = z.strictObject({
   network: z.string().regex(p.RESOURCE_NAME, { error: "expected a network name of lower-case letters, digits and dashes" }).optional(),
   logs: logsSchema,
   deploy: deploySchema,
+  edge: edgeSchema,
   services: z.record(resourceName, serviceSchema, { error: "expected a map of service names to services" }).default({}),
   databases: z.record(resourceName, databaseSchema, { error: "expected a map of database names to databases" }).default({}),
   secrets: z
@@ -222,5 +294,6 @@ export type ParsedStack = z.output<typeof stackSchema>;
 export type ServiceConfig = z.output<typeof serviceSchema>;
 export type DatabaseConfig = z.output<typeof databaseSchema>;
 export type HostConfig = z.output<typeof hostSchema>;
+export type EdgeConfig = z.output<typeof edgeSchema>;
 export type ResourcesConfig = z.output<typeof resourcesSchema>;
 export const TOP_LEVEL_KEYS = Object.keys(stackSchema.shape);

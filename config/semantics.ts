@@ -8,7 +8,7 @@ import { PINNED_IMAGE, TAGGED_IMAGE } from "./patterns";
 import { planEnv, serviceVariables } from "./env";
 import { ConfigProblem, describe } from "./problems";
 import { findCycles, parseTemplate, serviceEdges } from "./references";
-import type { DatabaseConfig, HostConfig, ServiceConfig } from "./schema";
+import type { DatabaseConfig, EdgeConfig, HostConfig, ServiceConfig } from "./schema";
 
 export interface PartialStack {
   environment?: "dev" | "staging" | "production";
@@ -21,12 +21,14 @@ export interface PartialStack {
   services: Record<string, ServiceConfig>;
   databaseNames: string[];
   databases: Record<string, DatabaseConfig>;
+  /** railyard:edge, when it parsed. */
+  edge?: EdgeConfig;
   /** Names under railyard:secrets, or undefined when that key did not parse. */
   secretNames?: Set<string>;
 }
 
 export function semanticProblems(s: PartialStack): ConfigProblem[] {
-  const problems = [...hostProblems(s), ...nameProblems(s), ...imageProblems(s), ...databaseProblems(s)];
+  const problems = [...hostProblems(s), ...nameProblems(s), ...imageProblems(s), ...databaseProblems(s), ...edgeProblems(s)];
   // A name used by both a service and a database is reported once above; references to it are not judged.
   const shared = new Set(s.databaseNames.filter((n) => s.serviceNames.includes(n)));
   const referenceProblems = envReferenceProblems({
@@ -73,20 +75,85 @@ function nameProblems(s: PartialStack): ConfigProblem[] {
 }
 
 function imageProblems(s: PartialStack): ConfigProblem[] {
+  const images: [(string | number)[], string | undefined][] = Object.entries(s.services).map(([name, service]) => [
+    ["services", name, "image"],
+    service.image,
+  ]);
+  if (s.edge && routedDomains(s).size > 0) images.push([["edge", "image"], s.edge.image], [["edge", "frontImage"], s.edge.frontImage]);
   const out: ConfigProblem[] = [];
-  for (const [name, service] of Object.entries(s.services)) {
-    if (service.image === undefined) continue;
-    if (s.environment === "dev" ? TAGGED_IMAGE.test(service.image) : PINNED_IMAGE.test(service.image)) continue;
+  for (const [path, image] of images) {
+    if (image === undefined) continue;
+    if (s.environment === "dev" ? TAGGED_IMAGE.test(image) : PINNED_IMAGE.test(image)) continue;
     out.push({
-      path: ["services", name, "image"],
+      path,
       expected:
         s.environment === "dev"
           ? "an image reference such as repo:tag or repo@sha256:<digest>"
           : "an image pinned by digest outside dev (repo[:tag]@sha256:<64 hex>)",
-      got: describe(service.image),
+      got: describe(image),
     });
   }
   return out;
+}
+
+/** Domain → the service that routes it, for the services that parsed. */
+function routedDomains(s: PartialStack): Map<string, string> {
+  const owners = new Map<string, string>();
+  for (const [name, service] of Object.entries(s.services)) for (const d of service.domains) if (!owners.has(d)) owners.set(d, name);
+  return owners;
+}
+
+/** One owner per domain, redirects between known domains, a zone that holds every domain, TLS outside dev. */
+function edgeProblems(s: PartialStack): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  const owners = routedDomains(s);
+  for (const [name, service] of Object.entries(s.services)) {
+    service.domains.forEach((d, i) => {
+      const owner = owners.get(d);
+      if (owner !== name || service.domains.indexOf(d) !== i) {
+        out.push({ path: ["services", name, "domains", i], expected: "a domain no other service or entry routes", got: `${describe(d)}, also routed to ${owner}` });
+      }
+    });
+  }
+  const edge = s.edge;
+  if (!edge) return out;
+  for (const [from, to] of Object.entries(edge.redirects)) {
+    if (owners.has(from)) out.push({ path: ["edge", "redirects", from], expected: "a domain that no service routes", got: `${describe(from)}, routed to ${owners.get(from)}` });
+    if (!owners.has(to)) out.push({ path: ["edge", "redirects", from], expected: `a target domain that a service routes (${[...owners.keys()].join(", ") || "none"})`, got: describe(to) });
+  }
+  const hostnames = [...owners.keys(), ...Object.keys(edge.redirects)];
+  if (hostnames.length === 0) return out;
+  const tls = edgeTls(s.environment, edge);
+  if (tls === "off" && s.environment !== undefined && s.environment !== "dev") {
+    out.push({ path: ["edge", "tls"], expected: "TLS outside dev (cloudflare, acme or internal)", got: "off" });
+  }
+  if (tls === "cloudflare" && !edge.cloudflare) {
+    out.push({ path: ["edge", "cloudflare"], expected: "the zone (zoneId and zone) for edge.tls cloudflare", got: "nothing" });
+  }
+  if (edge.cloudflare) {
+    const zone = edge.cloudflare.zone;
+    for (const [name, service] of Object.entries(s.services)) {
+      service.domains.forEach((d, i) => {
+        if (!inZone(d, zone)) out.push({ path: ["services", name, "domains", i], expected: `a domain inside the zone ${zone}`, got: describe(d) });
+      });
+    }
+    for (const from of Object.keys(edge.redirects)) {
+      if (!inZone(from, zone)) out.push({ path: ["edge", "redirects", from], expected: `a domain inside the zone ${zone}`, got: describe(from) });
+    }
+    if (edge.publicAddress === undefined && s.host?.mode === "local") {
+      out.push({ path: ["edge", "publicAddress"], expected: "the address DNS records point at (host.mode local has no address)", got: "nothing" });
+    }
+  }
+  return out;
+}
+
+function inZone(domain: string, zone: string): boolean {
+  return domain === zone || domain.endsWith(`.${zone}`);
+}
+
+/** The edge's TLS mode: as configured, else Cloudflare's when a zone is set, plain HTTP in dev, Caddy's ACME elsewhere. */
+export function edgeTls(environment: PartialStack["environment"], edge: EdgeConfig): NonNullable<EdgeConfig["tls"]> {
+  return edge.tls ?? (edge.cloudflare ? "cloudflare" : environment === "dev" ? "off" : "acme");
 }
 
 function databaseProblems(s: PartialStack): ConfigProblem[] {

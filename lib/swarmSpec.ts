@@ -1,4 +1,5 @@
 /** Small pieces of Swarm service specs shared by services and databases. */
+import { createHash } from "node:crypto";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { ResourcesConfig } from "../config/schema";
@@ -51,4 +52,16 @@ export function swarmSecret(
 ): docker.Secret {
   const data = pulumi.secret(pulumi.output(value).apply((v) => Buffer.from(v, "utf8").toString("base64")));
   return new docker.Secret(name, { data, labels }, opts);
+}
+
+/** A Swarm config holding `text`, named by a hash of its content: new content, a new config (and a task roll). */
+export function contentNamedConfig(
+  name: string,
+  swarmName: string,
+  text: string,
+  labels: { label: string; value: string }[],
+  opts: pulumi.CustomResourceOptions,
+): docker.ServiceConfig {
+  const hash = createHash("sha256").update(text).digest("hex").slice(0, 12);
+  return new docker.ServiceConfig(name, { name: `${swarmName}-${hash}`, data: Buffer.from(text, "utf8").toString("base64"), labels }, opts);
 }

@@ -18,8 +18,22 @@ interface Case {
 const svc = (c: ConfigMap, name: string) => (c["railyard:services"] as Record<string, Svc>)[name];
 const db = (c: ConfigMap, name: string) => (c["railyard:databases"] as Record<string, Svc>)[name];
 const host = (c: ConfigMap) => c["railyard:host"] as Record<string, unknown>;
+const edge = (c: ConfigMap) => c["railyard:edge"] as Record<string, unknown>;
 
 const cases: Case[] = [
+  { name: "two services claim one domain", mutate: (c) => (svc(c, "frontend").domains = ["api.staging.example.com"]), line: "railyard:services.frontend.domains[0]: expected a domain no other service or entry routes", contains: 'got "api.staging.example.com", also routed to api' },
+  { name: "domain outside the Cloudflare zone", mutate: (c) => (svc(c, "api").domains = ["api.example.org"]), line: "railyard:services.api.domains[0]: expected a domain inside the zone example.com", contains: 'got "api.example.org"' },
+  { name: "edge.tls cloudflare without a zone", mutate: (c) => delete edge(c).cloudflare, line: "railyard:edge.cloudflare: expected the zone (zoneId and zone) for edge.tls cloudflare", contains: "got nothing" },
+  { name: "malformed Cloudflare zone ID", mutate: (c) => ((edge(c).cloudflare as Record<string, unknown>).zoneId = "my-zone"), line: "railyard:edge.cloudflare.zoneId: expected the zone ID (32 hex digits" },
+  { name: "plain HTTP outside dev", mutate: (c) => (edge(c).tls = "off"), line: "railyard:edge.tls: expected TLS outside dev (cloudflare, acme or internal)", contains: "got off" },
+  { name: "redirect to a domain nobody routes", mutate: (c) => (edge(c).redirects = { "www.example.com": "example.com" }), line: 'railyard:edge.redirects["www.example.com"]: expected a target domain that a service routes', contains: 'got "example.com"' },
+  { name: "redirect from a routed domain", mutate: (c) => (edge(c).redirects = { "staging.example.com": "api.staging.example.com" }), line: 'railyard:edge.redirects["staging.example.com"]: expected a domain that no service routes' },
+  { name: "domain with capitals or a scheme", mutate: (c) => (svc(c, "api").domains = ["https://API.example.com"]), line: "railyard:services.api.domains[0]: expected a lower-case domain name" },
+  { name: "domains on a worker", mutate: (c) => (svc(c, "worker").domains = ["worker.example.com"]), line: "railyard:services.worker.domains: expected no domains on a worker service" },
+  { name: "edge image by tag outside dev", mutate: (c) => (edge(c).image = "caddy:latest"), line: "railyard:edge.image: expected an image pinned by digest outside dev", contains: 'got "caddy:latest"' },
+  { name: "edge ports equal", mutate: (c) => (edge(c).httpsPort = 80), line: "railyard:edge.httpsPort: expected a port other than httpPort" },
+  { name: "unknown edge TLS mode", mutate: (c) => (edge(c).tls = "letsencrypt"), line: "railyard:edge.tls: expected cloudflare, acme, internal or off" },
+  { name: "Cloudflare records on a local host without an address", mutate: (c) => (c["railyard:host"] = { mode: "local" }), line: "railyard:edge.publicAddress: expected the address DNS records point at" },
   { name: "port of the wrong type", mutate: (c) => (svc(c, "api").port = "abc"), line: "railyard:services.api.port: expected a whole port number", contains: 'got "abc"' },
   { name: "port too high", mutate: (c) => (svc(c, "api").port = 70000), line: "railyard:services.api.port: expected a port from 1 to 65535", contains: "got 70000" },
   { name: "port zero", mutate: (c) => (svc(c, "frontend").port = 0), line: "railyard:services.frontend.port: expected a port from 1 to 65535" },
@@ -67,7 +81,7 @@ const cases: Case[] = [
   },
   { name: "a database named like a service", mutate: (c) => (db(c, "postgres").engine = "postgres", (c["railyard:databases"] as Record<string, unknown>).api = { engine: "redis" }), line: 'railyard:databases.api: expected a name that no service uses', contains: 'got "api", also a service' },
   { name: "service name with capitals", mutate: (c) => ((c["railyard:services"] as Record<string, unknown>).API_Server = { kind: "worker", image: svc(c, "beat").image }), line: "railyard:services.API_Server: expected a lower-case name" },
-  { name: "reserved name", mutate: (c) => ((c["railyard:services"] as Record<string, unknown>).secrets = { kind: "worker", image: svc(c, "beat").image }), line: "railyard:services.secrets: expected a name other than secrets, railyard or tasks" },
+  { name: "reserved name", mutate: (c) => ((c["railyard:services"] as Record<string, unknown>).secrets = { kind: "worker", image: svc(c, "beat").image }), line: "railyard:services.secrets: expected a name other than secrets, railyard, tasks, edge, front" },
   { name: "misspelt service key", mutate: (c) => (svc(c, "api").imgae = "x"), line: "railyard:services.api.imgae: expected a known key", contains: "got an unknown key" },
   { name: "misspelt top-level key", mutate: (c) => (c["railyard:servics"] = {}), line: "railyard:servics: expected one of the keys environment, prefix, host" },
   { name: "image not pinned outside dev", mutate: (c) => (svc(c, "api").image = "registry.example.com/aponta/api:latest"), line: "railyard:services.api.image: expected an image pinned by digest outside dev" },

@@ -5,8 +5,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import * as runtimeSettings from "@pulumi/pulumi/runtime/settings";
 import { vi } from "vitest";
 import { parse } from "yaml";
+import * as testCa from "./testCa";
 
 export const ROOT = path.join(__dirname, "..");
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -61,6 +63,12 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
       return { ...inputs, result: `pw${name.replace(/[^A-Za-z0-9]/g, "")}0123456789` };
     case "docker:index/secret:Secret":
       return { ...inputs, name: `${name}-abc1234` };
+    case "tls:index/privateKey:PrivateKey":
+      return { ...inputs, privateKeyPem: testCa.newKey() };
+    case "tls:index/certRequest:CertRequest":
+      return { ...inputs, certRequestPem: testCa.request(String(reveal(inputs.privateKeyPem)), reveal(inputs.dnsNames) as string[]) };
+    case "cloudflare:index/originCaCertificate:OriginCaCertificate":
+      return { ...inputs, certificate: testCa.sign(String(reveal(inputs.csr))) };
     case "docker:index/image:Image":
       return { ...inputs, repoDigest: `${String(inputs.imageName).split(":")[0]}@sha256:${"a".repeat(64)}` };
     default:
@@ -122,6 +130,8 @@ export async function runStack(stack: string, plain: ConfigMap, secret: ConfigMa
   for (let i = 0; i < 500 && resources.some((r) => !r.registered); i++) await new Promise((r) => setTimeout(r, 10));
   const missing = resources.filter((r) => !r.registered).map((r) => `${r.type}:${r.name}`);
   if (missing.length > 0) throw new Error(`registrations never reached the mock monitor: ${missing.join(", ")}`);
+  // Component and stack outputs are registered after the resources: let those RPCs drain before the next run's mocks.
+  await (runtimeSettings as unknown as { waitForRPCs: () => Promise<void> }).waitForRPCs();
   return { resources, outputs: outputs ?? {}, exports };
 }
 

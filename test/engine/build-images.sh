@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Builds the real-engine test images without a registry: a Debian rootfs from debootstrap (python3, postgresql,
-# redis, curl) imported with `docker import`, then small images on top of it. Everything is tagged with a hash
+# redis, curl, caddy, haproxy) imported with `docker import`, then small images on top of it. Everything is tagged with a hash
 # of its inputs, so a second run reuses what exists. Prints the image names as KEY=IMAGE lines on stdout.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 mirror=${RAILYARD_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-packages=ca-certificates,curl,python3,postgresql,redis-server,procps
+packages=ca-certificates,curl,python3,postgresql,redis-server,procps,caddy,haproxy
 
 base_hash=$(printf '%s\n' "$packages" "bookworm" | sha256sum | cut -c1-12)
 base=railyard-test/base:$base_hash
@@ -52,3 +52,5 @@ ENV APP_VERSION=v3 APP_MODE=crash")"
 echo "POSTGRES=$(build postgres 'COPY pg-entrypoint.sh /usr/local/bin/pg-entrypoint.sh
 ENTRYPOINT ["/usr/local/bin/pg-entrypoint.sh"]')"
 echo "REDIS=$(build redis 'CMD ["redis-server", "--protected-mode", "no"]')"
+echo "EDGE=$(build edge 'CMD ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]')"
+echo "FRONT=$(build front 'CMD ["haproxy", "-W", "-db", "-f", "/etc/haproxy/haproxy.cfg"]')"

@@ -1,0 +1,150 @@
+/**
+ * Edge: the way in from the internet. Two Swarm services on the stack's network:
+ * - `<prefix>-edge`: Caddy (replicas, start-first), its Caddyfile a Swarm config named by its content, so a
+ *   changed Caddyfile rolls new Caddy tasks in before the old ones leave. It routes each domain to
+ *   `tasks.<service>`, redirects, adds security headers, logs JSON, and terminates TLS.
+ * - `<prefix>-front`: HAProxy holding the host's ports (host mode) and passing TCP to the Caddy tasks. Swarm
+ *   cannot start a second task on a node whose host-mode port is taken (measured: the update stays pending
+ *   with "host-mode port already in use"), so whatever holds the ports rolls stop-first. The front is that
+ *   one: its config names only the Caddy tasks and ports, so it almost never changes.
+ */
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { httpHealthcheck } from "../commands/container";
+import type { EdgePlan } from "../config/edge";
+import { durationMs } from "../lib/units";
+import { contentNamedConfig, LogSettings, logDriver, railyardLabels, resourceLimits, secretFile, swarmSecret } from "../lib/swarmSpec";
+import { caddyfile, EDGE_CERT_FILE, EDGE_HEALTH_PORT, EDGE_KEY_FILE } from "../render/caddyfile";
+import { haproxyConfig } from "../render/haproxy";
+import type { Host } from "./host";
+
+export interface EdgeCertificate {
+  /** PEM certificate chain (e.g. from Cloudflare's Origin CA). */
+  certPem: pulumi.Input<string>;
+  /** PEM private key (secret). */
+  keyPem: pulumi.Input<string>;
+}
+
+export interface EdgeArgs {
+  /** Routes, redirects, TLS mode and settings (config/edge.ts). */
+  plan: EdgePlan;
+  host: Host;
+  /** The stack prefix; the services are `<stack>-edge` and `<stack>-front`. */
+  stack: string;
+  logs: LogSettings;
+  /** Required when plan.tls is "cloudflare": the certificate Caddy serves. */
+  certificate?: EdgeCertificate;
+  /** What must exist first (the routed services, so their DNS names resolve). */
+  dependsOn?: pulumi.Resource[];
+}
+
+const CONFIG_DIR = "/etc/railyard";
+/** Inside the containers the edge always listens on 80 and 443; the front maps the host's ports onto them. */
+const HTTP = 80;
+const HTTPS = 443;
+
+export class Edge extends pulumi.ComponentResource {
+  readonly caddy: docker.Service;
+  readonly front: docker.Service;
+  /** The Caddyfile the edge runs (plain text; it holds no secret). */
+  readonly caddyfile: string;
+
+  constructor(name: string, args: EdgeArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("railyard:index:Edge", name, {}, opts);
+    if (args.plan.tls === "cloudflare" && !args.certificate) throw new Error("railyard: edge.tls cloudflare needs the Origin CA certificate");
+    const childOpts = { parent: this, provider: args.host.provider, dependsOn: [args.host.ready, ...(args.dependsOn ?? [])] };
+    this.caddyfile = caddyfile(args.plan);
+    this.caddy = caddyService(name, args, this.caddyfile, childOpts);
+    this.front = frontService(name, args, childOpts);
+    this.registerOutputs({ caddy: this.caddy.name, front: this.front.name });
+  }
+}
+
+function caddyService(name: string, args: EdgeArgs, text: string, opts: pulumi.CustomResourceOptions): docker.Service {
+  const serviceName = `${args.stack}-${name}`;
+  const labels = railyardLabels(args.stack, "edge", name);
+  const config = contentNamedConfig(`${name}-caddyfile`, `${serviceName}-caddyfile`, text, labels, opts);
+  const secrets = args.certificate
+    ? [
+        secretFile(swarmSecret(`${name}-cert`, args.certificate.certPem, labels, opts), EDGE_CERT_FILE),
+        { ...secretFile(swarmSecret(`${name}-key`, args.certificate.keyPem, labels, opts), EDGE_KEY_FILE), fileMode: 0o400 },
+      ]
+    : [];
+  // ACME account and certificates (and the internal CA) survive task replacement and a stack's removal.
+  const data = new docker.Volume(`${name}-data`, { name: `${serviceName}-data`, labels }, { ...opts, retainOnDelete: true });
+  const update = { parallelism: 1, delay: "0s", monitor: "10s", maxFailureRatio: "0", order: "start-first" };
+  return new docker.Service(
+    name,
+    {
+      name: serviceName,
+      labels,
+      mode: { replicated: { replicas: args.plan.settings.replicas } },
+      taskSpec: {
+        containerSpec: {
+          image: args.plan.settings.image,
+          commands: ["caddy", "run", "--config", `${CONFIG_DIR}/Caddyfile`, "--adapter", "caddyfile"],
+          env: { XDG_DATA_HOME: "/data", XDG_CONFIG_HOME: "/config" },
+          configs: [{ configId: config.id, configName: config.name, fileName: `${CONFIG_DIR}/Caddyfile`, fileMode: 0o444 }],
+          secrets,
+          mounts: [{ type: "volume", source: data.name, target: "/data" }],
+          healthcheck: {
+            tests: httpHealthcheck(EDGE_HEALTH_PORT, "/healthz"),
+            interval: "1s",
+            timeout: "2s",
+            retries: 3,
+            startPeriod: "10s",
+          },
+          stopGracePeriod: "15s",
+        },
+        networksAdvanceds: [{ name: args.host.network }],
+        restartPolicy: { condition: "any", maxAttempts: 10, delay: "2s", window: "2m" },
+        resources: resourceLimits(args.plan.settings.resources),
+        logDriver: logDriver(args.logs),
+      },
+      endpointSpec: { mode: "dnsrr" },
+      updateConfig: { ...update, failureAction: "rollback" },
+      rollbackConfig: { ...update, failureAction: "pause" },
+      convergeConfig: { delay: "2s", timeout: "5m" },
+    },
+    opts,
+  );
+}
+
+function frontService(name: string, args: EdgeArgs, opts: pulumi.CustomResourceOptions): docker.Service {
+  const serviceName = `${args.stack}-front`;
+  const s = args.plan.settings;
+  const labels = railyardLabels(args.stack, "front", name);
+  const listen = args.plan.tls === "off" ? [HTTP] : [HTTP, HTTPS];
+  const text = haproxyConfig({ upstream: `tasks.${args.stack}-${name}`, ports: listen, idleSeconds: Math.round(durationMs(s.timeouts.idle) / 1000) });
+  const config = contentNamedConfig(`${name}-front-config`, `${serviceName}-haproxy`, text, labels, opts);
+  const published = (target: number) => (target === HTTP ? s.httpPort : s.httpsPort);
+  // Host-mode ports on one node: the old task must leave before the new one can bind (stop-first).
+  const update = { parallelism: 1, delay: "0s", monitor: "5s", maxFailureRatio: "0", order: "stop-first" };
+  return new docker.Service(
+    `${name}-front`,
+    {
+      name: serviceName,
+      labels,
+      mode: { replicated: { replicas: 1 } },
+      taskSpec: {
+        containerSpec: {
+          image: s.frontImage,
+          commands: ["haproxy", "-W", "-db", "-f", `${CONFIG_DIR}/haproxy.cfg`],
+          configs: [{ configId: config.id, configName: config.name, fileName: `${CONFIG_DIR}/haproxy.cfg`, fileMode: 0o444 }],
+          stopGracePeriod: "10s",
+        },
+        networksAdvanceds: [{ name: args.host.network }],
+        restartPolicy: { condition: "any", maxAttempts: 0, delay: "1s", window: "0s" },
+        logDriver: logDriver(args.logs),
+      },
+      endpointSpec: {
+        mode: "dnsrr",
+        ports: listen.map((target) => ({ targetPort: target, publishedPort: published(target), protocol: "tcp", publishMode: "host" })),
+      },
+      updateConfig: { ...update, failureAction: "rollback" },
+      rollbackConfig: { ...update, failureAction: "pause" },
+      convergeConfig: { delay: "2s", timeout: "5m" },
+    },
+    opts,
+  );
+}

@@ -1,0 +1,103 @@
+/**
+ * The edge's Caddyfile, from the stack's edge plan. Every routed domain proxies to its service's tasks through
+ * Swarm DNS (dynamic A upstreams refreshed each second), retries other tasks for `tryDuration` when one refuses
+ * (a task leaving during an update), and takes a failing task out of rotation (passive health). Redirect
+ * domains answer 308 to their target; HTTP answers with a redirect to HTTPS (Caddy's automatic HTTPS).
+ */
+import type { EdgePlan, EdgeRoute } from "../config/edge";
+import { durationMs, memoryBytes } from "../lib/units";
+
+/** Where the edge's certificate and key are mounted (Swarm secrets) when TLS comes from Cloudflare's Origin CA. */
+export const EDGE_CERT_FILE = "edge_cert.pem";
+export const EDGE_KEY_FILE = "edge_key.pem";
+/** The port of the edge's own health answer (inside the network only; never published). */
+export const EDGE_HEALTH_PORT = 9180;
+
+const seconds = (d: string) => `${Math.max(1, Math.round(durationMs(d) / 1000))}s`;
+const indent = (lines: string[]) => lines.map((l) => (l === "" ? l : `\t${l}`));
+
+function globalOptions(plan: EdgePlan): string[] {
+  const t = plan.settings.timeouts;
+  const options = [
+    "admin off",
+    "grace_period 10s",
+    "servers {",
+    ...indent(["timeouts {", ...indent([`read_header ${seconds(t.readHeader)}`, `read_body ${seconds(t.readBody)}`, `write ${seconds(t.write)}`, `idle ${seconds(t.idle)}`]), "}"]),
+    "}",
+  ];
+  if (plan.tls === "off") options.push("auto_https off");
+  if (plan.tls === "internal") options.push("local_certs");
+  if (plan.tls === "acme" && plan.settings.acmeEmail !== undefined) options.push(`email ${plan.settings.acmeEmail}`);
+  return ["{", ...indent(options), "}"];
+}
+
+/** Headers, body limit and JSON access log every routed site shares. */
+function commonSnippet(plan: EdgePlan): string[] {
+  const headers = [
+    ...(plan.settings.hsts && plan.tls !== "off" ? ['Strict-Transport-Security "max-age=31536000; includeSubDomains"'] : []),
+    'X-Content-Type-Options "nosniff"',
+    'X-Frame-Options "SAMEORIGIN"',
+    'Referrer-Policy "strict-origin-when-cross-origin"',
+    "-Server",
+  ];
+  return [
+    "(railyard_common) {",
+    ...indent([
+      "header {",
+      ...indent(headers),
+      "}",
+      "request_body {",
+      ...indent([`max_size ${memoryBytes(plan.settings.maxRequestBody)}`]),
+      "}",
+      "log {",
+      ...indent(["output stdout", "format json"]),
+      "}",
+    ]),
+    "}",
+  ];
+}
+
+function siteAddress(plan: EdgePlan, domain: string): string {
+  return plan.tls === "off" ? `http://${domain}` : domain;
+}
+
+function tlsLine(plan: EdgePlan): string[] {
+  if (plan.tls === "cloudflare") return [`tls /run/secrets/${EDGE_CERT_FILE} /run/secrets/${EDGE_KEY_FILE}`];
+  if (plan.tls === "internal") return ["tls internal"];
+  return [];
+}
+
+function routeSite(plan: EdgePlan, route: EdgeRoute): string[] {
+  const proxy = [
+    "dynamic a {",
+    ...indent([`name ${route.upstream}`, `port ${route.port}`, "refresh 1s", "dial_timeout 2s"]),
+    "}",
+    "lb_policy round_robin",
+    `lb_try_duration ${durationMs(plan.settings.tryDuration)}ms`,
+    "lb_try_interval 100ms",
+    "fail_duration 10s",
+    "max_fails 1",
+  ];
+  return [`${siteAddress(plan, route.domain)} {`, ...indent(["import railyard_common", ...tlsLine(plan), "reverse_proxy {", ...indent(proxy), "}"]), "}"];
+}
+
+function redirectSite(plan: EdgePlan, from: string, to: string): string[] {
+  const scheme = plan.tls === "off" ? "http" : "https";
+  return [`${siteAddress(plan, from)} {`, ...indent([...tlsLine(plan), `redir ${scheme}://${to}{uri} permanent`]), "}"];
+}
+
+/** The edge answers its own health check on a port that is never published. */
+function healthSite(): string[] {
+  return [`http://:${EDGE_HEALTH_PORT} {`, ...indent(['respond /healthz "ok" 200']), "}"];
+}
+
+export function caddyfile(plan: EdgePlan): string {
+  const blocks = [
+    globalOptions(plan),
+    commonSnippet(plan),
+    ...plan.routes.map((r) => routeSite(plan, r)),
+    ...plan.redirects.map((r) => redirectSite(plan, r.from, r.to)),
+    healthSite(),
+  ];
+  return `${blocks.map((b) => b.join("\n")).join("\n\n")}\n`;
+}
