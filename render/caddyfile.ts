@@ -2,7 +2,8 @@
  * The edge's Caddyfile, from the stack's edge plan. Every routed domain proxies to its service's tasks through
  * Swarm DNS (dynamic A upstreams refreshed each second), retries other tasks for `tryDuration` when one refuses
  * (a task leaving during an update), and takes a failing task out of rotation (passive health). Redirect
- * domains answer 308 to their target; HTTP answers with a redirect to HTTPS (Caddy's automatic HTTPS).
+ * domains answer 301 to their target; HTTP answers 308 to HTTPS (Caddy's automatic HTTPS). A body over the
+ * limit is refused with 413: by its Content-Length up front, or (chunked) when the proxy hits the limit.
  */
 import type { EdgePlan, EdgeRoute } from "../config/edge";
 import { durationMs, memoryBytes } from "../lib/units";
@@ -33,6 +34,7 @@ function globalOptions(plan: EdgePlan): string[] {
 
 /** Headers, body limit and JSON access log every routed site shares. */
 function commonSnippet(plan: EdgePlan): string[] {
+  const limit = memoryBytes(plan.settings.maxRequestBody);
   const headers = [
     ...(plan.settings.hsts && plan.tls !== "off" ? ['Strict-Transport-Security "max-age=31536000; includeSubDomains"'] : []),
     'X-Content-Type-Options "nosniff"',
@@ -47,8 +49,10 @@ function commonSnippet(plan: EdgePlan): string[] {
       ...indent(headers),
       "}",
       "request_body {",
-      ...indent([`max_size ${memoryBytes(plan.settings.maxRequestBody)}`]),
+      ...indent([`max_size ${limit}`]),
       "}",
+      `@railyard_body_too_large expression \`int({http.request.header.Content-Length}) > ${limit}\``,
+      'respond @railyard_body_too_large "request body too large" 413',
       "log {",
       ...indent(["output stdout", "format json"]),
       "}",

@@ -18,7 +18,7 @@ export function haproxyConfig(plan: FrontPlan): string {
   const lines = [
     "global",
     "\tlog stdout format raw local0 notice",
-    "\tmaxconn 20000",
+    "\tmaxconn 4096",
     "",
     "defaults",
     "\tmode tcp",

@@ -68,6 +68,8 @@ describe("Caddyfile", () => {
 	request_body {
 		max_size 10485760
 	}
+	@railyard_body_too_large expression `int({http.request.header.Content-Length}) > 10485760`
+	respond @railyard_body_too_large "request body too large" 413
 	log {
 		output stdout
 		format json
@@ -126,7 +128,7 @@ describe("HAProxy front", () => {
   it("passes TCP to the Caddy tasks found through Swarm DNS, retrying another task on a refused connection", () => {
     expect(haproxyConfig({ upstream: "tasks.st-edge", ports: [80], idleSeconds: 120 })).toBe(`global
 	log stdout format raw local0 notice
-	maxconn 20000
+	maxconn 4096
 
 defaults
 	mode tcp

@@ -28,13 +28,16 @@ interface ContainerLike {
   Image?: string;
   Command?: string[];
   Env?: string[];
+  Configs?: { ConfigName: string }[];
+  Secrets?: { SecretName: string }[];
 }
 
-/** Whether an update replaces tasks (image, command or env changed): then its rollout must be waited for. */
+/** Whether an update replaces tasks (image, command, env, configs or secrets changed): then its rollout must be waited for. */
 function rollsOut(existing: SwarmService, spec: Record<string, unknown>): boolean {
   const next = (spec.TaskTemplate as { ContainerSpec: ContainerLike }).ContainerSpec;
   const now = existing.Spec.TaskTemplate.ContainerSpec;
-  const key = (c: ContainerLike) => JSON.stringify([c.Image, c.Command ?? [], c.Env ?? []]);
+  const key = (c: ContainerLike) =>
+    JSON.stringify([c.Image, c.Command ?? [], c.Env ?? [], (c.Configs ?? []).map((x) => x.ConfigName), (c.Secrets ?? []).map((x) => x.SecretName)]);
   return key(now) !== key(next);
 }
 
@@ -56,6 +59,16 @@ export interface SwarmTask {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A Swarm config as the provider creates it: under its declared (content-hashed) name, reused when it exists. */
+async function createConfig(r: Captured): Promise<SecretRef> {
+  const name = String(r.inputs.name);
+  const found = (await engine<{ ID: string }[]>("GET", `/configs?filters=${filters({ name: [name] })}`)).find(() => true);
+  if (found) return { id: found.ID, name };
+  const labels = Object.fromEntries(((r.inputs.labels ?? []) as { label: string; value: string }[]).map((l) => [l.label, l.value]));
+  const created = await engine<{ ID: string }>("POST", "/configs/create", { Name: name, Data: String(r.inputs.data), Labels: labels });
+  return { id: created.ID, name };
+}
 
 async function createSecret(r: Captured): Promise<SecretRef> {
   const data = String(reveal(r.inputs.data));
@@ -95,6 +108,7 @@ export async function converge(service: string, timeoutMs = 240_000): Promise<st
  */
 export async function applyStack(run: StackRun, image: (name: string) => string): Promise<ApplyResult> {
   const secrets = new Map<string, SecretRef>();
+  const configs = new Map<string, SecretRef>();
   const result: ApplyResult = { services: {}, outcome: {} };
   for (const r of run.resources) {
     if (r.type === "command:local:Command") {
@@ -103,12 +117,15 @@ export async function applyStack(run: StackRun, image: (name: string) => string)
       await engine("POST", "/volumes/create", { Name: r.inputs.name, Labels: { "railyard.test": "1" } });
     } else if (r.type === "docker:index/secret:Secret") {
       secrets.set(`${r.name}-id`, await createSecret(r));
+    } else if (r.type === "docker:index/serviceConfig:ServiceConfig") {
+      configs.set(`${r.name}-id`, await createConfig(r));
     } else if (r.type === "docker:index/service:Service") {
-      const spec = toServiceSpec(r.inputs, image(r.name), (id) => {
-        const found = secrets.get(id);
-        if (!found) throw new Error(`service ${r.name} refers to undeclared secret ${id}`);
+      const declared = (kind: string, map: Map<string, SecretRef>) => (id: string) => {
+        const found = map.get(id);
+        if (!found) throw new Error(`service ${r.name} refers to undeclared ${kind} ${id}`);
         return found;
-      });
+      };
+      const spec = toServiceSpec(r.inputs, image(r.name), declared("secret", secrets), declared("config", configs));
       const name = String(spec.Name);
       result.services[r.name] = name;
       const existing = await engine<SwarmService>("GET", `/services/${name}`).catch(() => undefined);
@@ -132,6 +149,7 @@ export async function teardown(prefix: string, network: string): Promise<void> {
   for (let i = 0; i < 60 && (await engine<unknown[]>("GET", `/containers/json?all=1&filters=${containers}`)).length > 0; i++) await sleep(500);
   await sleep(1000);
   for (const s of await engine<{ ID: string }[]>("GET", `/secrets?filters=${label}`)) await engine("DELETE", `/secrets/${s.ID}`).catch(() => undefined);
+  for (const c of await engine<{ ID: string }[]>("GET", `/configs?filters=${label}`)) await engine("DELETE", `/configs/${c.ID}`).catch(() => undefined);
   const vols = await engine<{ Volumes: { Name: string }[] | null }>("GET", `/volumes?filters=${filters({ name: [`${prefix}-`] })}`);
   for (const v of vols.Volumes ?? []) await engine("DELETE", `/volumes/${v.Name}`).catch(() => undefined);
   await engine("DELETE", `/networks/${network}`).catch(() => undefined);

@@ -3,11 +3,20 @@ import { execFileSync } from "node:child_process";
 import { ConfigMap, stackFile } from "../harness";
 import { tasks } from "./apply";
 
-/** A stack file's config pointed at this machine's engine, under its own prefix (so test stacks do not meet). */
+/** Host ports the edge publishes in the engine tests (not 80/443, which the machine may use). */
+export const EDGE_HTTP_PORT = 18080;
+export const EDGE_HTTPS_PORT = 18443;
+
+/**
+ * A stack file's config pointed at this machine's engine, under its own prefix (so test stacks do not meet).
+ * The edge publishes the test ports, and DNS records (mocked) point at a documentation address.
+ */
 export function onLocalEngine(stack: string, prefix: string): ConfigMap {
   const config = structuredClone(stackFile(stack));
   config["railyard:prefix"] = prefix;
   config["railyard:host"] = { mode: "local", dataDir: "/tmp/railyard-engine" };
+  const edge = config["railyard:edge"] as Record<string, unknown> | undefined;
+  if (edge) Object.assign(edge, { httpPort: EDGE_HTTP_PORT, httpsPort: EDGE_HTTPS_PORT, ...(edge.cloudflare ? { publicAddress: "203.0.113.10" } : {}) });
   return config;
 }
 

@@ -14,6 +14,7 @@ export interface DeclaredService {
       commands?: string[];
       env?: Record<string, string>;
       secrets?: { secretId: string; secretName: string; fileName: string; fileMode?: number }[];
+      configs?: { configId: string; configName: string; fileName: string; fileMode?: number }[];
       mounts?: { type: string; source: string; target: string }[];
       healthcheck?: { tests: string[]; interval: string; timeout: string; retries: number; startPeriod: string };
       stopGracePeriod?: string;
@@ -24,7 +25,7 @@ export interface DeclaredService {
     resources?: { limits: { nanoCpus?: number; memoryBytes?: number } };
     logDriver: { name: string; options: Record<string, string> };
   };
-  endpointSpec?: { mode: string };
+  endpointSpec?: { mode: string; ports?: { targetPort: number; publishedPort: number; protocol: string; publishMode: string }[] };
   convergeConfig?: { delay: string; timeout: string };
   updateConfig: UpdateLike;
   rollbackConfig?: UpdateLike;
@@ -70,7 +71,12 @@ export interface SecretRef {
  * The Engine API ServiceSpec for a declared service. `image` replaces the image reference (the test images);
  * `secret` maps the declared secret reference to the secret really created on the engine.
  */
-export function toServiceSpec(raw: unknown, image: string, secret: (declaredId: string) => SecretRef): Record<string, unknown> {
+export function toServiceSpec(
+  raw: unknown,
+  image: string,
+  secret: (declaredId: string) => SecretRef,
+  config: (declaredId: string) => SecretRef = secret,
+): Record<string, unknown> {
   const d = revealDeep(raw) as DeclaredService;
   const c = d.taskSpec.containerSpec;
   const h = c.healthcheck;
@@ -86,6 +92,10 @@ export function toServiceSpec(raw: unknown, image: string, secret: (declaredId: 
         Secrets: (c.secrets ?? []).map((s) => {
           const real = secret(s.secretId);
           return { SecretID: real.id, SecretName: real.name, File: { Name: s.fileName, UID: "0", GID: "0", Mode: s.fileMode ?? 0o444 } };
+        }),
+        Configs: (c.configs ?? []).map((s) => {
+          const real = config(s.configId);
+          return { ConfigID: real.id, ConfigName: real.name, File: { Name: s.fileName, UID: "0", GID: "0", Mode: s.fileMode ?? 0o444 } };
         }),
         Mounts: (c.mounts ?? []).map((m) => ({ Type: m.type, Source: m.source, Target: m.target })),
         HealthCheck: h && {
@@ -110,7 +120,10 @@ export function toServiceSpec(raw: unknown, image: string, secret: (declaredId: 
       },
       LogDriver: { Name: d.taskSpec.logDriver.name, Options: d.taskSpec.logDriver.options },
     },
-    EndpointSpec: d.endpointSpec && { Mode: d.endpointSpec.mode },
+    EndpointSpec: d.endpointSpec && {
+      Mode: d.endpointSpec.mode,
+      Ports: d.endpointSpec.ports?.map((p) => ({ Protocol: p.protocol, TargetPort: p.targetPort, PublishedPort: p.publishedPort, PublishMode: p.publishMode })),
+    },
     UpdateConfig: updateSpec(d.updateConfig),
     RollbackConfig: updateSpec(d.rollbackConfig),
   };

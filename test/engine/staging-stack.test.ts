@@ -3,23 +3,32 @@
  * API on 3002 behind /api/v1/health, an nginx-shaped frontend on 80, a celery-shaped worker and beat (test
  * stand-ins for uvicorn and celery), Postgres and Redis, app secrets from railyard:secrets.
  */
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ConfigMap, reveal, runStack, StackRun, testSecrets } from "../harness";
+import { caCertFile } from "../testCa";
 import { applyStack, ApplyResult, tasks, teardown } from "./apply";
-import { dockerHealth, health, inspectServices, onLocalEngine } from "./probe";
+import { edgeRequest, loadWhile } from "./edgeClient";
+import { dockerHealth, EDGE_HTTP_PORT, EDGE_HTTPS_PORT, health, inspectServices, onLocalEngine, runningContainer } from "./probe";
 
 const PREFIX = "rys";
 const images = inject("images");
 
-function config(): { plain: ConfigMap; secret: ConfigMap } {
+function config(maxRequestBody = "64K"): { plain: ConfigMap; secret: ConfigMap } {
   const plain = onLocalEngine("staging", PREFIX);
+  Object.assign(plain["railyard:edge"] as object, { maxRequestBody, redirects: { "www.staging.example.com": "staging.example.com" } });
   const secret = structuredClone(testSecrets("staging"));
   delete secret["railyard:sshPrivateKey"];
   return { plain, secret };
 }
 
 const imageFor = (name: string) =>
-  ({ postgres: images.POSTGRES, redis: images.REDIS, frontend: images.APP_WEB80 })[name] ?? images.APP_V1;
+  ({ postgres: images.POSTGRES, redis: images.REDIS, frontend: images.APP_WEB80, edge: images.EDGE, "edge-front": images.FRONT })[name] ?? images.APP_V1;
+
+const API = "api.staging.example.com";
+const https = (host: string, path = "/", extra: { method?: string; body?: Buffer } = {}) =>
+  edgeRequest({ scheme: "https", port: EDGE_HTTPS_PORT, host, path, ca: fs.readFileSync(caCertFile()), ...extra });
 
 describe("staging-shaped stack on a real Docker engine", () => {
   let run: StackRun;
@@ -38,7 +47,7 @@ describe("staging-shaped stack on a real Docker engine", () => {
 
   it("converges every service with its replicas", async () => {
     for (const [name, outcome] of Object.entries(applied.outcome)) expect(outcome, name).toBe("converged");
-    expect(Object.keys(applied.outcome).sort()).toEqual(["api", "beat", "frontend", "postgres", "redis", "worker"]);
+    expect(Object.keys(applied.outcome).sort()).toEqual(["api", "beat", "edge", "edge-front", "frontend", "postgres", "redis", "worker"]);
     expect((await tasks(`${PREFIX}-api`)).filter((t) => t.Status.State === "running")).toHaveLength(2);
     expect((await tasks(`${PREFIX}-frontend`)).filter((t) => t.Status.State === "running")).toHaveLength(2);
   });
@@ -59,5 +68,61 @@ describe("staging-shaped stack on a real Docker engine", () => {
     expect(values).toContain("s3cr3t-key-value");
     const inspect = inspectServices(Object.values(applied.services));
     for (const value of values) expect(inspect).not.toContain(value);
+  });
+
+  it("the edge routes each domain to its service over TLS from the (stand-in) Origin CA certificate", async () => {
+    const api = await https(API, "/api/v1/health");
+    expect(api.status).toBe(200);
+    expect(JSON.parse(api.body)).toMatchObject({ status: "ok", database: "ok", redis: "ok" });
+    const front = await https("staging.example.com", "/health");
+    expect(front.status).toBe(200);
+    expect(JSON.parse(front.body)).toMatchObject({ status: "ok", database: "absent" });
+    expect(api.headers["strict-transport-security"]).toBe("max-age=31536000; includeSubDomains");
+    expect(api.headers["x-content-type-options"]).toBe("nosniff");
+    expect(api.headers["x-frame-options"]).toBe("SAMEORIGIN");
+    expect(api.headers.server).toBeUndefined();
+  });
+
+  it("refuses a certificate nobody trusts: the served chain is the stack's own", async () => {
+    await expect(edgeRequest({ scheme: "https", port: EDGE_HTTPS_PORT, host: API, path: "/api/v1/health" })).rejects.toThrow(/certificate/);
+  });
+
+  it("redirects HTTP to HTTPS and www to the apex, keeping path and query", async () => {
+    const plain = await edgeRequest({ scheme: "http", port: EDGE_HTTP_PORT, host: API, path: "/api/v1/items?page=2" });
+    expect(plain.status).toBe(308);
+    expect(plain.headers.location).toBe(`https://${API}/api/v1/items?page=2`);
+    const www = await https("www.staging.example.com", "/pricing?x=1");
+    expect(www.status).toBe(301);
+    expect(www.headers.location).toBe("https://staging.example.com/pricing?x=1");
+  });
+
+  it("rejects a request body over edge.maxRequestBody with 413", async () => {
+    const big = await https(API, "/api/v1/upload", { method: "POST", body: Buffer.alloc(200 * 1024, 97) });
+    expect(big.status).toBe(413);
+  });
+
+  it("writes JSON access logs", async () => {
+    await https(API, "/api/v1/health?logged=1");
+    const id = await runningContainer(`${PREFIX}-edge`);
+    const logs = execFileSync("docker", ["logs", id], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    const all = `${logs}${execFileSync("bash", ["-c", `docker logs ${id} 2>&1 >/dev/null`], { encoding: "utf8" })}`;
+    const line = all.split("\n").find((l) => l.includes("/api/v1/health?logged=1"));
+    expect(line, "no access log line for the request").toBeDefined();
+    expect(JSON.parse(line ?? "{}")).toMatchObject({ logger: expect.stringContaining("http.log.access"), status: 200 });
+  });
+
+  it("rolls a Caddyfile change without refusing a connection", async () => {
+    const before = (await tasks(`${PREFIX}-edge`)).map((t) => t.ID).sort();
+    const { plain, secret } = config("1M");
+    const rolled = applyStack(await runStack("staging", plain, secret), imageFor);
+    const load = await loadWhile(rolled, () => https(API, "/api/v1/health"));
+    expect((await rolled).outcome.edge).toBe("converged");
+    const after = (await tasks(`${PREFIX}-edge`)).map((t) => t.ID).sort();
+    expect(after.some((id) => before.includes(id)), "the edge tasks were not replaced").toBe(false);
+    console.log(`edge config roll: ${load.sent} requests on fresh connections, ${load.failed} failed ${load.failures.join("; ")}`);
+    expect(load.sent).toBeGreaterThan(50);
+    expect(load.failures).toEqual([]);
+    const big = await https(API, "/api/v1/upload", { method: "POST", body: Buffer.alloc(200 * 1024, 97) });
+    expect(big.status, "the new limit (1M) is in force").not.toBe(413);
   });
 });
