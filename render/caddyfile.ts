@@ -51,7 +51,8 @@ function commonSnippet(plan: EdgePlan): string[] {
       "request_body {",
       ...indent([`max_size ${limit}`]),
       "}",
-      `@railyard_body_too_large expression \`int({http.request.header.Content-Length}) > ${limit}\``,
+      // Without a Content-Length the matcher is false (CEL's && absorbs the parse error); a chunked body meets max_size.
+      `@railyard_body_too_large expression \`{http.request.header.Content-Length}.matches("^[0-9]+$") && int({http.request.header.Content-Length}) > ${limit}\``,
       'respond @railyard_body_too_large "request body too large" 413',
       "log {",
       ...indent(["output stdout", "format json"]),

@@ -68,7 +68,7 @@ describe("Caddyfile", () => {
 	request_body {
 		max_size 10485760
 	}
-	@railyard_body_too_large expression \`int({http.request.header.Content-Length}) > 10485760\`
+	@railyard_body_too_large expression \`{http.request.header.Content-Length}.matches("^[0-9]+$") && int({http.request.header.Content-Length}) > 10485760\`
 	respond @railyard_body_too_large "request body too large" 413
 	log {
 		output stdout

@@ -53,6 +53,12 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+class Server(ThreadingHTTPServer):
+    # A listen backlog like a production server's, so bursts of new connections are queued, not dropped.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     mode = sys.argv[1] if len(sys.argv) > 1 else "serve"
@@ -60,7 +66,7 @@ def main():
         print(f"{VERSION}: crashing on start, as told", flush=True)
         sys.exit(1)
     if mode == "serve":
-        ThreadingHTTPServer(("0.0.0.0", int(os.environ.get("PORT", "8000"))), Handler).serve_forever()
+        Server(("0.0.0.0", int(os.environ.get("PORT", "8000"))), Handler).serve_forever()
     elif mode == "migrate":
         if os.environ.get("MIGRATE_FAIL") == "1":
             print("migration failed: Multiple head revisions are present", file=sys.stderr)

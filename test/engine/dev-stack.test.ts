@@ -17,7 +17,7 @@ const images = inject("images");
 const config = () => onLocalEngine("dev", PREFIX);
 
 const imageFor = (api: string) => (name: string) =>
-  ({ postgres: images.POSTGRES, redis: images.REDIS, api })[name] ?? images.APP_V1;
+  ({ postgres: images.POSTGRES, redis: images.REDIS, edge: images.EDGE, "edge-front": images.FRONT, api })[name] ?? images.APP_V1;
 
 describe("dev stack on a real Docker engine", () => {
   let run: StackRun;

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs one benchmark on the real engine and prints its report last, so its final line is the machine-readable one.
+#   bash bench/run.sh rollout [--quick]
+set -euo pipefail
+usage() { echo "usage: bench/run.sh <rollout> [--quick]" >&2; exit 2; }
+[[ $# -ge 1 ]] || usage
+name=$1
+shift
+quick=0
+for arg in "$@"; do
+  case $arg in
+    --quick) quick=1 ;;
+    --help | -h) usage ;;
+    *) echo "bench: unknown argument $arg" >&2; usage ;;
+  esac
+done
+[[ -f "bench/$name.bench-run.ts" ]] || { echo "bench: no benchmark named $name" >&2; exit 2; }
+report=$(mktemp /tmp/railyard-bench.XXXXXX)
+trap 'rm -f "$report"' EXIT
+RAILYARD_BENCH_QUICK=$quick RAILYARD_BENCH_REPORT=$report npx vitest run -c bench/vitest.config.ts "bench/$name.bench-run.ts" >&2
+cat "$report"
