@@ -40,6 +40,6 @@ export function sign(csrPem: string): string {
   return execFileSync(
     "openssl",
     ["x509", "-req", "-CA", path.join(d, "ca.pem"), "-CAkey", path.join(d, "ca.key"), "-CAcreateserial", "-days", "1", "-copy_extensions", "copy"],
-    { input: csrPem, encoding: "utf8" },
+    { input: csrPem, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] },
   );
 }
