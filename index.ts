@@ -8,10 +8,14 @@ import * as pulumi from "@pulumi/pulumi";
 import { CloudflareZone } from "./components/cloudflareZone";
 import { Database } from "./components/database";
 import { Edge } from "./components/edge";
+import { HealthGate } from "./components/healthGate";
+import { PreDeployBackup } from "./components/preDeployBackup";
 import { Host } from "./components/host";
 import { Service } from "./components/service";
+import { edgeProbe } from "./config/edge";
 import { deployOrder, swarmName } from "./config/env";
 import { loadStackConfig } from "./config/load";
+import { durationMs } from "./lib/units";
 
 const config = loadStackConfig();
 
@@ -33,6 +37,17 @@ for (const [name, db] of Object.entries(config.databases)) {
   });
 }
 
+// Production's pre-deploy backups (per the seeds): every database dumped before any migration runs.
+const backup = config.deploy.preDeployBackup
+  ? new PreDeployBackup("backup", {
+      host,
+      databases: Object.fromEntries(Object.entries(config.databases).map(([n, db]) => [n, { serviceName: swarmName(config.prefix, n), config: db }])),
+      keep: config.deploy.backupRetention,
+      release: Object.entries(config.services).map(([n, s]) => s.image ?? n),
+      dependsOn: Object.values(databases),
+    })
+  : undefined;
+
 const services: Record<string, Service> = {};
 for (const name of deployOrder(config.env)) {
   services[name] = new Service(name, {
@@ -45,6 +60,8 @@ for (const name of deployOrder(config.env)) {
     dependsOn: [...config.env[name].databases.map((d) => databases[d]), ...config.env[name].services.map((s) => services[s])],
     stack: config.prefix,
     logs: config.logs,
+    migrationTimeoutSeconds: durationMs(config.deploy.migrationTimeout) / 1000,
+    beforeMigration: backup?.commands,
   });
 }
 
@@ -68,6 +85,24 @@ const edge =
     certificate: zone?.certificate,
     dependsOn: config.edge.routes.map((r) => services[r.service]),
   });
+
+// Each release passes its health gate (through the edge for routed services) or is rolled back.
+for (const [name, service] of Object.entries(services)) {
+  const c = config.services[name];
+  const route = config.edge?.routes.find((r) => r.service === name);
+  const path = c.healthcheck?.path;
+  new HealthGate(name, {
+    host,
+    serviceName: swarmName(config.prefix, name),
+    image: service.image,
+    spec: service.service.taskSpec,
+    probe: path !== undefined && c.port !== undefined ? { port: c.port, path } : undefined,
+    edge: route && path !== undefined && config.edge ? edgeProbe(config.edge, route.domain, path) : undefined,
+    attempts: config.deploy.healthCheckAttempts,
+    intervalSeconds: durationMs(config.deploy.healthCheckInterval) / 1000,
+    dependsOn: [service, ...(edge ? [edge] : [])],
+  });
+}
 
 export const environment = config.environment;
 export const network = host.network;

@@ -13,7 +13,11 @@ import { BootstrapArgs, bootstrapFromFile, bootstrapFromStdin } from "../command
 import type { HostConfig } from "../config/schema";
 import { dockerSshHost, knownHostsLine, sshOptions, writeSshFiles } from "../lib/sshFiles";
 
-export const BOOTSTRAP_SCRIPT = path.join(__dirname, "..", "host", "railyard-bootstrap.sh");
+const HOST_DIR = path.join(__dirname, "..", "host");
+export const BOOTSTRAP_SCRIPT = path.join(HOST_DIR, "railyard-bootstrap.sh");
+/** Scripts the release steps call on the host (uploaded to <stackDir>/scripts over SSH; run in place locally). */
+export const HOST_SCRIPTS = ["railyard-backup.sh", "railyard-migrate.sh", "railyard-gate.sh"] as const;
+export type HostScript = (typeof HOST_SCRIPTS)[number];
 /** Seconds the bootstrap may take before it is stopped and reported as failed. */
 const BOOTSTRAP_TIMEOUT_S = 300;
 
@@ -39,6 +43,8 @@ export class Host extends pulumi.ComponentResource {
   readonly stackDir: string;
   /** SSH connection for remote commands; undefined for the local engine. */
   readonly connection?: command.types.input.remote.ConnectionArgs;
+  /** What a command calling a host script must wait for: the bootstrap and the scripts' upload. */
+  readonly scriptsReady: pulumi.Resource[];
 
   constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("railyard:index:Host", name, {}, opts);
@@ -55,15 +61,60 @@ export class Host extends pulumi.ComponentResource {
       this.connection = sshConnection(args.target, args.privateKey);
       this.provider = sshProvider(name, this, args.stack, args.target, args.privateKey);
       this.ready = remoteBootstrap(name, this, this.connection, bootstrap);
+      this.scriptsReady = [this.ready, ...uploadScripts(name, this, this.connection, this.stackDir, this.ready)];
     } else {
       this.provider = new docker.Provider(`${name}-docker`, { host: "unix:///var/run/docker.sock" }, { parent: this });
       this.ready = localBootstrap(name, this, bootstrap);
+      this.scriptsReady = [this.ready];
     }
     this.registerOutputs({ network: this.network, stackDir: this.stackDir });
+  }
+
+  /** Where a host script is: uploaded under <stackDir>/scripts over SSH, in this checkout locally. */
+  scriptPath(script: HostScript): string {
+    return this.connection ? `${this.stackDir}/scripts/${script}` : path.join(HOST_DIR, script);
+  }
+
+  /**
+   * A command run on the host (over SSH with the pinned host key, or locally in dev) when created and whenever
+   * `triggers` change. `create` must hold no secret value: it is stored in the state and may be logged.
+   */
+  run(
+    name: string,
+    args: { create: pulumi.Input<string>; triggers: pulumi.Input<unknown>[] },
+    opts: pulumi.CustomResourceOptions,
+  ): pulumi.CustomResource {
+    const common = { create: args.create, triggers: args.triggers, addPreviousOutputInEnv: false, logging: "stdoutAndStderr" as const };
+    return this.connection
+      ? new command.remote.Command(name, { ...common, connection: this.connection }, opts)
+      : new command.local.Command(name, common, opts);
   }
 }
 
 type SshTarget = Extract<HostConfig, { mode: "ssh" }>;
+
+/** Uploads each host script to <stackDir>/scripts (CopyToRemote), replaced when its content changes. */
+function uploadScripts(
+  name: string,
+  parent: Host,
+  connection: command.types.input.remote.ConnectionArgs,
+  stackDir: string,
+  ready: pulumi.Resource,
+): command.remote.CopyToRemote[] {
+  return HOST_SCRIPTS.map((script) => {
+    const file = path.join(HOST_DIR, script);
+    return new command.remote.CopyToRemote(
+      `${name}-script-${script.replace(/\.sh$/, "")}`,
+      {
+        connection,
+        source: new pulumi.asset.FileAsset(file),
+        remotePath: `${stackDir}/scripts/${script}`,
+        triggers: [createHash("sha256").update(fs.readFileSync(file)).digest("hex")],
+      },
+      { parent, dependsOn: [ready] },
+    );
+  });
+}
 
 function sshConnection(t: SshTarget, privateKey: pulumi.Input<string>): command.types.input.remote.ConnectionArgs {
   return {

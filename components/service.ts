@@ -1,13 +1,15 @@
 /**
  * Service: a Railway-like service (web or worker) as a Swarm service. Image pinned by digest, or built on the
  * host from a build context. Updates roll start-first with `failure_action: rollback` and a monitor window;
- * `convergeConfig` makes Pulumi wait for convergence and fail when Swarm rolled back. Env values that hold
+ * the health gate (components/healthGate.ts) waits for the release and rolls it back when it fails; Swarm's own
+ * rollback stays as a backstop. A preDeployCommand runs first as a one-off job from the new image. Env values that hold
  * secrets (database passwords, app secrets) arrive as Swarm secret files and are exported by the start command;
  * the rest are plain env.
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { commandHealthcheck, envSecretFile, httpHealthcheck, startCommand } from "../commands/container";
+import { migrateCommand } from "../commands/release";
 import type { EnvVar, ServiceEnvPlan } from "../config/env";
 import type { ServiceConfig } from "../config/schema";
 import { LogSettings, logDriver, railyardLabels, resourceLimits, secretFile, swarmSecret } from "../lib/swarmSpec";
@@ -31,6 +33,10 @@ export interface ServiceArgs {
   dependsOn?: pulumi.Resource[];
   stack: string;
   logs: LogSettings;
+  /** Seconds the preDeployCommand may run (railyard:deploy.migrationTimeout). */
+  migrationTimeoutSeconds: number;
+  /** Must finish before the migration runs (the pre-deploy backups). */
+  beforeMigration?: pulumi.Resource[];
 }
 
 export class Service extends pulumi.ComponentResource {
@@ -63,9 +69,51 @@ export class Service extends pulumi.ComponentResource {
       secretRefs.push(secretFile(secret, secretName));
     }
     const secretVars = Object.keys(args.env.vars).filter((v) => args.env.vars[v].secret);
-    this.service = swarmService(name, args, this.image, plain, secretRefs, secretVars, childOpts);
+    const migration =
+      args.config.preDeployCommand === undefined
+        ? undefined
+        : migrationJob(name, args, this.image, plain, secretRefs, secretVars, {
+            ...childOpts,
+            dependsOn: [...childOpts.dependsOn, ...args.host.scriptsReady, ...(args.beforeMigration ?? [])],
+          });
+    this.service = swarmService(name, args, this.image, plain, secretRefs, secretVars, {
+      ...childOpts,
+      dependsOn: [...childOpts.dependsOn, ...(migration ? [migration] : [])],
+    });
     this.registerOutputs({ serviceName: args.serviceName, image: this.image });
   }
+}
+
+/**
+ * The preDeployCommand as a one-off Swarm job from the NEW image with the service's network, env and secrets,
+ * run before the service is updated (it depends on this); re-run whenever the image changes. A failure fails
+ * `pulumi up` before any task is replaced.
+ */
+function migrationJob(
+  name: string,
+  args: ServiceArgs,
+  image: pulumi.Output<string>,
+  env: Record<string, pulumi.Input<string>>,
+  secrets: docker.types.input.ServiceTaskSpecContainerSpecSecret[],
+  secretVars: string[],
+  opts: pulumi.CustomResourceOptions,
+): pulumi.CustomResource {
+  const files = secrets.map((s) => pulumi.all([s.secretName, s.fileName]).apply(([n, f]) => ({ name: n ?? "", file: f })));
+  const create = pulumi.all([image, pulumi.output(env), pulumi.all(files)]).apply(([img, plainEnv, secretFiles]) =>
+    migrateCommand(args.host.scriptPath("railyard-migrate.sh"), {
+      job: `${args.serviceName}-migrate`,
+      image: img,
+      network: args.host.network,
+      env: plainEnv,
+      secrets: secretFiles,
+      secretVars,
+      command: args.config.preDeployCommand ?? "",
+      timeoutSeconds: args.migrationTimeoutSeconds,
+      pause: [],
+      labels: { "railyard.stack": args.stack, "railyard.role": "migration", "railyard.name": name },
+    }),
+  );
+  return args.host.run(`${name}-migrate`, { create, triggers: [image] }, opts);
 }
 
 /** Joins an env var's parts: literal text, database variables and app secrets. */
@@ -153,7 +201,6 @@ function swarmService(
       endpointSpec: { mode: "dnsrr" },
       updateConfig: { ...update, failureAction: "rollback" },
       rollbackConfig: { ...update, failureAction: "pause" },
-      convergeConfig: { delay: "2s", timeout: "10m" },
     },
     opts,
   );

@@ -50,3 +50,11 @@ export function planEdge(
     settings: edge,
   };
 }
+
+/** How the health gate reaches a routed service as users do: the edge's published port on the host itself. */
+export function edgeProbe(plan: EdgePlan, domain: string, path: string): { url: string; host: string; insecure: boolean } {
+  const s = plan.settings;
+  const url = plan.tls === "off" ? `http://127.0.0.1:${s.httpPort}${path}` : `https://127.0.0.1:${s.httpsPort}${path}`;
+  // Cloudflare's origin certificate and Caddy's internal CA are not in the host's trust store.
+  return { url, host: domain, insecure: plan.tls !== "acme" };
+}

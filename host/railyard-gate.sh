@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# railyard-gate: after a service update, let the release take traffic only when it is really healthy; otherwise
+# roll the service back, show why, and fail.
+set -euo pipefail
+
+usage() {
+  cat <<'USAGE'
+Usage: railyard-gate.sh --service NAME --image IMAGE [--port PORT --path PATH] [--url URL [--host HOST]]
+                        [--attempts N] [--interval SECONDS] [--since EPOCH] [--insecure]
+
+Waits, up to N attempts (default 30) INTERVAL seconds apart (default 5), until every running task of Swarm
+service NAME runs IMAGE and answers its health check. On each attempt:
+  - a task of IMAGE that failed, was rejected or exited since EPOCH (default: when the gate started) fails the
+    gate at once, without waiting out the attempts;
+  - with --port/--path, every running task of IMAGE is probed from inside (curl or wget on 127.0.0.1);
+  - with --url, the service is probed as users reach it (through the edge; --host sets the Host header and
+    TLS name, --insecure accepts the origin certificate).
+A probe passes on HTTP 200 and, when the body is JSON with component statuses (status, database, redis,
+queue, cache, db), only when each is ok/healthy/up/pass (absent/disabled components are ignored).
+On failure the service is rolled back (docker service rollback) and waited on until no task runs IMAGE, the
+last 50 log lines of the failed tasks are printed, and the gate exits non-zero. A later run with the same
+IMAGE fails again while the rolled-back image runs: the gate passes only when the running tasks carry IMAGE.
+
+Exit codes:
+  0   every running task runs IMAGE and is healthy
+  2   bad arguments
+  40  a task of IMAGE failed or exited (rolled back)
+  41  not healthy within the attempts (rolled back)
+  42  the rollback did not bring the previous release back within 120 s
+USAGE
+}
+
+fail() {
+  local code=$1
+  shift
+  echo "railyard-gate: $*" >&2
+  exit "$code"
+}
+
+service="" image="" port="" path="" url="" host="" attempts=30 interval=5 since="" insecure=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --service) service=${2-}; shift 2 || fail 2 "--service needs a value" ;;
+    --image) image=${2-}; shift 2 || fail 2 "--image needs a value" ;;
+    --port) port=${2-}; shift 2 || fail 2 "--port needs a value" ;;
+    --path) path=${2-}; shift 2 || fail 2 "--path needs a value" ;;
+    --url) url=${2-}; shift 2 || fail 2 "--url needs a value" ;;
+    --host) host=${2-}; shift 2 || fail 2 "--host needs a value" ;;
+    --attempts) attempts=${2-}; shift 2 || fail 2 "--attempts needs a value" ;;
+    --interval) interval=${2-}; shift 2 || fail 2 "--interval needs a value" ;;
+    --since) since=${2-}; shift 2 || fail 2 "--since needs a value" ;;
+    --insecure) insecure=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; fail 2 "unknown argument: $1" ;;
+  esac
+done
+[[ "$service" =~ ^[a-z][a-z0-9-]*$ ]] || fail 2 "--service must be a lower-case name, got '$service'"
+[[ -n "$image" && "$image" =~ ^[A-Za-z0-9][A-Za-z0-9._/:@-]*$ ]] || fail 2 "--image must be an image reference, got '$image'"
+[[ -z "$port" || "$port" =~ ^[1-9][0-9]{0,4}$ ]] || fail 2 "--port must be a port number, got '$port'"
+[[ -z "$path" || "$path" =~ ^/[A-Za-z0-9._~%/?=\&-]*$ ]] || fail 2 "--path must be an HTTP path, got '$path'"
+[[ -z "$port" || -n "$path" ]] || fail 2 "--port needs --path"
+[[ -z "$url" || "$url" =~ ^https?://[A-Za-z0-9.:-]+(/[A-Za-z0-9._~%/?=\&-]*)?$ ]] || fail 2 "--url must be an http(s) URL, got '$url'"
+[[ -z "$host" || "$host" =~ ^[a-z0-9.-]+$ ]] || fail 2 "--host must be a domain, got '$host'"
+[[ "$attempts" =~ ^[1-9][0-9]{0,2}$ ]] || fail 2 "--attempts must be 1 to 999, got '$attempts'"
+[[ "$interval" =~ ^[0-9]+(\.[0-9]+)?$ ]] || fail 2 "--interval must be seconds, got '$interval'"
+[[ -z "$since" || "$since" =~ ^[0-9]+$ ]] || fail 2 "--since must be a Unix time, got '$since'"
+since=${since:-$(date +%s)}
+docker service inspect "$service" >/dev/null 2>&1 || fail 2 "no Swarm service named $service"
+
+# Whether a task's image is IMAGE (Swarm may append @sha256:… to what was declared).
+is_image() { [[ "$1" == "$image" || "$1" == "$image@"* ]]; }
+
+# One line per task: ID STATE DESIRED CREATED(epoch) IMAGE
+task_lines() {
+  local id
+  for id in $(docker service ps -q --no-trunc "$service"); do
+    docker inspect --format '{{.ID}} {{.Status.State}} {{.DesiredState}} {{.CreatedAt.Unix}} {{.Spec.ContainerSpec.Image}}' "$id"
+  done
+}
+
+# Health of a JSON body: no component status other than ok/healthy/up/pass (absent/disabled ignored).
+# (A body that is not JSON has no statuses and passes on its HTTP 200.)
+body_ok() {
+  local bad
+  bad=$(grep -oE '"(status|database|db|redis|queue|cache)"[[:space:]]*:[[:space:]]*"[^"]*"' <<<"$1" |
+    sed -E 's/.*:[[:space:]]*"([^"]*)"/\1/' | grep -viE '^(ok|healthy|up|pass|passing|absent|disabled)$' || true)
+  [ -z "$bad" ]
+}
+
+# 0 healthy; 1 no answer or not 200 yet (try again); 3 answered with a bad component status (fail now).
+probe_task() {
+  local container=$1 out
+  # The URL is fixed by the validated port and path; the task's own shell runs curl or wget.
+  # shellcheck disable=SC2016  # $0 belongs to the task's shell
+  out=$(docker exec "$container" sh -c 'curl -fsS -m 5 "$0" 2>/dev/null || wget -q -T 5 -O - "$0"' "http://127.0.0.1:$port$path" 2>/dev/null) || return 1
+  body_ok "$out" || return 3
+}
+
+probe_url() {
+  local args=(-sS -m 5 -o /tmp/railyard-gate-body.$$ -w '%{http_code}') code
+  [ "$insecure" = 1 ] && args+=(-k)
+  if [ -n "$host" ]; then
+    local hostport=${url#*://}
+    hostport=${hostport%%/*}
+    local p=${hostport##*:}
+    [[ "$hostport" == *:* ]] || p=$([[ "$url" == https* ]] && echo 443 || echo 80)
+    args+=(--resolve "$host:$p:${hostport%%:*}" -H "Host: $host")
+    url_for_curl=${url/"${hostport%%:*}"/$host}
+  else
+    url_for_curl=$url
+  fi
+  code=$(curl "${args[@]}" "$url_for_curl" 2>/dev/null) || code=000
+  local body
+  body=$(cat /tmp/railyard-gate-body.$$ 2>/dev/null || true)
+  rm -f /tmp/railyard-gate-body.$$
+  [ "$code" = 200 ] && body_ok "$body"
+}
+
+show_failed_logs() {
+  local id
+  for id in "$@"; do
+    echo "railyard-gate: last 50 log lines of task $id:" >&2
+    docker service logs --raw --tail 50 "$id" >&2 2>&1 || true
+  done
+}
+
+rollback() {
+  local code=$1 why=$2
+  shift 2
+  echo "railyard-gate: $service: $why; rolling back" >&2
+  show_failed_logs "$@"
+  local spec_image state
+  spec_image=$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "$service")
+  state=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "$service")
+  # Never roll "back" twice: after Swarm's own rollback the previous spec is the failed release.
+  if is_image "$spec_image" && [[ "$state" != rollback_* ]]; then
+    docker service rollback --detach "$service" >/dev/null
+  else
+    echo "railyard-gate: Swarm is already rolling $service back" >&2
+  fi
+  local deadline=$((SECONDS + 120)) replicas running running_new
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    replicas=$(docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "$service")
+    running=0 running_new=0
+    while read -r _ state desired _ img; do
+      [ "$desired" = running ] || continue
+      if is_image "$img"; then running_new=$((running_new + 1)); elif [ "$state" = running ]; then running=$((running + 1)); fi
+    done < <(task_lines)
+    if [ "$running_new" -eq 0 ] && [ "$running" -eq "$replicas" ]; then
+      fail "$code" "$service rolled back: the previous release runs again on $running task(s); the update failed"
+    fi
+    sleep 0.5
+  done
+  fail 42 "$service: the rollback did not complete within 120 s"
+}
+
+for ((attempt = 1; attempt <= attempts; attempt++)); do
+  failed=() running=0 running_new=0 healthy=1 bad=0
+  while read -r id state desired created img; do
+    is_image "$img" || { [ "$desired" = running ] && running=$((running + 1)); continue; }
+    case "$state" in
+      failed|rejected|orphaned) [ "$created" -ge "$since" ] && failed+=("$id") ;;
+      complete|shutdown) [ "$created" -ge "$since" ] && [ "$desired" != shutdown ] && failed+=("$id") ;;
+    esac
+    if [ "$desired" = running ]; then
+      running=$((running + 1))
+      if [ "$state" = running ]; then
+        running_new=$((running_new + 1))
+        if [ -n "$port" ]; then
+          container=$(docker inspect --format '{{.Status.ContainerStatus.ContainerID}}' "$id")
+          verdict=0
+          probe_task "$container" || verdict=$?
+          [ "$verdict" = 3 ] && bad=1
+          [ "$verdict" = 0 ] || { healthy=0; echo "railyard-gate: attempt $attempt: task $id is not healthy" >&2; }
+        fi
+      fi
+    fi
+  done < <(task_lines)
+  [ "${#failed[@]}" -eq 0 ] || rollback 40 "${#failed[@]} task(s) of the new release failed or exited" "${failed[@]}"
+  [ "$bad" = 0 ] || rollback 41 "a task of the new release reports an unhealthy component"
+  if [ "$healthy" = 1 ] && [ "$running_new" -gt 0 ] && [ "$running_new" -eq "$running" ]; then
+    if [ -z "$url" ] || probe_url; then
+      echo "railyard-gate: $service: $running_new task(s) run $image and are healthy (attempt $attempt)" >&2
+      exit 0
+    fi
+    echo "railyard-gate: attempt $attempt: $url is not healthy yet" >&2
+  fi
+  sleep "$interval"
+done
+rollback 41 "not healthy after $attempts attempts × ${interval}s"
