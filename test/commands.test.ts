@@ -9,32 +9,9 @@ import { bootstrapFromFile, bootstrapFromStdin } from "../commands/bootstrap";
 import { commandHealthcheck, httpHealthcheck, startCommand } from "../commands/container";
 import { BOOTSTRAP_SCRIPT } from "../components/host";
 import { shellJoin, shellQuote } from "../lib/shell";
+import { HOSTILE } from "./hostile";
 
 /** Hostile values: each must reach the program as exactly one literal argument. */
-export const HOSTILE = [
-  "plain",
-  "two words",
-  "it's",
-  '"double"',
-  "$(touch /tmp/railyard-pwned)",
-  "`touch /tmp/railyard-pwned`",
-  "${HOME}",
-  "$HOME",
-  "a;touch /tmp/railyard-pwned",
-  "a && touch /tmp/railyard-pwned",
-  "a | cat",
-  "line1\nline2",
-  "tab\there",
-  "back\\slash",
-  "glob*?[x]",
-  "~root",
-  "-n",
-  "",
-  "ünïcødé ✓ 🚂",
-  "'; touch /tmp/railyard-pwned; echo '",
-  "%s%n",
-  "a'b\"c$d`e",
-];
 
 describe("shellQuote", () => {
   it("leaves safe words alone and single-quotes the rest", () => {

@@ -56,13 +56,18 @@ function toRuntime(config: ConfigMap): Record<string, string> {
   );
 }
 
+/** The name a mocked Swarm secret gets (the provider auto-names them). */
+export function mockSecretName(resource: string): string {
+  return `${resource}-abc1234`;
+}
+
 /** Mock outputs for resources whose outputs the program reads. */
 function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
   switch (type) {
     case "random:index/randomPassword:RandomPassword":
       return { ...inputs, result: `pw${name.replace(/[^A-Za-z0-9]/g, "")}0123456789` };
     case "docker:index/secret:Secret":
-      return { ...inputs, name: `${name}-abc1234` };
+      return { ...inputs, name: mockSecretName(name) };
     case "tls:index/privateKey:PrivateKey":
       return { ...inputs, privateKeyPem: testCa.newKey() };
     case "tls:index/certRequest:CertRequest":

@@ -6,15 +6,30 @@
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { Captured, reveal, StackRun } from "../harness";
+import { Captured, mockSecretName, reveal, StackRun } from "../harness";
 import { engine, filters } from "./engineApi";
-import { SecretRef, toServiceSpec } from "./spec";
+import { DeclaredService, revealDeep, SecretRef, toServiceSpec } from "./spec";
 
 export interface ApplyResult {
   /** Declared resource name → Swarm service name. */
   services: Record<string, string>;
-  /** Per updated service: "converged", or "rolled back" when Swarm rolled the update back. */
+  /**
+   * Per service with convergeConfig: "converged", or "rolled back" when Swarm rolled the update back; per service
+   * without (the health gate waits for those): "applied"; per host command: "ok".
+   */
   outcome: Record<string, string>;
+}
+
+/** A host command failed: `pulumi up` stops there (its dependents are not applied). */
+export class CommandFailed extends Error {
+  constructor(
+    readonly resource: string,
+    readonly exitCode: number,
+    readonly output: string,
+    readonly partial: ApplyResult,
+  ) {
+    super(`${resource} exited ${exitCode}:\n${output}`);
+  }
 }
 
 interface SwarmService {
@@ -110,13 +125,27 @@ export async function applyStack(run: StackRun, image: (name: string) => string)
   const secrets = new Map<string, SecretRef>();
   const configs = new Map<string, SecretRef>();
   const result: ApplyResult = { services: {}, outcome: {} };
+  // Commands name the declared images (migration job, gate): they get the same substitutes as the services.
+  const substitutes = run.resources
+    .filter((r) => r.type === "docker:index/service:Service")
+    .map((r) => [String((revealDeep(r.inputs) as DeclaredService).taskSpec.containerSpec.image), image(r.name)] as const)
+    .sort((a, b) => b[0].length - a[0].length) as [string, string][];
   for (const r of run.resources) {
     if (r.type === "command:local:Command") {
-      execFileSync("bash", ["-c", String(r.inputs.create)], { stdio: "pipe" });
+      const create = substitutes.reduce((line, [declared, test]) => line.split(declared).join(test), String(reveal(r.inputs.create)));
+      try {
+        execFileSync("bash", ["-c", create], { stdio: "pipe", encoding: "utf8" });
+      } catch (e) {
+        const err = e as { status?: number; stdout?: string; stderr?: string };
+        throw new CommandFailed(r.name, err.status ?? -1, `${err.stdout ?? ""}${err.stderr ?? ""}`, result);
+      }
+      result.outcome[r.name] = "ok";
     } else if (r.type === "docker:index/volume:Volume") {
       await engine("POST", "/volumes/create", { Name: r.inputs.name, Labels: { "railyard.test": "1" } });
     } else if (r.type === "docker:index/secret:Secret") {
-      secrets.set(`${r.name}-id`, await createSecret(r));
+      const created = await createSecret(r);
+      secrets.set(`${r.name}-id`, created);
+      substitutes.push([mockSecretName(r.name), created.name]);
     } else if (r.type === "docker:index/serviceConfig:ServiceConfig") {
       configs.set(`${r.name}-id`, await createConfig(r));
     } else if (r.type === "docker:index/service:Service") {
@@ -135,7 +164,7 @@ export async function applyStack(run: StackRun, image: (name: string) => string)
       } else {
         await engine("POST", "/services/create", spec);
       }
-      result.outcome[r.name] = await converge(name);
+      result.outcome[r.name] = r.inputs.convergeConfig ? await converge(name) : "applied";
     }
   }
   return result;

@@ -3,18 +3,37 @@
  * checks, the app reaches Postgres and Redis through its reference variables, passwords stay out of the specs,
  * a second application changes nothing, an update rolls start-first, and a crashing release is rolled back.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { runStack, StackRun } from "../harness";
-import { applyStack, ApplyResult, tasks, teardown } from "./apply";
-import { health, inspectServices, onLocalEngine, runningImages } from "./probe";
+import { ROOT, runStack, StackRun } from "../harness";
+import { applyStack, ApplyResult, CommandFailed, tasks, teardown } from "./apply";
+import { edgeRequest, loadWhile } from "./edgeClient";
+import { EDGE_HTTP_PORT, health, inspectServices, onLocalEngine, runningImages } from "./probe";
 import { engine } from "./engineApi";
 
 const PREFIX = "rye";
 const NETWORK = `${PREFIX}-net`;
 const images = inject("images");
 
-const config = () => onLocalEngine("dev", PREFIX);
+const config = (apiEnv: Record<string, string> = {}) => {
+  const c = onLocalEngine("dev", PREFIX);
+  const api = (c["railyard:services"] as Record<string, { env: Record<string, string> }>).api;
+  Object.assign(api.env, apiEnv);
+  return c;
+};
+
+/** Applies the dev stack and returns the command that failed (the apply stops there). */
+async function failingApply(api: string, apiEnv: Record<string, string>): Promise<CommandFailed> {
+  const error = await applyStack(await runStack("dev", config(apiEnv)), imageFor(api)).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof CommandFailed)) throw new Error(`expected a failed release step, got ${String(error)}`);
+  return error;
+}
+
+const viaEdge = () => edgeRequest({ scheme: "http", port: EDGE_HTTP_PORT, host: "api.localhost", path: "/" });
 
 const imageFor = (api: string) => (name: string) =>
   ({ postgres: images.POSTGRES, redis: images.REDIS, edge: images.EDGE, "edge-front": images.FRONT, api })[name] ?? images.APP_V1;
@@ -40,10 +59,11 @@ describe("dev stack on a real Docker engine", () => {
     expect(nodes[0].Spec.Labels["railyard.data"]).toBe("true");
   });
 
-  it("converges every declared service to its replica count", async () => {
-    const declared = run.resources.filter((r) => r.type === "docker:index/service:Service").map((r) => r.name).sort();
-    expect(Object.keys(first.outcome).sort()).toEqual(declared);
-    for (const [name, outcome] of Object.entries(first.outcome)) expect(outcome, name).toBe("converged");
+  it("deploys every declared service: the migration ran, each health gate passed", async () => {
+    const declared = run.resources.filter((r) => r.type === "docker:index/service:Service").map((r) => r.name);
+    for (const name of declared) expect(first.outcome[name], name).toMatch(/^(converged|applied)$/);
+    for (const name of ["api", "frontend", "worker", "beat"]) expect(first.outcome[`${name}-gate`], name).toBe("ok");
+    expect(first.outcome["api-migrate"]).toBe("ok");
     expect((await tasks(`${PREFIX}-api`)).filter((t) => t.Status.State === "running")).toHaveLength(2);
   });
 
@@ -72,7 +92,7 @@ describe("dev stack on a real Docker engine", () => {
       await Promise.all(Object.values(first.services).map(async (s) => [s, (await tasks(s)).map((t) => t.ID).sort()])),
     );
     const again = await applyStack(await runStack("dev", config()), imageFor(images.APP_V1));
-    for (const outcome of Object.values(again.outcome)) expect(outcome).toBe("converged");
+    for (const outcome of Object.values(again.outcome)) expect(outcome).toMatch(/^(converged|applied|ok)$/);
     for (const s of Object.values(first.services)) expect((await tasks(s)).map((t) => t.ID).sort(), s).toEqual(before[s]);
   });
 
@@ -90,17 +110,53 @@ describe("dev stack on a real Docker engine", () => {
     const result = await applyStack(await runStack("dev", config()), imageFor(images.APP_V2));
     sampling = false;
     await sampler;
-    expect(result.outcome.api).toBe("converged");
+    expect(result.outcome["api-gate"]).toBe("ok");
     expect(fewest).toBeGreaterThanOrEqual(2);
     expect(await runningImages(api)).toEqual([images.APP_V2, images.APP_V2]);
     expect(await health(api)).toMatchObject({ version: "v2", status: "ok" });
   });
 
-  it("an update to a crashing image is rolled back by Swarm and reported as a failure", async () => {
+  it("a failing migration stops the release before any task is replaced; the old version answers throughout", async () => {
     const api = `${PREFIX}-api`;
-    const result = await applyStack(await runStack("dev", config()), imageFor(images.APP_CRASH));
-    expect(result.outcome.api).toBe("rolled back");
+    const before = (await tasks(api)).map((t) => t.ID).sort();
+    const failed = failingApply(images.APP_V2, { MIGRATE_FAIL: "1" });
+    const load = await loadWhile(failed, viaEdge);
+    const error = await failed;
+    expect(error.resource).toBe("api-migrate");
+    expect(error.exitCode).toBe(30);
+    expect(error.output).toContain("Multiple head revisions");
+    expect(error.partial.outcome.api).toBeUndefined();
+    expect((await tasks(api)).map((t) => t.ID).sort()).toEqual(before);
+    expect(load.failures).toEqual([]);
+    expect(load.sent).toBeGreaterThan(10);
+    const migrationJobs = await engine<unknown[]>("GET", `/services?filters=${encodeURIComponent(JSON.stringify({ name: [`${api}-migrate`] }))}`);
+    expect(migrationJobs).toEqual([]);
+  });
+
+  it("a release that crashes on start is caught by the gate and rolled back within seconds", async () => {
+    const api = `${PREFIX}-api`;
+    const started = Date.now();
+    const error = await failingApply(images.APP_CRASH, {});
+    const seconds = (Date.now() - started) / 1000;
+    console.log(`crash-on-start release: declared failed and rolled back in ${seconds.toFixed(1)} s`);
+    expect(error.resource).toBe("api-gate");
+    expect(error.exitCode).toBe(40);
+    expect(error.output).toContain("crashing on start");
+    expect(error.output).toContain("rolled back");
     expect(await runningImages(api)).toEqual([images.APP_V2, images.APP_V2]);
     expect(await health(api)).toMatchObject({ version: "v2" });
+    // The same gate run again (a later `pulumi up`) fails while the rolled-back v2 runs: never a false success.
+    const gate = path.join(ROOT, "host", "railyard-gate.sh");
+    const again = spawnSync("bash", [gate, "--service", api, "--image", images.APP_CRASH, "--attempts", "2", "--interval", "0.2"], { encoding: "utf8" });
+    expect(again.status).toBe(41);
+    expect(await runningImages(api)).toEqual([images.APP_V2, images.APP_V2]);
+  });
+
+  it("a release whose health JSON turns degraded is rolled back; a later run with it fails again", async () => {
+    const api = `${PREFIX}-api`;
+    const error = await failingApply(images.APP_V2, { DEGRADED: "1" });
+    expect(error.resource).toBe("api-gate");
+    expect(error.exitCode).toBe(41);
+    expect(await health(api)).toMatchObject({ version: "v2", status: "ok" });
   });
 });

@@ -1,0 +1,157 @@
+/**
+ * Release steps: the migration job and health gate command lines (exact strings, then run by bash with hostile
+ * values that must arrive literally), the host scripts' argument checks run for real, and the command resources
+ * each stack declares: order (backup → migration → service → edge → gate), triggers and options.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { gateCommand, MigrationJob, migrationJobArgs, migrateCommand } from "../commands/release";
+import { HOSTILE } from "./hostile";
+import { byType, Captured, one, reveal, ROOT, runStack, stackFile, StackRun, testSecrets } from "./harness";
+
+const job: MigrationJob = {
+  job: "st-api-migrate",
+  image: "registry.example.com/api@sha256:" + "1".repeat(64),
+  network: "st-net",
+  env: { ENVIRONMENT: "staging" },
+  secrets: [{ name: "api-env-DATABASE_URL-abc1234", file: "env_DATABASE_URL" }],
+  secretVars: ["DATABASE_URL"],
+  command: "alembic upgrade head",
+  timeoutSeconds: 300,
+  pause: ["st-worker"],
+  labels: { "railyard.stack": "st" },
+};
+
+describe("release command lines", () => {
+  it("runs the pre-deploy command as a Swarm job from the new image with the service's network, env and secrets", () => {
+    expect(migrateCommand("/srv/railyard/st/scripts/railyard-migrate.sh", job)).toBe(
+      "timeout 360 bash /srv/railyard/st/scripts/railyard-migrate.sh --job st-api-migrate --timeout 300 --pause st-worker -- " +
+        "--network st-net --label railyard.stack=st --env ENVIRONMENT=staging " +
+        "--secret source=api-env-DATABASE_URL-abc1234,target=env_DATABASE_URL,mode=0444 " +
+        `registry.example.com/api@sha256:${"1".repeat(64)} /bin/sh -c ` +
+        `'DATABASE_URL="$(cat /run/secrets/env_DATABASE_URL)" && export DATABASE_URL && exec alembic upgrade head'`,
+    );
+  });
+
+  it("gates on the declared image, probing each task and the edge, bounded by timeout", () => {
+    expect(
+      gateCommand("/srv/railyard/st/scripts/railyard-gate.sh", {
+        service: "st-api",
+        image: "registry.example.com/api@sha256:" + "1".repeat(64),
+        probe: { port: 3002, path: "/api/v1/health" },
+        edge: { url: "https://127.0.0.1:443/api/v1/health", host: "api.example.com", insecure: true },
+        attempts: 20,
+        intervalSeconds: 5,
+      }),
+    ).toBe(
+      "timeout 580 bash /srv/railyard/st/scripts/railyard-gate.sh --service st-api " +
+        `--image registry.example.com/api@sha256:${"1".repeat(64)} --port 3002 --path /api/v1/health ` +
+        "--url https://127.0.0.1:443/api/v1/health --host api.example.com --insecure --attempts 20 --interval 5",
+    );
+  });
+
+  it("delivers hostile env values and commands to the script literally and executes nothing", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "railyard-release-"));
+    const fake = path.join(dir, "fake.sh");
+    fs.writeFileSync(fake, `printf '%s\\0' "$@" > ${dir}/argv\n`);
+    fs.rmSync("/tmp/railyard-pwned", { force: true });
+    const env = Object.fromEntries(HOSTILE.map((v, i) => [`V${i}`, v]));
+    for (const command of HOSTILE.filter((v) => v !== "")) {
+      const hostile = { ...job, env, command };
+      const run = spawnSync("bash", ["-c", migrateCommand(fake, hostile)], { encoding: "utf8" });
+      expect(run.status, run.stderr).toBe(0);
+      const argv = fs.readFileSync(path.join(dir, "argv"), "utf8").split("\0").slice(0, -1);
+      expect(argv).toEqual(["--job", job.job, "--timeout", "300", "--pause", "st-worker", "--", ...migrationJobArgs(hostile)]);
+    }
+    expect(fs.existsSync("/tmp/railyard-pwned")).toBe(false);
+  });
+});
+
+describe("host scripts, run for real", () => {
+  const script = (name: string) => path.join(ROOT, "host", name);
+  it.each([
+    ["railyard-migrate.sh", ["--job", "x", "--timeout", "abc", "--", "img"], "--timeout must be a number of seconds"],
+    ["railyard-migrate.sh", ["--job", "Bad Name", "--timeout", "5", "--", "img"], "--job must be a lower-case name"],
+    ["railyard-migrate.sh", ["--job", "x", "--timeout", "5"], "arguments are missing after --"],
+    ["railyard-gate.sh", ["--service", "x", "--image", "img;rm -rf /"], "--image must be an image reference"],
+    ["railyard-gate.sh", ["--service", "x", "--image", "img", "--path", "/$(id)"], "--path must be an HTTP path"],
+    ["railyard-gate.sh", ["--service", "x", "--image", "img", "--attempts", "0"], "--attempts must be 1 to 999"],
+  ])("%s %j exits 2 naming the argument", (name, args, message) => {
+    const run = spawnSync("bash", [script(name), ...args], { encoding: "utf8" });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain(message);
+  });
+
+  it.each(["railyard-migrate.sh", "railyard-gate.sh"])("%s --help explains usage and exit codes", (name) => {
+    const run = spawnSync("bash", [script(name), "--help"], { encoding: "utf8" });
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain("Usage:");
+    expect(run.stdout).toContain("Exit codes:");
+  });
+});
+
+const runs: Record<string, Promise<StackRun>> = {};
+const run = (stack: string) => (runs[stack] ??= runStack(stack, stackFile(stack), testSecrets(stack)));
+const create = (r: Captured) => String(reveal(r.inputs.create));
+
+describe.each([
+  { stack: "staging", type: "command:remote:Command", scripts: "/srv/railyard/staging/scripts/", backups: [] as string[] },
+  { stack: "production", type: "command:remote:Command", scripts: "/srv/railyard/production/scripts/", backups: ["postgres", "mongo", "redis"] },
+  { stack: "dev", type: "command:local:Command", scripts: path.join(ROOT, "host") + "/", backups: [] as string[] },
+])("release steps of stack $stack", ({ stack, type, scripts, backups }) => {
+  it("runs the migration before the service update, re-run when the image changes", async () => {
+    const r = await run(stack);
+    const migrate = one(r, type, "api-migrate");
+    expect(create(migrate)).toContain(`bash ${scripts}railyard-migrate.sh --job ${stack}-api-migrate --timeout 300 -- --network ${stack}-net`);
+    expect(migrate.inputs).toMatchObject({ addPreviousOutputInEnv: false, logging: "stdoutAndStderr" });
+    const image = (one(r, "docker:index/service:Service", "api").inputs.taskSpec as { containerSpec: { image: string } }).containerSpec.image;
+    expect(reveal(migrate.inputs.triggers)).toEqual([image]);
+    expect(create(migrate)).toContain(` ${image} /bin/sh -c `);
+    expect(one(r, "docker:index/service:Service", "api").dependsOn).toContain("api-migrate");
+    expect(byType(r, type).filter((c) => c.name.endsWith("-migrate")).map((c) => c.name)).toEqual(["api-migrate"]);
+  });
+
+  it("gates every service after its update and the edge, on its declared image", async () => {
+    const r = await run(stack);
+    for (const name of ["api", "frontend", "worker", "beat"]) {
+      const gate = one(r, type, `${name}-gate`);
+      expect(gate.dependsOn).toEqual(expect.arrayContaining([name, "edge"]));
+      expect(create(gate)).toContain(`bash ${scripts}railyard-gate.sh --service ${stack}-${name} --image `);
+    }
+    expect(create(one(r, type, "api-gate"))).toMatch(/--port \d+ --path \S+ --url \S+ --host \S+/);
+    expect(create(one(r, type, "worker-gate"))).not.toContain("--port");
+  });
+
+  it(`dumps ${backups.length ? backups.join(", ") : "no database"} before the migrations`, async () => {
+    const r = await run(stack);
+    const dumps = byType(r, type).filter((c) => c.name.startsWith("backup-"));
+    expect(dumps.map((d) => d.name.replace("backup-", "")).sort()).toEqual([...backups].sort());
+    for (const d of dumps) expect(create(d)).toContain(`--dir /srv/railyard/${stack}/backups --keep 5`);
+    if (backups.length) expect(one(r, type, "api-migrate").dependsOn).toEqual(expect.arrayContaining(dumps.map((d) => d.name)));
+  });
+
+  it("puts no secret value in any command line", async () => {
+    const r = await run(stack);
+    const secrets = Object.values((testSecrets(stack)["railyard:secrets"] ?? {}) as Record<string, string>);
+    const passwords = byType(r, "random:index/randomPassword:RandomPassword").map((p) => `pw${p.name.replace(/[^A-Za-z0-9]/g, "")}0123456789`);
+    for (const c of [...byType(r, "command:remote:Command"), ...byType(r, "command:local:Command")]) {
+      for (const s of [...secrets, ...passwords]) expect(create(c), c.name).not.toContain(s);
+    }
+  });
+});
+
+describe("host scripts upload", () => {
+  it("copies each host script to <stackDir>/scripts over SSH, replaced when its content changes", async () => {
+    const r = await run("staging");
+    const copies = byType(r, "command:remote:CopyToRemote");
+    expect(copies.map((c) => c.inputs.remotePath).sort()).toEqual(
+      ["railyard-backup.sh", "railyard-gate.sh", "railyard-migrate.sh"].map((s) => `/srv/railyard/staging/scripts/${s}`),
+    );
+    for (const c of copies) expect(reveal(c.inputs.triggers)).toEqual([expect.stringMatching(/^[0-9a-f]{64}$/)]);
+    expect(one(r, "command:remote:Command", "api-migrate").dependsOn).toEqual(expect.arrayContaining(copies.map((c) => c.name)));
+    expect(byType(await run("dev"), "command:remote:CopyToRemote")).toHaveLength(0);
+  });
+});
