@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs one benchmark on the real engine and prints its report last, so its final line is the machine-readable one.
-#   bash bench/run.sh rollout [--quick]
+#   bash bench/run.sh rollout [--quick]   |   bash bench/run.sh recovery
 set -euo pipefail
-usage() { echo "usage: bench/run.sh <rollout> [--quick]" >&2; exit 2; }
+usage() { echo "usage: bench/run.sh <rollout|recovery> [--quick]" >&2; exit 2; }
 [[ $# -ge 1 ]] || usage
 name=$1
 shift

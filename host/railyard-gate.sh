@@ -8,25 +8,28 @@ usage() {
 Usage: railyard-gate.sh --service NAME --image IMAGE [--port PORT --path PATH] [--url URL [--host HOST]]
                         [--attempts N] [--interval SECONDS] [--since EPOCH] [--insecure]
 
-Waits, up to N attempts (default 30) INTERVAL seconds apart (default 5), until every running task of Swarm
-service NAME runs IMAGE and answers its health check. On each attempt:
-  - a task of IMAGE that failed, was rejected or exited since EPOCH (default: when the gate started) fails the
-    gate at once, without waiting out the attempts;
-  - with --port/--path, every running task of IMAGE is probed from inside (curl or wget on 127.0.0.1);
+Waits, up to N attempts (default 30) INTERVAL seconds apart (default 5), until every replica of Swarm service
+NAME runs the service's current spec (image IMAGE, its command, env, secrets, configs) and answers its health
+check. On each attempt:
+  - a task of the release that failed, was rejected or exited since EPOCH (default: when the update started)
+    fails the gate at once, without waiting out the attempts; so does Swarm rolling the update back itself;
+  - with --port/--path, every running task of the release is probed from inside (curl or wget on 127.0.0.1);
   - with --url, the service is probed as users reach it (through the edge; --host sets the Host header and
     TLS name, --insecure accepts the origin certificate).
 A probe passes on HTTP 200 and, when the body is JSON with component statuses (status, database, redis,
 queue, cache, db), only when each is ok/healthy/up/pass (absent/disabled components are ignored).
-On failure the service is rolled back (docker service rollback) and waited on until no task runs IMAGE, the
-last 50 log lines of the failed tasks are printed, and the gate exits non-zero. A later run with the same
-IMAGE fails again while the rolled-back image runs: the gate passes only when the running tasks carry IMAGE.
+On failure the service is rolled back (docker service rollback) and waited on until the previous release runs
+every replica, the last 50 log lines of the failed tasks are printed, and the gate exits non-zero. A later run
+with the same IMAGE fails (43) while the rolled-back release runs: the gate passes only when the service's
+spec and its running tasks carry IMAGE.
 
 Exit codes:
   0   every running task runs IMAGE and is healthy
   2   bad arguments
   40  a task of IMAGE failed or exited (rolled back)
   41  not healthy within the attempts (rolled back)
-  42  the rollback did not bring the previous release back within 120 s
+  42  the rollback did not bring the previous release back within 120 s, or there is none (a first deploy)
+  43  the service does not run IMAGE: it was rolled back earlier (nothing is changed)
 USAGE
 }
 
@@ -64,17 +67,28 @@ done
 [[ "$attempts" =~ ^[1-9][0-9]{0,2}$ ]] || fail 2 "--attempts must be 1 to 999, got '$attempts'"
 [[ "$interval" =~ ^[0-9]+(\.[0-9]+)?$ ]] || fail 2 "--interval must be seconds, got '$interval'"
 [[ -z "$since" || "$since" =~ ^[0-9]+$ ]] || fail 2 "--since must be a Unix time, got '$since'"
-since=${since:-$(date +%s)}
 docker service inspect "$service" >/dev/null 2>&1 || fail 2 "no Swarm service named $service"
+# The release's tasks are those created since its update started (or since the service was created).
+since=${since:-$(docker service inspect --format '{{if .UpdateStatus}}{{if .UpdateStatus.StartedAt}}{{.UpdateStatus.StartedAt.Unix}}{{else}}{{.CreatedAt.Unix}}{{end}}{{else}}{{.CreatedAt.Unix}}{{end}}' "$service")}
+
+# Swarm's state of the last update: updating, completed, rollback_started, rollback_completed, paused… ("" if none).
+update_state() { docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "$service"; }
 
 # Whether a task's image is IMAGE (Swarm may append @sha256:… to what was declared).
 is_image() { [[ "$1" == "$image" || "$1" == "$image@"* ]]; }
 
-# One line per task: ID STATE DESIRED CREATED(epoch) IMAGE
+# What makes tasks of one release: image, command, env, secrets and configs (a hash, one word).
+SPEC_FIELDS='{{.Image}}|{{json .Command}}|{{json .Args}}|{{json .Env}}|{{json .Secrets}}|{{json .Configs}}'
+service_key() {
+  docker service inspect --format "{{with .Spec.TaskTemplate.ContainerSpec}}$SPEC_FIELDS{{end}}" "$service" | md5sum | cut -c1-12
+}
+
+# One line per task: ID STATE DESIRED CREATED(epoch) SPEC-KEY IMAGE
 task_lines() {
-  local id
+  local id key
   for id in $(docker service ps -q --no-trunc "$service"); do
-    docker inspect --format '{{.ID}} {{.Status.State}} {{.DesiredState}} {{.CreatedAt.Unix}} {{.Spec.ContainerSpec.Image}}' "$id"
+    key=$(docker inspect --format "{{with .Spec.ContainerSpec}}$SPEC_FIELDS{{end}}" "$id" | md5sum | cut -c1-12)
+    docker inspect --format "{{.ID}} {{.Status.State}} {{.DesiredState}} {{.CreatedAt.Unix}} $key {{.Spec.ContainerSpec.Image}}" "$id"
   done
 }
 
@@ -129,35 +143,42 @@ rollback() {
   shift 2
   echo "railyard-gate: $service: $why; rolling back" >&2
   show_failed_logs "$@"
-  local spec_image state
-  spec_image=$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "$service")
-  state=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "$service")
-  # Never roll "back" twice: after Swarm's own rollback the previous spec is the failed release.
-  if is_image "$spec_image" && [[ "$state" != rollback_* ]]; then
-    docker service rollback --detach "$service" >/dev/null
-  else
+  local state
+  state=$(update_state)
+  # Never roll "back" twice: after a rollback the previous spec is the failed release.
+  if [[ "$state" == rollback_* ]]; then
     echo "railyard-gate: Swarm is already rolling $service back" >&2
+  elif ! docker service rollback --detach "$service" >/dev/null 2>&1; then
+    fail 42 "$service has no previous release to roll back to (a first deploy): fix the release and deploy again"
   fi
-  local deadline=$((SECONDS + 120)) replicas running running_new
+  # Done when the previous release (now the service's spec) runs every replica and nothing else runs.
+  local deadline=$((SECONDS + 120)) replicas current other key
   while [ "$SECONDS" -lt "$deadline" ]; do
     replicas=$(docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "$service")
-    running=0 running_new=0
-    while read -r _ state desired _ img; do
+    key=$(service_key)
+    current=0 other=0
+    while read -r _ state desired _ tkey _; do
       [ "$desired" = running ] || continue
-      if is_image "$img"; then running_new=$((running_new + 1)); elif [ "$state" = running ]; then running=$((running + 1)); fi
+      if [ "$tkey" = "$key" ]; then [ "$state" = running ] && current=$((current + 1)); else other=$((other + 1)); fi
     done < <(task_lines)
-    if [ "$running_new" -eq 0 ] && [ "$running" -eq "$replicas" ]; then
-      fail "$code" "$service rolled back: the previous release runs again on $running task(s); the update failed"
+    if [[ "$(update_state)" == rollback_* ]] && [ "$current" -eq "$replicas" ] && [ "$other" -eq 0 ]; then
+      fail "$code" "$service rolled back: the previous release runs again on $current task(s); the update failed"
     fi
     sleep 0.5
   done
   fail 42 "$service: the rollback did not complete within 120 s"
 }
 
+spec_image=$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "$service")
+if ! is_image "$spec_image"; then
+  fail 43 "$service runs $spec_image, not the declared $image (it was rolled back); fix the release and deploy again"
+fi
+
 for ((attempt = 1; attempt <= attempts; attempt++)); do
   failed=() running=0 running_new=0 healthy=1 bad=0
-  while read -r id state desired created img; do
-    is_image "$img" || { [ "$desired" = running ] && running=$((running + 1)); continue; }
+  key=$(service_key)
+  while read -r id state desired created tkey _; do
+    [ "$tkey" = "$key" ] || { [ "$desired" = running ] && running=$((running + 1)); continue; }
     case "$state" in
       failed|rejected|orphaned) [ "$created" -ge "$since" ] && failed+=("$id") ;;
       complete|shutdown) [ "$created" -ge "$since" ] && [ "$desired" != shutdown ] && failed+=("$id") ;;
@@ -177,8 +198,17 @@ for ((attempt = 1; attempt <= attempts; attempt++)); do
     fi
   done < <(task_lines)
   [ "${#failed[@]}" -eq 0 ] || rollback 40 "${#failed[@]} task(s) of the new release failed or exited" "${failed[@]}"
+  ustate=$(update_state)
+  if [[ "$ustate" == rollback_* || "$ustate" == paused ]]; then
+    # Swarm's own failure action came first; the failed tasks are those of IMAGE since the update started.
+    while read -r id state _ created _ img; do
+      is_image "$img" && [[ "$state" =~ ^(failed|rejected|complete|shutdown)$ ]] && [ "$created" -ge "$since" ] && failed+=("$id")
+    done < <(task_lines)
+    rollback 40 "Swarm stopped the update ($ustate)" ${failed[@]+"${failed[@]}"}
+  fi
   [ "$bad" = 0 ] || rollback 41 "a task of the new release reports an unhealthy component"
-  if [ "$healthy" = 1 ] && [ "$running_new" -gt 0 ] && [ "$running_new" -eq "$running" ]; then
+  replicas=$(docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "$service")
+  if [ "$healthy" = 1 ] && [ "$running_new" -eq "$replicas" ] && [ "$running_new" -eq "$running" ]; then
     if [ -z "$url" ] || probe_url; then
       echo "railyard-gate: $service: $running_new task(s) run $image and are healthy (attempt $attempt)" >&2
       exit 0

@@ -32,14 +32,15 @@ build() {
     ctx=$(mktemp -d /tmp/railyard-ctx.XXXXXX)
     cp "$root/examples/app/app.py" "$here"/images/* "$ctx/"
     printf 'FROM %s\n%s\n' "$base" "$body" >"$ctx/Dockerfile"
-    docker build -q -t "$tag" "$ctx" >/dev/null
+    # The legacy builder's deprecation notice is noise; its errors are shown.
+    if ! docker build -q -t "$tag" "$ctx" >/dev/null 2>"$ctx/build.log"; then cat "$ctx/build.log" >&2; exit 1; fi
     rm -rf "$ctx"
   fi
   echo "$tag"
 }
 
 app_body='COPY app.py /app/app.py
-COPY uvicorn celery /usr/local/bin/
+COPY uvicorn celery alembic /usr/local/bin/
 CMD ["python3", "/app/app.py", "serve"]'
 echo "APP_V1=$(build app-v1 "$app_body
 ENV APP_VERSION=v1")"

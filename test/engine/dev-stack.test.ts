@@ -148,11 +148,12 @@ describe("dev stack on a real Docker engine", () => {
     // The same gate run again (a later `pulumi up`) fails while the rolled-back v2 runs: never a false success.
     const gate = path.join(ROOT, "host", "railyard-gate.sh");
     const again = spawnSync("bash", [gate, "--service", api, "--image", images.APP_CRASH, "--attempts", "2", "--interval", "0.2"], { encoding: "utf8" });
-    expect(again.status).toBe(41);
+    expect(again.status).toBe(43);
+    expect(again.stderr).toContain("not the declared");
     expect(await runningImages(api)).toEqual([images.APP_V2, images.APP_V2]);
   });
 
-  it("a release whose health JSON turns degraded is rolled back; a later run with it fails again", async () => {
+  it("a release whose health JSON turns degraded is rolled back", async () => {
     const api = `${PREFIX}-api`;
     const error = await failingApply(images.APP_V2, { DEGRADED: "1" });
     expect(error.resource).toBe("api-gate");
