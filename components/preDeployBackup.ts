@@ -9,6 +9,9 @@ import type { DatabaseConfig } from "../config/schema";
 import { PLUGINS } from "../databases";
 import type { Host } from "./host";
 
+/** Seconds one database's dump may take. */
+const BACKUP_TIMEOUT_S = 1800;
+
 export interface PreDeployBackupArgs {
   host: Host;
   /** Database name → its Swarm service name and config. */
@@ -28,7 +31,8 @@ export class PreDeployBackup extends pulumi.ComponentResource {
     super("railyard:index:PreDeployBackup", name, {}, opts);
     this.commands = Object.entries(args.databases).map(([db, d]) => {
       const plugin = PLUGINS[d.config.engine];
-      const create = backupCommand(args.host.scriptPath("railyard-backup.sh"), {
+      // Bounded: a dump that hangs (a locked table, a full disk) fails the deploy instead of holding it forever.
+      const create = `timeout ${BACKUP_TIMEOUT_S} ` + backupCommand(args.host.scriptPath("railyard-backup.sh"), {
         service: d.serviceName,
         engine: d.config.engine,
         user: d.config.user ?? plugin.defaultUser,

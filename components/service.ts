@@ -10,7 +10,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { commandHealthcheck, envSecretFile, httpHealthcheck, startCommand } from "../commands/container";
 import { migrateCommand } from "../commands/release";
-import type { EnvVar, ServiceEnvPlan } from "../config/env";
+import { EnvVar, ServiceEnvPlan, swarmName } from "../config/env";
 import type { ServiceConfig } from "../config/schema";
 import { LogSettings, logDriver, railyardLabels, resourceLimits, secretFile, swarmSecret } from "../lib/swarmSpec";
 import { durationMs } from "../lib/units";
@@ -109,7 +109,7 @@ function migrationJob(
       secretVars,
       command: args.config.preDeployCommand ?? "",
       timeoutSeconds: args.migrationTimeoutSeconds,
-      pause: [],
+      pause: args.config.pauseDuringMigration.map((n) => swarmName(args.stack, n)),
       labels: { "railyard.stack": args.stack, "railyard.role": "migration", "railyard.name": name },
     }),
   );

@@ -87,6 +87,7 @@ const buildSchema = z.strictObject({
     .optional(),
 });
 
+const resourceNameRef = z.string().regex(p.RESOURCE_NAME, { error: "expected a service name" });
 const domain = z.string().regex(p.DOMAIN, { error: "expected a lower-case domain name such as api.example.com" });
 
 const envValue = z
@@ -113,6 +114,8 @@ export const serviceSchema = z
     resources: resourcesSchema,
     update: updateSchema,
     stopGracePeriod: duration("30s"),
+    /** Services scaled to 0 while this service's preDeployCommand runs, restored after (seed 003: stop workers). */
+    pauseDuringMigration: z.array(resourceNameRef).default([]),
     /** Public domains the edge routes to this (web) service, e.g. api.example.com. */
     domains: z.array(domain).default([]),
   })
@@ -133,6 +136,9 @@ export const serviceSchema = z
         input: s.healthcheck.path,
         message: "expected a healthcheck command on a worker service (it has no port to probe)",
       });
+    }
+    if (s.pauseDuringMigration.length > 0 && s.preDeployCommand === undefined) {
+      ctx.addIssue({ code: "custom", path: ["pauseDuringMigration"], input: s.pauseDuringMigration, message: "expected a preDeployCommand to pause services for" });
     }
     if (s.kind === "worker" && s.domains.length > 0) {
       ctx.addIssue({ code: "custom", path: ["domains"], input: s.domains, message: "expected no domains on a worker service (it has no port to route to)" });

@@ -28,7 +28,7 @@ export interface PartialStack {
 }
 
 export function semanticProblems(s: PartialStack): ConfigProblem[] {
-  const problems = [...hostProblems(s), ...nameProblems(s), ...imageProblems(s), ...databaseProblems(s), ...edgeProblems(s)];
+  const problems = [...hostProblems(s), ...nameProblems(s), ...imageProblems(s), ...databaseProblems(s), ...edgeProblems(s), ...pauseProblems(s)];
   // A name used by both a service and a database is reported once above; references to it are not judged.
   const shared = new Set(s.databaseNames.filter((n) => s.serviceNames.includes(n)));
   const referenceProblems = envReferenceProblems({
@@ -143,6 +143,20 @@ function edgeProblems(s: PartialStack): ConfigProblem[] {
     if (edge.publicAddress === undefined && s.host?.mode === "local") {
       out.push({ path: ["edge", "publicAddress"], expected: "the address DNS records point at (host.mode local has no address)", got: "nothing" });
     }
+  }
+  return out;
+}
+
+/** Services paused during a migration must exist and be other services. */
+function pauseProblems(s: PartialStack): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  for (const [name, service] of Object.entries(s.services)) {
+    service.pauseDuringMigration.forEach((other, i) => {
+      if (other === name || !s.serviceNames.includes(other)) {
+        const others = s.serviceNames.filter((n) => n !== name).join(", ") || "none";
+        out.push({ path: ["services", name, "pauseDuringMigration", i], expected: `another service of the stack (${others})`, got: describe(other) });
+      }
+    });
   }
   return out;
 }

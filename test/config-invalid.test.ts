@@ -21,6 +21,8 @@ const host = (c: ConfigMap) => c["railyard:host"] as Record<string, unknown>;
 const edge = (c: ConfigMap) => c["railyard:edge"] as Record<string, unknown>;
 
 const cases: Case[] = [
+  { name: "pausing an unknown service during a migration", mutate: (c) => (svc(c, "api").pauseDuringMigration = ["workers"]), line: "railyard:services.api.pauseDuringMigration[0]: expected another service of the stack (frontend, worker, beat)", contains: 'got "workers"' },
+  { name: "pausing without a migration", mutate: (c) => (svc(c, "frontend").pauseDuringMigration = ["worker"]), line: "railyard:services.frontend.pauseDuringMigration: expected a preDeployCommand to pause services for" },
   { name: "two services claim one domain", mutate: (c) => (svc(c, "frontend").domains = ["api.staging.example.com"]), line: "railyard:services.frontend.domains[0]: expected a domain no other service or entry routes", contains: 'got "api.staging.example.com", also routed to api' },
   { name: "domain outside the Cloudflare zone", mutate: (c) => (svc(c, "api").domains = ["api.example.org"]), line: "railyard:services.api.domains[0]: expected a domain inside the zone example.com", contains: 'got "api.example.org"' },
   { name: "edge.tls cloudflare without a zone", mutate: (c) => delete edge(c).cloudflare, line: "railyard:edge.cloudflare: expected the zone (zoneId and zone) for edge.tls cloudflare", contains: "got nothing" },

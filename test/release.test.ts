@@ -105,7 +105,8 @@ describe.each([
   it("runs the migration before the service update, re-run when the image changes", async () => {
     const r = await run(stack);
     const migrate = one(r, type, "api-migrate");
-    expect(create(migrate)).toContain(`bash ${scripts}railyard-migrate.sh --job ${stack}-api-migrate --timeout 300 -- --network ${stack}-net`);
+    const pause = stack === "dev" ? "" : `--pause ${stack}-worker --pause ${stack}-beat `;
+    expect(create(migrate)).toContain(`bash ${scripts}railyard-migrate.sh --job ${stack}-api-migrate --timeout 300 ${pause}-- --network ${stack}-net`);
     expect(migrate.inputs).toMatchObject({ addPreviousOutputInEnv: false, logging: "stdoutAndStderr" });
     const image = (one(r, "docker:index/service:Service", "api").inputs.taskSpec as { containerSpec: { image: string } }).containerSpec.image;
     expect(reveal(migrate.inputs.triggers)).toEqual([image]);
@@ -129,7 +130,10 @@ describe.each([
     const r = await run(stack);
     const dumps = byType(r, type).filter((c) => c.name.startsWith("backup-"));
     expect(dumps.map((d) => d.name.replace("backup-", "")).sort()).toEqual([...backups].sort());
-    for (const d of dumps) expect(create(d)).toContain(`--dir /srv/railyard/${stack}/backups --keep 5`);
+    for (const d of dumps) {
+      expect(create(d)).toMatch(new RegExp(`^timeout 1800 bash ${scripts}railyard-backup.sh --service ${stack}-\\w+ --engine \\w+`));
+      expect(create(d)).toContain(`--dir /srv/railyard/${stack}/backups --keep 5`);
+    }
     if (backups.length) expect(one(r, type, "api-migrate").dependsOn).toEqual(expect.arrayContaining(dumps.map((d) => d.name)));
   });
 
