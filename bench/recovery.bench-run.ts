@@ -41,7 +41,10 @@ async function railyard(api: string, env: Record<string, string>): Promise<{ sec
   const seconds = (Date.now() - started) / 1000;
   if (!(failure instanceof CommandFailed)) throw new Error(`the bad release was not declared failed: ${String(failure)}`);
   expect(await runningImages(`${PREFIX}-api`)).toEqual([images.APP_V1, images.APP_V1]);
-  return { seconds, step: `${failure.resource} exit ${failure.exitCode}` };
+  console.error(failure.output.split("\n").filter((l) => l.startsWith("railyard-gate:")).join("\n"));
+  const d = failure.partial.durations;
+  const s = (name: string) => ((d[name] ?? 0) / 1000).toFixed(1);
+  return { seconds, step: `${failure.resource} exit ${failure.exitCode} (migration job ${s("api-migrate")} s, update ${s("api")} s, gate ${s("api-gate")} s)` };
 }
 
 function httpStatus(): string {

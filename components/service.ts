@@ -200,7 +200,8 @@ function swarmService(
       // dnsrr: the service name resolves to its tasks' addresses, no IPVS virtual IP (the edge uses tasks.<name>).
       endpointSpec: { mode: "dnsrr" },
       updateConfig: { ...update, failureAction: "rollback" },
-      rollbackConfig: { ...update, failureAction: "pause" },
+      // A rollback restores every task at once (start-first keeps capacity): no monitor window between batches.
+      rollbackConfig: { ...update, parallelism: 0, failureAction: "pause" },
     },
     opts,
   );

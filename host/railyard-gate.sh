@@ -8,7 +8,7 @@ usage() {
 Usage: railyard-gate.sh --service NAME --image IMAGE [--port PORT --path PATH] [--url URL [--host HOST]]
                         [--attempts N] [--interval SECONDS] [--since EPOCH] [--insecure]
 
-Waits, up to N attempts (default 30) INTERVAL seconds apart (default 5), until every replica of Swarm service
+Waits up to N attempts (default 30) × INTERVAL seconds (default 5), watching every half second, until every replica of Swarm service
 NAME runs the service's current spec (image IMAGE, its command, env, secrets, configs) and answers its health
 check. On each attempt:
   - a task of the release that failed, was rejected or exited since EPOCH (default: when the update started)
@@ -80,16 +80,17 @@ is_image() { [[ "$1" == "$image" || "$1" == "$image@"* ]]; }
 # What makes tasks of one release: image, command, env, secrets and configs (a hash, one word).
 SPEC_FIELDS='{{.Image}}|{{json .Command}}|{{json .Args}}|{{json .Env}}|{{json .Secrets}}|{{json .Configs}}'
 service_key() {
-  docker service inspect --format "{{with .Spec.TaskTemplate.ContainerSpec}}$SPEC_FIELDS{{end}}" "$service" | md5sum | cut -c1-12
+  md5sum <<<"$(docker service inspect --format "{{with .Spec.TaskTemplate.ContainerSpec}}$SPEC_FIELDS{{end}}" "$service")" | cut -c1-12
 }
 
-# One line per task: ID STATE DESIRED CREATED(epoch) SPEC-KEY IMAGE
+# One line per task: ID STATE DESIRED CREATED(epoch) SPEC-KEY IMAGE (one docker inspect for all tasks).
 task_lines() {
-  local id key
-  for id in $(docker service ps -q --no-trunc "$service"); do
-    key=$(docker inspect --format "{{with .Spec.ContainerSpec}}$SPEC_FIELDS{{end}}" "$id" | md5sum | cut -c1-12)
-    docker inspect --format "{{.ID}} {{.Status.State}} {{.DesiredState}} {{.CreatedAt.Unix}} $key {{.Spec.ContainerSpec.Image}}" "$id"
-  done
+  local ids id state desired created img spec
+  mapfile -t ids < <(docker service ps -q --no-trunc "$service")
+  [ "${#ids[@]}" -gt 0 ] || return 0
+  while IFS=$'\t' read -r id state desired created img spec; do
+    echo "$id $state $desired $created $(md5sum <<<"$spec" | cut -c1-12) $img"
+  done < <(docker inspect --format "{{.ID}}	{{.Status.State}}	{{.DesiredState}}	{{.CreatedAt.Unix}}	{{.Spec.ContainerSpec.Image}}	{{with .Spec.ContainerSpec}}$SPEC_FIELDS{{end}}" "${ids[@]}")
 }
 
 # Health of a JSON body: no component status other than ok/healthy/up/pass (absent/disabled ignored).
@@ -141,7 +142,7 @@ show_failed_logs() {
 rollback() {
   local code=$1 why=$2
   shift 2
-  echo "railyard-gate: $service: $why; rolling back" >&2
+  echo "railyard-gate: $service: $why (after $(($(date +%s) - since)) s of the update); rolling back" >&2
   show_failed_logs "$@"
   local state
   state=$(update_state)
@@ -162,7 +163,7 @@ rollback() {
       if [ "$tkey" = "$key" ]; then [ "$state" = running ] && current=$((current + 1)); else other=$((other + 1)); fi
     done < <(task_lines)
     if [[ "$(update_state)" == rollback_* ]] && [ "$current" -eq "$replicas" ] && [ "$other" -eq 0 ]; then
-      fail "$code" "$service rolled back: the previous release runs again on $current task(s); the update failed"
+      fail "$code" "$service rolled back: the previous release runs again on $current task(s) ($(($(date +%s) - since)) s after the update started); the update failed"
     fi
     sleep 0.5
   done
@@ -174,7 +175,18 @@ if ! is_image "$spec_image"; then
   fail 43 "$service runs $spec_image, not the declared $image (it was rolled back); fix the release and deploy again"
 fi
 
-for ((attempt = 1; attempt <= attempts; attempt++)); do
+# The tasks are watched every half second; the attempts × interval budget bounds how long the release may take
+# to become healthy (an attempt is one interval of it).
+budget_ms=$(awk -v a="$attempts" -v i="$interval" 'BEGIN { printf "%d", a * i * 1000 }')
+started_ms=$(date +%s%3N)
+attempt=0
+while :; do
+  elapsed_ms=$(($(date +%s%3N) - started_ms))
+  [ "$elapsed_ms" -le "$budget_ms" ] || break
+  previous_attempt=$attempt
+  attempt=$(awk -v e="$elapsed_ms" -v i="$interval" 'BEGIN { printf "%d", (i > 0 ? int(e / (i * 1000)) : 0) + 1 }')
+  say=0
+  [ "$attempt" = "$previous_attempt" ] || say=1
   failed=() running=0 running_new=0 healthy=1 bad=0
   key=$(service_key)
   while read -r id state desired created tkey _; do
@@ -185,15 +197,15 @@ for ((attempt = 1; attempt <= attempts; attempt++)); do
     esac
     if [ "$desired" = running ]; then
       running=$((running + 1))
-      if [ "$state" = running ]; then
-        running_new=$((running_new + 1))
-        if [ -n "$port" ]; then
-          container=$(docker inspect --format '{{.Status.ContainerStatus.ContainerID}}' "$id")
-          verdict=0
-          probe_task "$container" || verdict=$?
-          [ "$verdict" = 3 ] && bad=1
-          [ "$verdict" = 0 ] || { healthy=0; echo "railyard-gate: attempt $attempt: task $id is not healthy" >&2; }
-        fi
+      [ "$state" = running ] && running_new=$((running_new + 1))
+      # A task whose container runs is probed even before Swarm calls it healthy ("starting"): a release that
+      # reports a bad component is caught before it replaces any old task.
+      if [ -n "$port" ] && [[ "$state" == running || "$state" == starting ]]; then
+        container=$(docker inspect --format '{{.Status.ContainerStatus.ContainerID}}' "$id")
+        verdict=0
+        [ -n "$container" ] && { probe_task "$container" || verdict=$?; }
+        [ "$verdict" = 3 ] && bad=1
+        [ "$verdict" = 0 ] || { healthy=0; [ "$say" = 0 ] || echo "railyard-gate: attempt $attempt: task $id is not healthy yet" >&2; }
       fi
     fi
   done < <(task_lines)
@@ -213,8 +225,8 @@ for ((attempt = 1; attempt <= attempts; attempt++)); do
       echo "railyard-gate: $service: $running_new task(s) run $image and are healthy (attempt $attempt)" >&2
       exit 0
     fi
-    echo "railyard-gate: attempt $attempt: $url is not healthy yet" >&2
+    [ "$say" = 0 ] || echo "railyard-gate: attempt $attempt: $url is not healthy yet" >&2
   fi
-  sleep "$interval"
+  sleep 0.5
 done
 rollback 41 "not healthy after $attempts attempts × ${interval}s"

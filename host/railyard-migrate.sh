@@ -84,7 +84,7 @@ while [ "$SECONDS" -lt "$deadline" ]; do
       docker service ps --no-trunc --format '{{.Error}}' "$job" | head -n1 >&2
       exit 30 ;;
   esac
-  sleep 0.5
+  sleep 0.2
 done
 echo "railyard-migrate: $job did not finish within ${timeout_s}s (last state: ${state:-none}); its last $log_lines output lines:" >&2
 docker service logs --raw "$job" 2>&1 | tail -n "$log_lines" >&2

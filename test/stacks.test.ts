@@ -36,6 +36,7 @@ describe.each(["dev", "staging", "production"])("stack %s", (stack) => {
       expect(s.updateConfig.order).toBe("start-first");
       expect(s.updateConfig.failureAction).toBe("rollback");
       expect(s.rollbackConfig?.order).toBe("start-first");
+      expect(s.rollbackConfig?.parallelism).toBe(0);
       // The health gate, not convergeConfig, waits for the release (and rolls it back within seconds).
       expect(s.convergeConfig).toBeUndefined();
       expect(s.taskSpec.restartPolicy).toMatchObject({ condition: "any", maxAttempts: 10 });
