@@ -1,6 +1,6 @@
 /**
  * Command builder for host/railyard-backup.sh (Kamal style): one database's dump into the stack's backup
- * folder, keeping the newest N. The release gate (issue 5) runs it before migrations.
+ * folder, keeping the newest N. PreDeployBackup (components/preDeployBackup.ts) runs it before migrations.
  */
 import type { Engine } from "../databases/plugin";
 import { shellJoin } from "../lib/shell";
