@@ -72,7 +72,7 @@ docker service inspect "$service" >/dev/null 2>&1 || fail 2 "no Swarm service na
 since=${since:-$(docker service inspect --format '{{if .UpdateStatus}}{{if .UpdateStatus.StartedAt}}{{.UpdateStatus.StartedAt.Unix}}{{else}}{{.CreatedAt.Unix}}{{end}}{{else}}{{.CreatedAt.Unix}}{{end}}' "$service")}
 
 # Swarm's state of the last update: updating, completed, rollback_started, rollback_completed, paused… ("" if none).
-update_state() { docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "$service"; }
+update_state() { docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "$service" 2>/dev/null || true; }
 
 # Whether a task's image is IMAGE (Swarm may append @sha256:… to what was declared).
 is_image() { [[ "$1" == "$image" || "$1" == "$image@"* ]]; }
@@ -80,17 +80,17 @@ is_image() { [[ "$1" == "$image" || "$1" == "$image@"* ]]; }
 # What makes tasks of one release: image, command, env, secrets and configs (a hash, one word).
 SPEC_FIELDS='{{.Image}}|{{json .Command}}|{{json .Args}}|{{json .Env}}|{{json .Secrets}}|{{json .Configs}}'
 service_key() {
-  md5sum <<<"$(docker service inspect --format "{{with .Spec.TaskTemplate.ContainerSpec}}$SPEC_FIELDS{{end}}" "$service")" | cut -c1-12
+  md5sum <<<"$(docker service inspect --format "{{with .Spec.TaskTemplate.ContainerSpec}}$SPEC_FIELDS{{end}}" "$service" 2>/dev/null || true)" | cut -c1-12
 }
 
 # One line per task: ID STATE DESIRED CREATED(epoch) SPEC-KEY IMAGE (one docker inspect for all tasks).
 task_lines() {
   local ids id state desired created img spec
-  mapfile -t ids < <(docker service ps -q --no-trunc "$service")
+  mapfile -t ids < <(docker service ps -q --no-trunc "$service" 2>/dev/null || true)
   [ "${#ids[@]}" -gt 0 ] || return 0
   while IFS=$'\t' read -r id state desired created img spec; do
     echo "$id $state $desired $created $(md5sum <<<"$spec" | cut -c1-12) $img"
-  done < <(docker inspect --format "{{.ID}}	{{.Status.State}}	{{.DesiredState}}	{{.CreatedAt.Unix}}	{{.Spec.ContainerSpec.Image}}	{{with .Spec.ContainerSpec}}$SPEC_FIELDS{{end}}" "${ids[@]}")
+  done < <(docker inspect 2>/dev/null --format "{{.ID}}	{{.Status.State}}	{{.DesiredState}}	{{.CreatedAt.Unix}}	{{.Spec.ContainerSpec.Image}}	{{with .Spec.ContainerSpec}}$SPEC_FIELDS{{end}}" "${ids[@]}")
 }
 
 # Health of a JSON body: no component status other than ok/healthy/up/pass (absent/disabled ignored).
@@ -112,22 +112,21 @@ probe_task() {
 }
 
 probe_url() {
-  local args=(-sS -m 5 -o /tmp/railyard-gate-body.$$ -w '%{http_code}') code
+  local args=(-sS -m 5 -w '\n%{http_code}') out code body target=$url
   [ "$insecure" = 1 ] && args+=(-k)
   if [ -n "$host" ]; then
-    local hostport=${url#*://}
-    hostport=${hostport%%/*}
-    local p=${hostport##*:}
-    [[ "$hostport" == *:* ]] || p=$([[ "$url" == https* ]] && echo 443 || echo 80)
-    args+=(--resolve "$host:$p:${hostport%%:*}" -H "Host: $host")
-    url_for_curl=${url/"${hostport%%:*}"/$host}
-  else
-    url_for_curl=$url
+    # Connect where --url points, but speak to (and verify) the domain: scheme + HOST + port + path.
+    local scheme=${url%%://*} rest=${url#*://}
+    local hostport=${rest%%/*} path_part=/${rest#*/}
+    [[ "$rest" == */* ]] || path_part=/
+    local addr=${hostport%%:*} p=${hostport##*:}
+    [[ "$hostport" == *:* ]] || p=$([ "$scheme" = https ] && echo 443 || echo 80)
+    args+=(--connect-to "$host:$p:$addr:$p")
+    target="$scheme://$host:$p$path_part"
   fi
-  code=$(curl "${args[@]}" "$url_for_curl" 2>/dev/null) || code=000
-  local body
-  body=$(cat /tmp/railyard-gate-body.$$ 2>/dev/null || true)
-  rm -f /tmp/railyard-gate-body.$$
+  out=$(curl "${args[@]}" "$target" 2>/dev/null) || out=$'\n000'
+  code=${out##*$'\n'}
+  body=${out%$'\n'*}
   [ "$code" = 200 ] && body_ok "$body"
 }
 
@@ -135,7 +134,7 @@ show_failed_logs() {
   local id
   for id in "$@"; do
     echo "railyard-gate: last 50 log lines of task $id:" >&2
-    docker service logs --raw --tail 50 "$id" >&2 2>&1 || true
+    timeout 5 docker service logs --raw --tail 50 "$id" >&2 2>&1 || true
   done
 }
 
@@ -143,19 +142,29 @@ rollback() {
   local code=$1 why=$2
   shift 2
   echo "railyard-gate: $service: $why (after $(($(date +%s) - since)) s of the update); rolling back" >&2
+  local state try
+  # Never roll "back" twice: after a rollback the previous spec is the failed release. Swarm's own failure
+  # action may start one between our read and our command: re-read before giving up.
+  for try in 1 2; do
+    state=$(update_state)
+    if [[ "$state" == rollback_* ]]; then
+      echo "railyard-gate: Swarm is already rolling $service back" >&2
+      break
+    fi
+    if [ -z "$(docker service inspect --format '{{if .PreviousSpec}}yes{{end}}' "$service" 2>/dev/null || true)" ]; then
+      show_failed_logs "$@"
+      fail 42 "$service has no previous release to roll back to (a first deploy): fix the release and deploy again"
+    fi
+    docker service rollback --detach "$service" >/dev/null 2>&1 && break
+    [ "$try" = 1 ] || { show_failed_logs "$@"; fail 42 "$service: docker service rollback failed"; }
+    sleep 0.5
+  done
+  # The rollback runs while the logs are printed.
   show_failed_logs "$@"
-  local state
-  state=$(update_state)
-  # Never roll "back" twice: after a rollback the previous spec is the failed release.
-  if [[ "$state" == rollback_* ]]; then
-    echo "railyard-gate: Swarm is already rolling $service back" >&2
-  elif ! docker service rollback --detach "$service" >/dev/null 2>&1; then
-    fail 42 "$service has no previous release to roll back to (a first deploy): fix the release and deploy again"
-  fi
   # Done when the previous release (now the service's spec) runs every replica and nothing else runs.
   local deadline=$((SECONDS + 120)) replicas current other key
   while [ "$SECONDS" -lt "$deadline" ]; do
-    replicas=$(docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "$service")
+    replicas=$(docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "$service" 2>/dev/null || echo -1)
     key=$(service_key)
     current=0 other=0
     while read -r _ state desired _ tkey _; do
@@ -170,7 +179,7 @@ rollback() {
   fail 42 "$service: the rollback did not complete within 120 s"
 }
 
-spec_image=$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "$service")
+spec_image=$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "$service" 2>/dev/null || true)
 if ! is_image "$spec_image"; then
   fail 43 "$service runs $spec_image, not the declared $image (it was rolled back); fix the release and deploy again"
 fi
@@ -201,7 +210,7 @@ while :; do
       # A task whose container runs is probed even before Swarm calls it healthy ("starting"): a release that
       # reports a bad component is caught before it replaces any old task.
       if [ -n "$port" ] && [[ "$state" == running || "$state" == starting ]]; then
-        container=$(docker inspect --format '{{.Status.ContainerStatus.ContainerID}}' "$id")
+        container=$(docker inspect --format '{{with .Status.ContainerStatus}}{{.ContainerID}}{{end}}' "$id" 2>/dev/null || true)
         verdict=0
         [ -n "$container" ] && { probe_task "$container" || verdict=$?; }
         [ "$verdict" = 3 ] && bad=1
@@ -219,7 +228,7 @@ while :; do
     rollback 40 "Swarm stopped the update ($ustate)" ${failed[@]+"${failed[@]}"}
   fi
   [ "$bad" = 0 ] || rollback 41 "a task of the new release reports an unhealthy component"
-  replicas=$(docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "$service")
+  replicas=$(docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "$service" 2>/dev/null || echo -1)
   if [ "$healthy" = 1 ] && [ "$running_new" -eq "$replicas" ] && [ "$running_new" -eq "$running" ]; then
     if [ -z "$url" ] || probe_url; then
       echo "railyard-gate: $service: $running_new task(s) run $image and are healthy (attempt $attempt)" >&2

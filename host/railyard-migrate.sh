@@ -54,6 +54,12 @@ declare -A replicas=()
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
   docker service rm "$job" >/dev/null 2>&1 || true
+  # The job's container stops asynchronously: paused services come back only once it is gone (bounded).
+  local i
+  for ((i = 0; i < 60; i++)); do
+    [ -z "$(docker ps -q --filter "label=com.docker.swarm.service.name=$job" 2>/dev/null || true)" ] && break
+    sleep 0.5
+  done
   for s in "${!replicas[@]}"; do
     docker service scale --detach "$s=${replicas[$s]}" >/dev/null && echo "railyard-migrate: $s back to ${replicas[$s]} replicas" >&2
   done
@@ -61,11 +67,14 @@ cleanup() {
 trap cleanup EXIT
 
 for s in ${pause[@]+"${pause[@]}"}; do
-  if n=$(docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "$s" 2>/dev/null); then
-    replicas[$s]=$n
-    docker service scale --detach "$s=0" >/dev/null
-    echo "railyard-migrate: paused $s (was $n replicas)" >&2
-  fi
+  [[ -v replicas[$s] ]] && continue
+  n=$(docker service inspect --format '{{if .Spec.Mode.Replicated}}{{.Spec.Mode.Replicated.Replicas}}{{end}}' "$s" 2>/dev/null) ||
+    { echo "railyard-migrate: $s does not exist; nothing to pause" >&2; continue; }
+  [ -n "$n" ] || fail 2 "--pause $s: only replicated services can be paused"
+  replicas[$s]=$n
+  # Not detached: the job starts only once the paused services' tasks have stopped.
+  docker service scale "$s=0" >/dev/null
+  echo "railyard-migrate: paused $s (was $n replicas)" >&2
 done
 
 docker service rm "$job" >/dev/null 2>&1 || true
@@ -75,17 +84,17 @@ docker service create --detach --quiet --name "$job" --mode replicated-job --res
 deadline=$((SECONDS + timeout_s))
 state=""
 while [ "$SECONDS" -lt "$deadline" ]; do
-  state=$(docker service ps --no-trunc --format '{{.CurrentState}}' "$job" 2>/dev/null | head -n1 | cut -d' ' -f1)
+  state=$({ docker service ps --no-trunc --format '{{.CurrentState}}' "$job" 2>/dev/null || true; } | head -n1 | cut -d' ' -f1)
   case "$state" in
-    Complete) docker service logs --raw "$job" 2>&1 | tail -n "$log_lines"; echo "railyard-migrate: $job completed" >&2; exit 0 ;;
+    Complete) { docker service logs --raw "$job" 2>&1 || true; } | tail -n "$log_lines"; echo "railyard-migrate: $job completed" >&2; exit 0 ;;
     Failed|Rejected|Orphaned|Shutdown)
       echo "railyard-migrate: $job ended $state; its last $log_lines output lines:" >&2
-      docker service logs --raw "$job" 2>&1 | tail -n "$log_lines" >&2
-      docker service ps --no-trunc --format '{{.Error}}' "$job" | head -n1 >&2
+      { docker service logs --raw "$job" 2>&1 || true; } | tail -n "$log_lines" >&2
+      { docker service ps --no-trunc --format '{{.Error}}' "$job" || true; } | head -n1 >&2
       exit 30 ;;
   esac
   sleep 0.2
 done
 echo "railyard-migrate: $job did not finish within ${timeout_s}s (last state: ${state:-none}); its last $log_lines output lines:" >&2
-docker service logs --raw "$job" 2>&1 | tail -n "$log_lines" >&2
+{ docker service logs --raw "$job" 2>&1 || true; } | tail -n "$log_lines" >&2
 exit 31
