@@ -204,7 +204,8 @@ const edgeTimeoutsSchema = z
     write: duration("60s", "1s"),
     idle: duration("2m", "1s"),
   })
-  .default({ readHeader: "10s", readBody: "30s", write: "60s", idle: "2m" });
+  // Parsed like a given value, so the defaults above are the only ones.
+  .prefault({});
 
 /** The edge: Caddy in front of the web services, TLS, redirects, limits, and (optionally) Cloudflare DNS. */
 export const edgeSchema = z
@@ -245,19 +246,8 @@ export const edgeSchema = z
       ctx.addIssue({ code: "custom", path: ["httpsPort"], input: e.httpsPort, message: "expected a port other than httpPort" });
     }
   })
-  .default({
-    redirects: {},
-    image: "caddy:2.10-alpine",
-    frontImage: "haproxy:2.6",
-    replicas: 2,
-    httpPort: 80,
-    httpsPort: 443,
-    maxRequestBody: "10M",
-    timeouts: { readHeader: "10s", readBody: "30s", write: "60s", idle: "2m" },
-    tryDuration: "10s",
-    hsts: true,
-    resources: {},
-  });
+  // Parsed like a given value, so each key's default above is the only one.
+  .prefault({});
 
 export const logsSchema = z
   .strictObject({

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { EdgePlan } from "../config/edge";
+import { edgeSchema } from "../config/schema";
 import { caddyfile } from "../render/caddyfile";
 import { haproxyConfig } from "../render/haproxy";
 import type { DeclaredService } from "./engine/spec";
@@ -21,19 +22,8 @@ const plan = (tls: EdgePlan["tls"]): EdgePlan => ({
   routes: [{ domain: "api.example.com", service: "api", upstream: "tasks.st-api", port: 3002 }],
   redirects: [{ from: "www.example.com", to: "example.com" }],
   hostnames: ["api.example.com", "www.example.com"],
-  settings: {
-    redirects: {},
-    image: "caddy:2.10-alpine",
-    frontImage: "haproxy:2.6",
-    replicas: 2,
-    httpPort: 80,
-    httpsPort: 443,
-    maxRequestBody: "10M",
-    timeouts: { readHeader: "10s", readBody: "30s", write: "1m", idle: "2m" },
-    tryDuration: "10s",
-    hsts: true,
-    resources: {},
-  },
+  // The schema's defaults, with a write timeout given in minutes (rendered as seconds).
+  settings: { ...edgeSchema.parse({}), timeouts: { readHeader: "10s", readBody: "30s", write: "1m", idle: "2m" } },
 });
 
 const caddyfileText = (r: StackRun) => Buffer.from(String(one(r, CONFIG, "edge-caddyfile").inputs.data), "base64").toString();
