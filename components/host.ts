@@ -63,7 +63,7 @@ export class Host extends pulumi.ComponentResource {
       this.ready = remoteBootstrap(name, this, this.connection, bootstrap);
       this.scriptsReady = [this.ready, ...uploadScripts(name, this, this.connection, this.stackDir, this.ready)];
     } else {
-      this.provider = new docker.Provider(`${name}-docker`, { host: "unix:///var/run/docker.sock" }, { parent: this });
+      this.provider = new docker.Provider(`${name}-docker`, { host: localDockerHost(process.env) }, { parent: this });
       this.ready = localBootstrap(name, this, bootstrap);
       this.scriptsReady = [this.ready];
     }
@@ -137,6 +137,43 @@ function sshProvider(name: string, parent: Host, stack: string, t: SshTarget, pr
     { host: dockerSshHost(t.user, t.address, t.port), sshOpts: files.apply(sshOptions) },
     { parent },
   );
+}
+
+/** The engine's default socket, used when DOCKER_HOST is not set. */
+export const DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock";
+
+/**
+ * The local engine's address: DOCKER_HOST when set (npm run dev:up resolves the docker CLI's current context into
+ * it, so its `docker info` check, this provider and the local commands reach one engine), else the default socket.
+ * Given explicitly: left unset, the provider would read DOCKER_HOST itself but let DOCKER_CONTEXT override it.
+ */
+export function localDockerHost(env: NodeJS.ProcessEnv): string {
+  const value = env.DOCKER_HOST;
+  if (value === undefined || value === "") return DEFAULT_DOCKER_HOST;
+  const bad = (why: string) =>
+    new Error(
+      `railyard: DOCKER_HOST: expected unix:///<socket path>, tcp://<host>[:<port>] or ssh://[<user>@]<host>[:<port>] (${why}), got ${JSON.stringify(value)}`,
+    );
+  if (/[\s\x00-\x1f\x7f]/.test(value)) throw bad("no spaces or control characters");
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw bad("not a URL");
+  }
+  if (url.search || url.hash || url.password) throw bad("no query, fragment or password");
+  switch (url.protocol) {
+    case "unix:":
+      if (url.host || !/^\/[^/]/.test(url.pathname) || url.pathname.endsWith("/")) throw bad("an absolute socket path");
+      return value;
+    case "tcp:":
+    case "ssh:":
+      if (!url.hostname || !["", "/"].includes(url.pathname)) throw bad("a host and nothing after the port");
+      if (url.protocol === "tcp:" && url.username) throw bad("no user in a tcp address");
+      return value;
+    default:
+      throw bad(`unsupported scheme ${url.protocol}`);
+  }
 }
 
 function scriptHash(): string {

@@ -132,7 +132,7 @@ describe("per-stack differences come from config, not code", () => {
   it("production: main, port 3001, pre-deploy backup, 30 health attempts, Mongo", async () => {
     const r = await run("production");
     expect(r.outputs.deploy).toMatchObject({ branch: "main", preDeployBackup: true, healthCheckAttempts: 30, backupRetention: 5 });
-    expect(spec(one(r, SERVICE, "api")).taskSpec.containerSpec.healthcheck?.tests[1]).toContain("127.0.0.1:3001/api/health");
+    expect(spec(one(r, SERVICE, "api")).taskSpec.containerSpec.healthcheck?.tests[1]).toContain("127.0.0.1:3001/api/v1/health");
     const mongo = spec(one(r, SERVICE, "mongo"));
     expect(mongo.taskSpec.containerSpec.env).toMatchObject({ MONGO_INITDB_ROOT_PASSWORD_FILE: "/run/secrets/railyard_db_password" });
     const worker = one(r, SECRET, "worker-env-MONGO_URL");

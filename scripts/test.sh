@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# npm test: installs what the tests need when it is missing, then type check, shellcheck, unit and engine tests.
+set -euo pipefail
+me="npm test"
+
+usage() {
+  cat <<'EOF2'
+usage: npm test
+       bash scripts/test.sh [--prereqs-only] [--help]
+
+Sets up what the tests need when it is missing, then runs them:
+  1. system packages: shellcheck, curl, openssl, and for the engine tests docker.io (dockerd) and debootstrap;
+     installed with apt-get when run as root on Debian, else it stops and names the packages;
+  2. node_modules: npm ci when it is missing;
+  3. tsc --noEmit, shellcheck (npm run lint:shell), the unit tests (vitest), the real-engine tests
+     (npm run test:engine; they start dockerd themselves when no engine answers and need root).
+--prereqs-only stops after 1 and 2.
+
+exit codes: 0 all passed, 2 bad arguments, 20 packages missing and not installable here (not root, or not
+            Debian), 21 apt-get failed or left a tool missing, 12 npm missing; otherwise the failing step's code.
+EOF2
+}
+
+prereqs_only=0
+for arg in "$@"; do
+  case $arg in
+    -h | --help) usage; exit 0 ;;
+    --prereqs-only) prereqs_only=1 ;;
+    *) echo "$me: unknown argument $arg" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+
+# tool:package pairs. The host scripts (gate, test helpers) call curl and openssl; the engine tests start dockerd
+# (test/engine/start-engine.sh) and build their images with debootstrap.
+NEEDS=(shellcheck:shellcheck curl:curl openssl:openssl dockerd:docker.io debootstrap:debootstrap)
+
+missing_packages() {
+  local pair
+  for pair in "${NEEDS[@]}"; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || printf '%s\n' "${pair#*:}"
+  done
+}
+
+mapfile -t missing < <(missing_packages)
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1 || [ ! -f /etc/debian_version ]; then
+    die 20 "missing packages: ${missing[*]}. Install them (Debian, as root: apt-get install ${missing[*]}) and run npm test again"
+  fi
+  echo "$me: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || die 21 "apt-get update failed"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || die 21 "apt-get install ${missing[*]} failed"
+  mapfile -t missing < <(missing_packages)
+  [ "${#missing[@]}" -eq 0 ] || die 21 "still missing after apt-get install: ${missing[*]}"
+fi
+ensure_node_modules
+[ "$prereqs_only" -eq 0 ] || exit 0
+
+npm run --silent typecheck
+npm run --silent lint:shell
+npx vitest run
+npm run --silent test:engine
