@@ -15,8 +15,13 @@ import { dockerSshHost, knownHostsLine, sshOptions, writeSshFiles } from "../lib
 
 const HOST_DIR = path.join(__dirname, "..", "host");
 export const BOOTSTRAP_SCRIPT = path.join(HOST_DIR, "railyard-bootstrap.sh");
-/** Scripts the release steps call on the host (uploaded to <stackDir>/scripts over SSH; run in place locally). */
-export const HOST_SCRIPTS = ["railyard-backup.sh", "railyard-migrate.sh", "railyard-gate.sh"] as const;
+/** The library every host script sources from its own folder (fed before the bootstrap on its stdin). */
+export const HOST_LIB = path.join(HOST_DIR, "railyard-lib.sh");
+/**
+ * Scripts the release steps call on the host, and the library they source beside them (uploaded to
+ * <stackDir>/scripts over SSH; run in place locally).
+ */
+export const HOST_SCRIPTS = ["railyard-lib.sh", "railyard-backup.sh", "railyard-migrate.sh", "railyard-gate.sh"] as const;
 export type HostScript = (typeof HOST_SCRIPTS)[number];
 /** Seconds the bootstrap may take before it is stopped and reported as failed. */
 const BOOTSTRAP_TIMEOUT_S = 300;
@@ -176,8 +181,17 @@ export function localDockerHost(env: NodeJS.ProcessEnv): string {
   }
 }
 
+/**
+ * The remote bootstrap's stdin: the library, then the script (`bash -s` has no folder to source the library
+ * from; the script finds its functions defined).
+ */
+export function bootstrapStdin(): string {
+  return `${fs.readFileSync(HOST_LIB, "utf8")}\n${fs.readFileSync(BOOTSTRAP_SCRIPT, "utf8")}`;
+}
+
+/** The bootstrap's trigger: library and script (the local bootstrap sources the library too). */
 function scriptHash(): string {
-  return createHash("sha256").update(fs.readFileSync(BOOTSTRAP_SCRIPT)).digest("hex");
+  return createHash("sha256").update(bootstrapStdin()).digest("hex");
 }
 
 function remoteBootstrap(
@@ -191,7 +205,7 @@ function remoteBootstrap(
     {
       connection,
       create: `timeout ${BOOTSTRAP_TIMEOUT_S} ${bootstrapFromStdin(args)}`,
-      stdin: fs.readFileSync(BOOTSTRAP_SCRIPT, "utf8"),
+      stdin: bootstrapStdin(),
       triggers: [scriptHash(), args.stack, args.network, args.dataDir, args.advertiseAddress ?? ""],
       addPreviousOutputInEnv: false,
       logging: "stdoutAndStderr",

@@ -1,6 +1,15 @@
 #!/usr/bin/env bash
 # railyard-backup: dump one railyard database with its engine's own tool into a folder, keep the newest N.
 set -euo pipefail
+RAILYARD_SCRIPT=railyard-backup
+# The shared library lives beside the script (or was fed before it on stdin).
+# (Its folder without `dirname`: the script must reach its own checks on a PATH without coreutils.)
+if ! declare -F railyard_lib >/dev/null; then
+  railyard_dir=${BASH_SOURCE[0]%/*}
+  [ "$railyard_dir" != "${BASH_SOURCE[0]}" ] || railyard_dir=.
+  # shellcheck source=host/railyard-lib.sh
+  source "$railyard_dir/railyard-lib.sh"
+fi
 
 usage() {
   cat <<'USAGE'
@@ -13,7 +22,12 @@ own tool, reading the password from the container's Swarm secret:
   mongo     mongodump --archive              -> NAME-YYYYmmddTHHMMSSZ.archive
   redis     redis-cli --rdb (a fresh snapshot)-> NAME-YYYYmmddTHHMMSSZ.rdb
 The dump is written to a .partial file and renamed only when complete; then all but the newest N (default 5)
-dumps of NAME in DIR are removed. Nothing is removed when the dump fails.
+dumps of NAME in DIR are removed: only files named as this script names them (NAME-YYYYmmddTHHMMSSZ.EXT), never
+another file. Nothing is removed when the dump fails. No Swarm object is changed.
+
+Arguments: NAME a Swarm service name (lower-case letters, digits and inner hyphens, at most 63 characters,
+starting with a letter); USER and DB lower-case names (a-z, 0-9, _; at most 63); DIR an absolute path without
+`..`; N 1 to 999.
 
 Exit codes:
   0   the dump is in DIR
@@ -23,59 +37,76 @@ Exit codes:
 USAGE
 }
 
-fail() {
-  local code=$1
-  shift
-  echo "railyard-backup: $*" >&2
-  exit "$code"
+service="" engine="" user="" database="" dir="" keep=5 ext="" dump=()
+
+parse_args() {
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --service) opt_value service "$@"; shift 2 ;;
+      --engine) opt_value engine "$@"; shift 2 ;;
+      --user) opt_value user "$@"; shift 2 ;;
+      --database) opt_value database "$@"; shift 2 ;;
+      --dir) opt_value dir "$@"; shift 2 ;;
+      --keep) opt_value keep "$@"; shift 2 ;;
+      -h|--help) usage; exit 0 ;;
+      *) unknown_argument "$1" ;;
+    esac
+  done
+  check --service "$service" "a lower-case name (a Swarm service name: a-z, 0-9, inner -, at most 63)" is_name
+  check --user "$user" "a lower-case name (a-z, 0-9, _; at most 63)" matches '^[a-z_][a-z0-9_]{0,62}$'
+  check --database "$database" "a lower-case name (a-z, 0-9, _; at most 63)" matches '^[a-z0-9_]{1,63}$'
+  check --dir "$dir" "an absolute path (letters, digits, ._- and /, no ..)" is_abs_path
+  check --keep "$keep" "1 to 999" is_int_in 1 999
+  dump_command
 }
 
-service="" engine="" user="" database="" dir="" keep=5
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --service) service=${2-}; shift 2 || fail 2 "--service needs a value" ;;
-    --engine) engine=${2-}; shift 2 || fail 2 "--engine needs a value" ;;
-    --user) user=${2-}; shift 2 || fail 2 "--user needs a value" ;;
-    --database) database=${2-}; shift 2 || fail 2 "--database needs a value" ;;
-    --dir) dir=${2-}; shift 2 || fail 2 "--dir needs a value" ;;
-    --keep) keep=${2-}; shift 2 || fail 2 "--keep needs a value" ;;
-    -h|--help) usage; exit 0 ;;
-    *) usage >&2; fail 2 "unknown argument: $1" ;;
+# The engine's own dump tool, run inside the container: sets dump (argv) and ext.
+dump_command() {
+  local secret=/run/secrets/railyard_db_password
+  # The dump commands run inside the container: their $(…) and "$1" are meant for its shell, not this one.
+  # shellcheck disable=SC2016
+  case "$engine" in
+    postgres) ext=dump; dump=(sh -c 'PGPASSWORD="$(cat "$0")" exec pg_dump -h 127.0.0.1 -U "$1" -d "$2" --format=custom' "$secret" "$user" "$database") ;;
+    mysql) ext=sql; dump=(sh -c 'MYSQL_PWD="$(cat "$0")" exec mysqldump --single-transaction -h 127.0.0.1 -u "$1" "$2"' "$secret" "$user" "$database") ;;
+    mongo) ext=archive; dump=(sh -c 'exec mongodump --quiet --archive --username "$1" --password "$(cat "$0")" --authenticationDatabase admin --db "$2"' "$secret" "$user" "$database") ;;
+    redis) ext=rdb; dump=(sh -c 'REDISCLI_AUTH="$(cat "$0")" redis-cli -h 127.0.0.1 --rdb /tmp/railyard-backup.rdb >/dev/null && cat /tmp/railyard-backup.rdb && rm -f /tmp/railyard-backup.rdb' "$secret") ;;
+    *) fail 2 "--engine must be postgres, mysql, mongo or redis, got $(q "$engine")" ;;
   esac
-done
-[[ "$service" =~ ^[a-z][a-z0-9-]*$ ]] || fail 2 "--service must be a lower-case name, got '$service'"
-[[ "$user" =~ ^[a-z_][a-z0-9_]*$ ]] || fail 2 "--user must be a lower-case name, got '$user'"
-[[ "$database" =~ ^[a-z0-9_]+$ ]] || fail 2 "--database must be a lower-case name, got '$database'"
-[[ "$dir" =~ ^/([A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*)?/?$ && ! "$dir" =~ (^|/)\.\.(/|$) ]] || fail 2 "--dir must be an absolute path, got '$dir'"
-[[ "$keep" =~ ^[1-9][0-9]{0,2}$ ]] || fail 2 "--keep must be 1 to 999, got '$keep'"
+}
 
-secret=/run/secrets/railyard_db_password
-# The dump commands run inside the container: their $(…) and "$1" are meant for its shell, not this one.
-# shellcheck disable=SC2016
-case "$engine" in
-  postgres) ext=dump; dump=(sh -c 'PGPASSWORD="$(cat "$0")" exec pg_dump -h 127.0.0.1 -U "$1" -d "$2" --format=custom' "$secret" "$user" "$database") ;;
-  mysql) ext=sql; dump=(sh -c 'MYSQL_PWD="$(cat "$0")" exec mysqldump --single-transaction -h 127.0.0.1 -u "$1" "$2"' "$secret" "$user" "$database") ;;
-  mongo) ext=archive; dump=(sh -c 'exec mongodump --quiet --archive --username "$1" --password "$(cat "$0")" --authenticationDatabase admin --db "$2"' "$secret" "$user" "$database") ;;
-  redis) ext=rdb; dump=(sh -c 'REDISCLI_AUTH="$(cat "$0")" redis-cli -h 127.0.0.1 --rdb /tmp/railyard-backup.rdb >/dev/null && cat /tmp/railyard-backup.rdb && rm -f /tmp/railyard-backup.rdb' "$secret") ;;
-  *) fail 2 "--engine must be postgres, mysql, mongo or redis, got '$engine'" ;;
-esac
+# Dumps through a .partial file renamed when complete; prints the dump's path.
+write_dump() {
+  local container target partial
+  container=$(docker ps --quiet --filter "label=com.docker.swarm.service.name=$service" --filter status=running | head -n 1)
+  [ -n "$container" ] || fail 20 "no running container of service $service on this node"
+  mkdir -p "$dir"
+  target="$dir/$service-$(date -u +%Y%m%dT%H%M%SZ).$ext"
+  partial="$target.partial"
+  # shellcheck disable=SC2064  # the path is fixed now
+  trap "rm -f -- $(q "$partial")" EXIT
+  if ! docker exec "$container" "${dump[@]}" >"$partial"; then
+    fail 21 "the $engine dump of $service failed; older dumps in $dir are kept"
+  fi
+  [ -s "$partial" ] || fail 21 "the $engine dump of $service is empty; older dumps in $dir are kept"
+  mv "$partial" "$target"
+  trap - EXIT
+  echo "$target"
+}
 
-container=$(docker ps --quiet --filter "label=com.docker.swarm.service.name=$service" --filter status=running | head -n 1)
-[ -n "$container" ] || fail 20 "no running container of service $service on this node"
+# Keeps the newest $keep dumps of this service: only files named as write_dump names them (their names sort by
+# their UTC timestamps); any other file in DIR is left alone.
+prune() {
+  find "$dir" -maxdepth 1 -type f -regextype posix-extended -regex ".*/$service-[0-9]{8}T[0-9]{6}Z\\.$ext" |
+    sort | head -n "-$keep" | while IFS= read -r old; do
+    rm -f -- "$old"
+  done
+}
 
-mkdir -p "$dir"
-target="$dir/$service-$(date -u +%Y%m%dT%H%M%SZ).$ext"
-partial="$target.partial"
-trap 'rm -f "$partial"' EXIT
-if ! docker exec "$container" "${dump[@]}" >"$partial"; then
-  fail 21 "the $engine dump of $service failed; older dumps in $dir are kept"
-fi
-[ -s "$partial" ] || fail 21 "the $engine dump of $service is empty; older dumps in $dir are kept"
-mv "$partial" "$target"
-trap - EXIT
+main() {
+  parse_args "$@"
+  write_dump
+  prune
+}
 
-# Keep the newest $keep dumps of this service (names sort by their UTC timestamps).
-find "$dir" -maxdepth 1 -type f -name "$service-*.$ext" | sort | head -n "-$keep" | while IFS= read -r old; do
-  rm -f -- "$old"
-done
-echo "$target"
+# Run unless sourced (tests source the script for its functions). Fed on stdin (`bash -s`) BASH_SOURCE is empty.
+if [[ -z "${BASH_SOURCE[0]:-}" || "${BASH_SOURCE[0]}" == "$0" ]]; then main "$@"; fi

@@ -2,6 +2,15 @@
 # railyard-gate: after a service update, let the release take traffic only when it is really healthy; otherwise
 # roll the service back, show why, and fail.
 set -euo pipefail
+RAILYARD_SCRIPT=railyard-gate
+# The shared library lives beside the script (or was fed before it on stdin).
+# (Its folder without `dirname`: the script must reach its own checks on a PATH without coreutils.)
+if ! declare -F railyard_lib >/dev/null; then
+  railyard_dir=${BASH_SOURCE[0]%/*}
+  [ "$railyard_dir" != "${BASH_SOURCE[0]}" ] || railyard_dir=.
+  # shellcheck source=host/railyard-lib.sh
+  source "$railyard_dir/railyard-lib.sh"
+fi
 
 usage() {
   cat <<'USAGE'
@@ -22,10 +31,16 @@ On failure the service is rolled back (docker service rollback) and waited on un
 every replica, the last 50 log lines of the failed tasks are printed, and the gate exits non-zero. A later run
 with the same IMAGE fails (43) while the rolled-back release runs: the gate passes only when the service's
 spec and its running tasks carry IMAGE.
+Only a service railyard deployed (it carries a railyard.stack label) is gated: any other is refused (2) before
+anything is changed.
+
+Arguments: NAME a Swarm service name (lower-case letters, digits and inner hyphens, at most 63 characters,
+starting with a letter); PORT 1 to 65535, given together with PATH; URL http[s]://HOST[:PORT][/PATH];
+--host and --insecure only with --url; N 1 to 999; SECONDS above 0 (decimals allowed, e.g. 0.5).
 
 Exit codes:
   0   every running task runs IMAGE and is healthy
-  2   bad arguments
+  2   bad arguments, no service NAME, or NAME has no railyard.stack label (nothing is changed)
   40  a task of IMAGE failed or exited (rolled back)
   41  not healthy within the attempts (rolled back)
   42  the rollback did not bring the previous release back within 120 s, or there is none (a first deploy)
@@ -33,60 +48,67 @@ Exit codes:
 USAGE
 }
 
-fail() {
-  local code=$1
-  shift
-  echo "railyard-gate: $*" >&2
-  exit "$code"
+service="" image="" port="" path="" url="" host="" attempts=30 interval=5 since="" insecure=0
+# The service's ID, once it is known to be railyard's (docker commands use it: a name can also match an ID prefix).
+sid=""
+
+parse_args() {
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --service) opt_value service "$@"; shift 2 ;;
+      --image) opt_value image "$@"; shift 2 ;;
+      --port) opt_value port "$@"; shift 2 ;;
+      --path) opt_value path "$@"; shift 2 ;;
+      --url) opt_value url "$@"; shift 2 ;;
+      --host) opt_value host "$@"; shift 2 ;;
+      --attempts) opt_value attempts "$@"; shift 2 ;;
+      --interval) opt_value interval "$@"; shift 2 ;;
+      --since) opt_value since "$@"; shift 2 ;;
+      --insecure) insecure=1; shift ;;
+      -h|--help) usage; exit 0 ;;
+      *) unknown_argument "$1" ;;
+    esac
+  done
+  check --service "$service" "a lower-case name (a Swarm service name: a-z, 0-9, inner -, at most 63)" is_name
+  check --image "$image" "an image reference ([registry[:port]/]path[:tag][@digest])" is_image
+  [ -z "$port" ] || check --port "$port" "a port number (1 to 65535)" is_port
+  [ -z "$path" ] || check --path "$path" "an HTTP path (/, then letters, digits and ._~%/?=&-)" is_http_path
+  [[ -z "$port" || -n "$path" ]] || fail 2 "--port needs --path"
+  [[ -z "$path" || -n "$port" ]] || fail 2 "--path needs --port"
+  [ -z "$url" ] || check --url "$url" "an http(s) URL (http[s]://HOST[:PORT][/PATH], PORT 1 to 65535)" is_url
+  [ -z "$host" ] || check --host "$host" "a lower-case domain" is_domain
+  [[ -z "$host" || -n "$url" ]] || fail 2 "--host needs --url"
+  [[ "$insecure" = 0 || -n "$url" ]] || fail 2 "--insecure needs --url"
+  check --attempts "$attempts" "1 to 999" is_int_in 1 999
+  check --interval "$interval" "seconds above 0 (at most 99999, up to 3 decimals)" is_seconds
+  [ -z "$since" ] || check --since "$since" "a Unix time" is_int_in 0 999999999
 }
 
-service="" image="" port="" path="" url="" host="" attempts=30 interval=5 since="" insecure=0
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --service) service=${2-}; shift 2 || fail 2 "--service needs a value" ;;
-    --image) image=${2-}; shift 2 || fail 2 "--image needs a value" ;;
-    --port) port=${2-}; shift 2 || fail 2 "--port needs a value" ;;
-    --path) path=${2-}; shift 2 || fail 2 "--path needs a value" ;;
-    --url) url=${2-}; shift 2 || fail 2 "--url needs a value" ;;
-    --host) host=${2-}; shift 2 || fail 2 "--host needs a value" ;;
-    --attempts) attempts=${2-}; shift 2 || fail 2 "--attempts needs a value" ;;
-    --interval) interval=${2-}; shift 2 || fail 2 "--interval needs a value" ;;
-    --since) since=${2-}; shift 2 || fail 2 "--since needs a value" ;;
-    --insecure) insecure=1; shift ;;
-    -h|--help) usage; exit 0 ;;
-    *) usage >&2; fail 2 "unknown argument: $1" ;;
-  esac
-done
-[[ "$service" =~ ^[a-z][a-z0-9-]*$ ]] || fail 2 "--service must be a lower-case name, got '$service'"
-[[ -n "$image" && "$image" =~ ^[A-Za-z0-9][A-Za-z0-9._/:@-]*$ ]] || fail 2 "--image must be an image reference, got '$image'"
-[[ -z "$port" || "$port" =~ ^[1-9][0-9]{0,4}$ ]] || fail 2 "--port must be a port number, got '$port'"
-[[ -z "$path" || "$path" =~ ^/[A-Za-z0-9._~%/?=\&-]*$ ]] || fail 2 "--path must be an HTTP path, got '$path'"
-[[ -z "$port" || -n "$path" ]] || fail 2 "--port needs --path"
-[[ -z "$url" || "$url" =~ ^https?://[A-Za-z0-9.:-]+(/[A-Za-z0-9._~%/?=\&-]*)?$ ]] || fail 2 "--url must be an http(s) URL, got '$url'"
-[[ -z "$host" || "$host" =~ ^[a-z0-9.-]+$ ]] || fail 2 "--host must be a domain, got '$host'"
-[[ "$attempts" =~ ^[1-9][0-9]{0,2}$ ]] || fail 2 "--attempts must be 1 to 999, got '$attempts'"
-[[ "$interval" =~ ^[0-9]+(\.[0-9]+)?$ ]] || fail 2 "--interval must be seconds, got '$interval'"
-[[ -z "$since" || "$since" =~ ^[0-9]+$ ]] || fail 2 "--since must be a Unix time, got '$since'"
-docker service inspect "$service" >/dev/null 2>&1 || fail 2 "no Swarm service named $service"
-# The release's tasks are those created since its update started (or since the service was created).
-since=${since:-$(docker service inspect --format '{{if .UpdateStatus}}{{if .UpdateStatus.StartedAt}}{{.UpdateStatus.StartedAt.Unix}}{{else}}{{.CreatedAt.Unix}}{{end}}{{else}}{{.CreatedAt.Unix}}{{end}}' "$service")}
+# Only a service railyard deployed (it carries a railyard.stack label) is gated, and so maybe rolled back.
+require_railyard_service() {
+  local info stack
+  info=$(service_field "$service" '{{.ID}} {{index .Spec.Labels "railyard.stack"}}') || fail 2 "no Swarm service named $service"
+  read -r sid stack <<<"$info"
+  [ -n "$stack" ] ||
+    fail 2 "$service has no railyard.stack label: railyard-gate gates and rolls back only services railyard deployed (nothing is changed)"
+}
 
 # Swarm's state of the last update: updating, completed, rollback_started, rollback_completed, paused… ("" if none).
-update_state() { docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "$service" 2>/dev/null || true; }
+update_state() { docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "$sid" 2>/dev/null || true; }
 
 # Whether a task's image is IMAGE (Swarm may append @sha256:… to what was declared).
-is_image() { [[ "$1" == "$image" || "$1" == "$image@"* ]]; }
+runs_image() { [[ "$1" == "$image" || "$1" == "$image@"* ]]; }
 
 # What makes tasks of one release: image, command, env, secrets and configs (a hash, one word).
 SPEC_FIELDS='{{.Image}}|{{json .Command}}|{{json .Args}}|{{json .Env}}|{{json .Secrets}}|{{json .Configs}}'
 service_key() {
-  md5sum <<<"$(docker service inspect --format "{{with .Spec.TaskTemplate.ContainerSpec}}$SPEC_FIELDS{{end}}" "$service" 2>/dev/null || true)" | cut -c1-12
+  md5sum <<<"$(docker service inspect --format "{{with .Spec.TaskTemplate.ContainerSpec}}$SPEC_FIELDS{{end}}" "$sid" 2>/dev/null || true)" | cut -c1-12
 }
 
 # One line per task: ID STATE DESIRED CREATED(epoch) SPEC-KEY IMAGE (one docker inspect for all tasks).
 task_lines() {
   local ids id state desired created img spec
-  mapfile -t ids < <(docker service ps -q --no-trunc "$service" 2>/dev/null || true)
+  mapfile -t ids < <(docker service ps -q --no-trunc "$sid" 2>/dev/null || true)
   [ "${#ids[@]}" -gt 0 ] || return 0
   while IFS=$'\t' read -r id state desired created img spec; do
     echo "$id $state $desired $created $(md5sum <<<"$spec" | cut -c1-12) $img"
@@ -116,13 +138,9 @@ probe_url() {
   [ "$insecure" = 1 ] && args+=(-k)
   if [ -n "$host" ]; then
     # Connect where --url points, but speak to (and verify) the domain: scheme + HOST + port + path.
-    local scheme=${url%%://*} rest=${url#*://}
-    local hostport=${rest%%/*} path_part=/${rest#*/}
-    [[ "$rest" == */* ]] || path_part=/
-    local addr=${hostport%%:*} p=${hostport##*:}
-    [[ "$hostport" == *:* ]] || p=$([ "$scheme" = https ] && echo 443 || echo 80)
-    args+=(--connect-to "$host:$p:$addr:$p")
-    target="$scheme://$host:$p$path_part"
+    split_url "$url"
+    args+=(--connect-to "$host:$url_port:$url_host:$url_port")
+    target="$url_scheme://$host:$url_port$url_path"
   fi
   out=$(curl "${args[@]}" "$target" 2>/dev/null) || out=$'\n000'
   code=${out##*$'\n'}
@@ -151,11 +169,11 @@ rollback() {
       echo "railyard-gate: Swarm is already rolling $service back" >&2
       break
     fi
-    if [ -z "$(docker service inspect --format '{{if .PreviousSpec}}yes{{end}}' "$service" 2>/dev/null || true)" ]; then
+    if [ -z "$(docker service inspect --format '{{if .PreviousSpec}}yes{{end}}' "$sid" 2>/dev/null || true)" ]; then
       show_failed_logs "$@"
       fail 42 "$service has no previous release to roll back to (a first deploy): fix the release and deploy again"
     fi
-    docker service rollback --detach "$service" >/dev/null 2>&1 && break
+    docker service rollback --detach "$sid" >/dev/null 2>&1 && break
     [ "$try" = 1 ] || { show_failed_logs "$@"; fail 42 "$service: docker service rollback failed"; }
     sleep 0.5
   done
@@ -164,7 +182,7 @@ rollback() {
   # Done when the previous release (now the service's spec) runs every replica and nothing else runs.
   local deadline=$((SECONDS + 120)) replicas current other key
   while [ "$SECONDS" -lt "$deadline" ]; do
-    replicas=$(docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "$service" 2>/dev/null || echo -1)
+    replicas=$(docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "$sid" 2>/dev/null || echo -1)
     key=$(service_key)
     current=0 other=0
     while read -r _ state desired _ tkey _; do
@@ -179,23 +197,20 @@ rollback() {
   fail 42 "$service: the rollback did not complete within 120 s"
 }
 
-spec_image=$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "$service" 2>/dev/null || true)
-if ! is_image "$spec_image"; then
-  fail 43 "$service runs $spec_image, not the declared $image (it was rolled back); fix the release and deploy again"
-fi
+# A later run for a release that was rolled back fails at once and changes nothing.
+refuse_rolled_back() {
+  local spec_image
+  spec_image=$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "$sid" 2>/dev/null || true)
+  runs_image "$spec_image" ||
+    fail 43 "$service runs $(q "$spec_image"), not the declared $image (it was rolled back); fix the release and deploy again"
+}
 
-# The tasks are watched every half second; the attempts × interval budget bounds how long the release may take
-# to become healthy (an attempt is one interval of it).
-budget_ms=$(awk -v a="$attempts" -v i="$interval" 'BEGIN { printf "%d", a * i * 1000 }')
-started_ms=$(date +%s%3N)
-attempt=0
-while :; do
-  elapsed_ms=$(($(date +%s%3N) - started_ms))
-  [ "$elapsed_ms" -le "$budget_ms" ] || break
-  previous_attempt=$attempt
-  attempt=$(awk -v e="$elapsed_ms" -v i="$interval" 'BEGIN { printf "%d", (i > 0 ? int(e / (i * 1000)) : 0) + 1 }')
-  say=0
-  [ "$attempt" = "$previous_attempt" ] || say=1
+# One look at the release's tasks (attempt ATTEMPT; SAY=1 prints what is not healthy yet). Sets failed (tasks of
+# the release that failed or exited), running, running_new, healthy (every probed task passed) and bad (a task
+# reported an unhealthy component).
+failed=() running=0 running_new=0 healthy=1 bad=0
+scan_tasks() {
+  local attempt=$1 say=$2 key id state desired created tkey container verdict
   failed=() running=0 running_new=0 healthy=1 bad=0
   key=$(service_key)
   while read -r id state desired created tkey _; do
@@ -218,24 +233,54 @@ while :; do
       fi
     fi
   done < <(task_lines)
-  [ "${#failed[@]}" -eq 0 ] || rollback 40 "${#failed[@]} task(s) of the new release failed or exited" "${failed[@]}"
-  ustate=$(update_state)
-  if [[ "$ustate" == rollback_* || "$ustate" == paused ]]; then
-    # Swarm's own failure action came first; the failed tasks are those of IMAGE since the update started.
-    while read -r id state _ created _ img; do
-      is_image "$img" && [[ "$state" =~ ^(failed|rejected|complete|shutdown)$ ]] && [ "$created" -ge "$since" ] && failed+=("$id")
-    done < <(task_lines)
-    rollback 40 "Swarm stopped the update ($ustate)" ${failed[@]+"${failed[@]}"}
-  fi
-  [ "$bad" = 0 ] || rollback 41 "a task of the new release reports an unhealthy component"
-  replicas=$(docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "$service" 2>/dev/null || echo -1)
-  if [ "$healthy" = 1 ] && [ "$running_new" -eq "$replicas" ] && [ "$running_new" -eq "$running" ]; then
-    if [ -z "$url" ] || probe_url; then
-      echo "railyard-gate: $service: $running_new task(s) run $image and are healthy (attempt $attempt)" >&2
-      exit 0
+  return 0
+}
+
+# Watches the release every half second until it is healthy (exit 0) or fails (rollback); the attempts ×
+# interval budget bounds how long it may take to become healthy (an attempt is one interval of it).
+watch_release() {
+  local budget_ms started_ms elapsed_ms attempt=0 previous_attempt say ustate replicas id state created img
+  budget_ms=$(awk -v a="$attempts" -v i="$interval" 'BEGIN { printf "%d", a * i * 1000 }')
+  started_ms=$(date +%s%3N)
+  while :; do
+    elapsed_ms=$(($(date +%s%3N) - started_ms))
+    [ "$elapsed_ms" -le "$budget_ms" ] || break
+    previous_attempt=$attempt
+    attempt=$(awk -v e="$elapsed_ms" -v i="$interval" 'BEGIN { printf "%d", int(e / (i * 1000)) + 1 }')
+    say=0
+    [ "$attempt" = "$previous_attempt" ] || say=1
+    scan_tasks "$attempt" "$say"
+    [ "${#failed[@]}" -eq 0 ] || rollback 40 "${#failed[@]} task(s) of the new release failed or exited" "${failed[@]}"
+    ustate=$(update_state)
+    if [[ "$ustate" == rollback_* || "$ustate" == paused ]]; then
+      # Swarm's own failure action came first; the failed tasks are those of IMAGE since the update started.
+      while read -r id state _ created _ img; do
+        runs_image "$img" && [[ "$state" =~ ^(failed|rejected|complete|shutdown)$ ]] && [ "$created" -ge "$since" ] && failed+=("$id")
+      done < <(task_lines)
+      rollback 40 "Swarm stopped the update ($ustate)" ${failed[@]+"${failed[@]}"}
     fi
-    [ "$say" = 0 ] || echo "railyard-gate: attempt $attempt: $url is not healthy yet" >&2
-  fi
-  sleep 0.5
-done
-rollback 41 "not healthy after $attempts attempts × ${interval}s"
+    [ "$bad" = 0 ] || rollback 41 "a task of the new release reports an unhealthy component"
+    replicas=$(docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "$sid" 2>/dev/null || echo -1)
+    if [ "$healthy" = 1 ] && [ "$running_new" -eq "$replicas" ] && [ "$running_new" -eq "$running" ]; then
+      if [ -z "$url" ] || probe_url; then
+        echo "railyard-gate: $service: $running_new task(s) run $image and are healthy (attempt $attempt)" >&2
+        exit 0
+      fi
+      [ "$say" = 0 ] || echo "railyard-gate: attempt $attempt: $url is not healthy yet" >&2
+    fi
+    sleep 0.5
+  done
+  rollback 41 "not healthy after $attempts attempts × ${interval}s"
+}
+
+main() {
+  parse_args "$@"
+  require_railyard_service
+  # The release's tasks are those created since its update started (or since the service was created).
+  since=${since:-$(docker service inspect --format '{{if .UpdateStatus}}{{if .UpdateStatus.StartedAt}}{{.UpdateStatus.StartedAt.Unix}}{{else}}{{.CreatedAt.Unix}}{{end}}{{else}}{{.CreatedAt.Unix}}{{end}}' "$sid")}
+  refuse_rolled_back
+  watch_release
+}
+
+# Run unless sourced (tests source the script for its functions). Fed on stdin (`bash -s`) BASH_SOURCE is empty.
+if [[ -z "${BASH_SOURCE[0]:-}" || "${BASH_SOURCE[0]}" == "$0" ]]; then main "$@"; fi

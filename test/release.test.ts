@@ -4,6 +4,7 @@
  * each stack declares: order (backup → migration → service → edge → gate), triggers and options.
  */
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -148,14 +149,21 @@ describe.each([
 });
 
 describe("host scripts upload", () => {
-  it("copies each host script to <stackDir>/scripts over SSH, replaced when its content changes", async () => {
+  it("copies each host script and their library to <stackDir>/scripts over SSH, replaced when its content changes", async () => {
     const r = await run("staging");
     const copies = byType(r, "command:remote:CopyToRemote");
     expect(copies.map((c) => c.inputs.remotePath).sort()).toEqual(
-      ["railyard-backup.sh", "railyard-gate.sh", "railyard-migrate.sh"].map((s) => `/srv/railyard/staging/scripts/${s}`),
+      ["railyard-backup.sh", "railyard-gate.sh", "railyard-lib.sh", "railyard-migrate.sh"].map((s) => `/srv/railyard/staging/scripts/${s}`),
     );
     for (const c of copies) expect(reveal(c.inputs.triggers)).toEqual([expect.stringMatching(/^[0-9a-f]{64}$/)]);
     expect(one(r, "command:remote:Command", "api-migrate").dependsOn).toEqual(expect.arrayContaining(copies.map((c) => c.name)));
     expect(byType(await run("dev"), "command:remote:CopyToRemote")).toHaveLength(0);
+  });
+
+  it("feeds the remote bootstrap the library, then the script, re-run when either changes", async () => {
+    const bootstrap = one(await run("staging"), "command:remote:Command", "host-bootstrap");
+    const stdin = String(reveal(bootstrap.inputs.stdin));
+    expect(stdin).toBe(`${fs.readFileSync(path.join(ROOT, "host", "railyard-lib.sh"), "utf8")}\n${fs.readFileSync(path.join(ROOT, "host", "railyard-bootstrap.sh"), "utf8")}`);
+    expect((reveal(bootstrap.inputs.triggers) as string[])[0]).toBe(createHash("sha256").update(stdin).digest("hex"));
   });
 });

@@ -1,0 +1,149 @@
+# shellcheck shell=bash
+# railyard-lib: what the railyard host scripts share — failing with a code, the argument loop's value-taking
+# options, the checks every argument passes before anything runs, and values made safe for messages.
+# Each script sources it from its own folder; over SSH the bootstrap is fed on stdin with this library before
+# it (`bash -s`), and a script finds these functions already defined there.
+
+# Marks the library as loaded.
+railyard_lib() { :; }
+
+# q VALUE: VALUE escaped for a terminal (printf %q: control characters come out as $'\n', \e… never raw).
+q() { printf '%q' "$1"; }
+
+# fail CODE MESSAGE...: "<script>: MESSAGE" on stderr, then exit CODE. RAILYARD_SCRIPT names the script.
+fail() {
+  local code=$1
+  shift
+  printf '%s: %s\n' "${RAILYARD_SCRIPT:-railyard}" "$*" >&2
+  exit "$code"
+}
+
+# opt_value VAR "$@": in an argument loop standing on an option ($1 of the loop), sets VAR to the option's value,
+# or fails (exit 2) naming the option when there is none. The loop then shifts 2.
+opt_value() {
+  [ $# -ge 3 ] || fail 2 "$2 needs a value"
+  printf -v "$1" '%s' "$3"
+}
+
+# unknown_argument ARG: the usage on stderr, then exit 2 naming ARG (escaped).
+unknown_argument() {
+  usage >&2
+  fail 2 "unknown argument: $(q "$1")"
+}
+
+# check OPTION VALUE WHAT TEST [ARGS...]: fails (exit 2) with "OPTION must be WHAT, got VALUE" unless
+# `TEST ARGS... VALUE` succeeds.
+check() {
+  local option=$1 value=$2 what=$3
+  shift 3
+  "$@" "$value" || fail 2 "$option must be $what, got $(q "$value")"
+}
+
+# matches REGEX VALUE: VALUE matches the extended regular expression.
+matches() { [[ $2 =~ $1 ]]; }
+
+# is_int_in MIN MAX VALUE: a whole number from MIN to MAX, written without sign or leading zeros.
+is_int_in() { [[ $3 =~ ^(0|[1-9][0-9]{0,8})$ ]] && (($3 >= $1 && $3 <= $2)); }
+
+is_port() { is_int_in 1 65535 "$1"; }
+
+# is_seconds VALUE: a duration in seconds above 0, at most 99999, with up to 3 decimals (0.5, 5, 2.25).
+is_seconds() { [[ $1 =~ ^(0|[1-9][0-9]{0,4})(\.[0-9]{1,3})?$ && $1 =~ [1-9] ]]; }
+
+# is_name VALUE: a Swarm service, network or stack name as railyard makes them: a DNS label (at most 63
+# characters, letters, digits and inner hyphens), lower-case, starting with a letter.
+is_name() { [[ $1 =~ ^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$ ]]; }
+
+# is_domain VALUE: a lower-case DNS name (labels as above, digits allowed first), at most 253 characters.
+is_domain() {
+  local label='[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?'
+  [[ ${#1} -le 253 && $1 =~ ^$label(\.$label)*$ ]]
+}
+
+# is_abs_path VALUE: an absolute path of plain characters (letters, digits, . _ -) without `..`.
+is_abs_path() {
+  [[ ${#1} -le 1024 && $1 =~ ^/([A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*)?/?$ && ! $1 =~ (^|/)\.\.(/|$) ]]
+}
+
+# is_http_path VALUE: an HTTP path with an optional query, of characters that need no quoting.
+is_http_path() {
+  local re='^/[A-Za-z0-9._~%/?=&-]*$'
+  [[ ${#1} -le 2048 && $1 =~ $re ]]
+}
+
+# is_ipv4 VALUE: a dotted-quad IPv4 address, each octet 0 to 255 without leading zeros.
+is_ipv4() {
+  local o='(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'
+  [[ $1 =~ ^$o\.$o\.$o\.$o$ ]]
+}
+
+# is_ipv6 VALUE: an IPv6 address literal (eight groups, or fewer with one `::`; an IPv4 tail counts as two).
+is_ipv6() {
+  local a=$1 g='[0-9A-Fa-f]{1,4}' rest colons
+  if [[ $a == *.* ]]; then
+    [[ $a == *:* ]] && is_ipv4 "${a##*:}" || return 1
+    a="${a%:*}:0:0"
+  fi
+  local full="^$g(:$g){7}\$" compressed="^($g(:$g)*)?::($g(:$g)*)?\$"
+  [[ $a =~ $full ]] && return 0
+  [[ $a =~ $compressed ]] || return 1
+  # `::` stands for at least one group: at most seven others.
+  rest=${a/::/:}
+  rest=${rest#:}
+  rest=${rest%:}
+  colons=${rest//[!:]/}
+  [ -z "$rest" ] || [ "${#colons}" -lt 7 ]
+}
+
+is_ip() { is_ipv4 "$1" || is_ipv6 "$1"; }
+
+# is_image VALUE: an image reference [registry[:port]/]path[:tag][@digest], the registry's port in range.
+is_image() {
+  local c='[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*' d='[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?'
+  local re="^($d(\\.$d)*(:[0-9]+)?/)?$c(/$c)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@[a-z0-9]+([+._-][a-z0-9]+)*:[0-9a-fA-F]{32,})?\$"
+  [[ ${#1} -le 512 && $1 =~ $re ]] || return 1
+  # Only a registry (before the first /) can hold a colon before a slash: its port.
+  local first=${1%%/*}
+  [[ $1 != */* || $first != *:* ]] || is_port "${first##*:}"
+}
+
+# split_url URL: sets url_scheme, url_host (an IPv6 address in brackets), url_port (the scheme's default when
+# absent) and url_path ("/" when absent); fails unless URL is http(s)://HOST[:PORT][/PATH] with a DNS name or IP
+# address as HOST, PORT 1 to 65535 and PATH as is_http_path accepts it.
+# shellcheck disable=SC2034  # url_* are what the caller reads
+split_url() {
+  local re='^(https?)://([^/]+)(/.*)?$' v6='^\[([^]]*)\](:(.*))?$' v4='^([^:]*)(:(.*))?$' colon port
+  [[ $1 =~ $re ]] || return 1
+  url_scheme=${BASH_REMATCH[1]}
+  url_path=${BASH_REMATCH[3]:-/}
+  local hostport=${BASH_REMATCH[2]}
+  if [[ $hostport =~ $v6 ]]; then
+    url_host=${BASH_REMATCH[1]} colon=${BASH_REMATCH[2]} port=${BASH_REMATCH[3]}
+    is_ipv6 "$url_host" || return 1
+    url_host="[$url_host]"
+  elif [[ $hostport =~ $v4 ]]; then
+    url_host=${BASH_REMATCH[1]} colon=${BASH_REMATCH[2]} port=${BASH_REMATCH[3]}
+    if [[ $url_host =~ ^[0-9.]+$ ]]; then is_ipv4 "$url_host" || return 1; else is_domain "$url_host" || return 1; fi
+  else
+    return 1
+  fi
+  if [ -n "$colon" ]; then
+    is_port "$port" || return 1
+    url_port=$port
+  else
+    url_port=$([ "$url_scheme" = https ] && echo 443 || echo 80)
+  fi
+  is_http_path "$url_path"
+}
+
+is_url() { split_url "$1"; }
+
+# service_field NAME FORMAT: FORMAT (a Go template over `docker service inspect`) for the Swarm service named
+# exactly NAME; status 1 when there is none. (`docker service inspect` also resolves IDs and ID prefixes: a
+# service found under another name is not NAME.)
+service_field() {
+  local out
+  out=$(docker service inspect --format "{{.Spec.Name}}|$2" "$1" 2>/dev/null) || return 1
+  [[ $out == "$1|"* ]] || return 1
+  printf '%s\n' "${out#"$1|"}"
+}

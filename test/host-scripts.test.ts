@@ -1,0 +1,300 @@
+/**
+ * The host scripts' argument checks, run for real by bash with a `docker` first on PATH that only records that it
+ * was called: every bad option exits 2 naming the option, prints nothing raw, and runs nothing. The shared library's
+ * validators are unit-tested by sourcing host/railyard-lib.sh; the bootstrap also runs fed on stdin after the
+ * library, as it does over SSH.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { beforeEach, describe, expect, it } from "vitest";
+import { bootstrapStdin, HOST_LIB } from "../components/host";
+import { ROOT } from "./harness";
+
+const HOST = path.join(ROOT, "host");
+const bin = fs.mkdtempSync(path.join(os.tmpdir(), "railyard-fakebin-"));
+const calls = path.join(bin, "calls");
+// Records the call and fails, as an engine that does not answer would.
+fs.writeFileSync(path.join(bin, "docker"), `#!/bin/sh\nprintf '%s\\n' "$*" >> ${calls}\nexit 1\n`, { mode: 0o755 });
+const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+const recorded = () => (fs.existsSync(calls) ? fs.readFileSync(calls, "utf8") : "");
+beforeEach(() => fs.rmSync(calls, { force: true }));
+
+const run = (script: string, args: string[], input?: string) =>
+  spawnSync("bash", input === undefined ? [path.join(HOST, script), ...args] : ["-s", "--", ...args], { encoding: "utf8", env, input });
+
+/** Any control character but the newline that ends each line. */
+const RAW_CONTROL = /[\x00-\x09\x0b-\x1f\x7f]/;
+const ESC = "\x1b[2J";
+
+const valid = {
+  "railyard-bootstrap.sh": ["--stack", "ryt", "--network", "ryt-net", "--data-dir", "/tmp/railyard-host-scripts"],
+  "railyard-backup.sh": ["--service", "ryt-postgres", "--engine", "postgres", "--user", "app", "--database", "app", "--dir", "/tmp/railyard-host-scripts"],
+  "railyard-migrate.sh": ["--job", "ryt-api-migrate", "--timeout", "30", "--", "--network", "ryt-net", "img:v1", "true"],
+  "railyard-gate.sh": ["--service", "ryt-api", "--image", "railyard-test/app:v1"],
+} as const;
+type Script = keyof typeof valid;
+
+/** The valid arguments with OPTION's value replaced (or OPTION added with VALUE; VALUE undefined removes it). */
+function withOption(script: Script, option: string, value?: string): string[] {
+  const args: string[] = [...valid[script]];
+  const end = args.indexOf("--") === -1 ? args.length : args.indexOf("--");
+  const at = args.indexOf(option);
+  if (at !== -1 && at < end) {
+    if (value === undefined) args.splice(at, 2);
+    else args[at + 1] = value;
+  } else if (value !== undefined) args.splice(end, 0, option, value);
+  return args;
+}
+
+const BAD: [Script, string, string[]][] = [
+  // bootstrap
+  ["railyard-bootstrap.sh", "--stack", ["--stack"]],
+  ["railyard-bootstrap.sh", "--stack", withOption("railyard-bootstrap.sh", "--stack", "s;reboot")],
+  ["railyard-bootstrap.sh", "--stack", withOption("railyard-bootstrap.sh", "--stack", "a".repeat(64))],
+  ["railyard-bootstrap.sh", "--network", withOption("railyard-bootstrap.sh", "--network", "Net")],
+  ["railyard-bootstrap.sh", "--network", withOption("railyard-bootstrap.sh", "--network", "net-")],
+  ["railyard-bootstrap.sh", "--data-dir", withOption("railyard-bootstrap.sh", "--data-dir", "srv/railyard")],
+  ["railyard-bootstrap.sh", "--data-dir", withOption("railyard-bootstrap.sh", "--data-dir", "/srv/../etc")],
+  ["railyard-bootstrap.sh", "--advertise-addr", withOption("railyard-bootstrap.sh", "--advertise-addr", "256.0.2.1")],
+  ["railyard-bootstrap.sh", "--advertise-addr", withOption("railyard-bootstrap.sh", "--advertise-addr", "192.0.2")],
+  ["railyard-bootstrap.sh", "--advertise-addr", withOption("railyard-bootstrap.sh", "--advertise-addr", "eth0")],
+  ["railyard-bootstrap.sh", "--advertise-addr", withOption("railyard-bootstrap.sh", "--advertise-addr", "2001:db8::1::2")],
+  ["railyard-bootstrap.sh", "--advertise-addr", withOption("railyard-bootstrap.sh", "--advertise-addr", `192.0.2.1${ESC}`)],
+  ["railyard-bootstrap.sh", "--bogus", [...valid["railyard-bootstrap.sh"], `--bogus${ESC}`]],
+  // backup
+  ["railyard-backup.sh", "--service", withOption("railyard-backup.sh", "--service", "Postgres")],
+  ["railyard-backup.sh", "--service", withOption("railyard-backup.sh", "--service", "p".repeat(64))],
+  ["railyard-backup.sh", "--engine", withOption("railyard-backup.sh", "--engine", "oracle")],
+  ["railyard-backup.sh", "--user", withOption("railyard-backup.sh", "--user", "app;id")],
+  ["railyard-backup.sh", "--database", withOption("railyard-backup.sh", "--database", `app\n`)],
+  ["railyard-backup.sh", "--dir", withOption("railyard-backup.sh", "--dir", "/tmp/$(reboot)")],
+  ["railyard-backup.sh", "--keep", withOption("railyard-backup.sh", "--keep", "0")],
+  ["railyard-backup.sh", "--keep", withOption("railyard-backup.sh", "--keep", "1000")],
+  ["railyard-backup.sh", "--keep", withOption("railyard-backup.sh", "--keep", "05")],
+  ["railyard-backup.sh", "--keep", [...valid["railyard-backup.sh"], "--keep"]],
+  // migrate
+  ["railyard-migrate.sh", "--job", withOption("railyard-migrate.sh", "--job", "j".repeat(64))],
+  ["railyard-migrate.sh", "--job", withOption("railyard-migrate.sh", "--job", "api-")],
+  ["railyard-migrate.sh", "--job", withOption("railyard-migrate.sh", "--job", `api${ESC}`)],
+  ["railyard-migrate.sh", "--timeout", withOption("railyard-migrate.sh", "--timeout", "0")],
+  ["railyard-migrate.sh", "--timeout", withOption("railyard-migrate.sh", "--timeout", "abc")],
+  ["railyard-migrate.sh", "--log-lines", withOption("railyard-migrate.sh", "--log-lines", "0")],
+  ["railyard-migrate.sh", "--log-lines", withOption("railyard-migrate.sh", "--log-lines", "10000")],
+  ["railyard-migrate.sh", "--pause", withOption("railyard-migrate.sh", "--pause", "Worker")],
+  ["railyard-migrate.sh", "--pause", withOption("railyard-migrate.sh", "--pause", "w".repeat(64))],
+  ["railyard-migrate.sh", "--", ["--job", "ryt-api-migrate", "--timeout", "30"]],
+  // gate
+  ["railyard-gate.sh", "--service", withOption("railyard-gate.sh", "--service", "s".repeat(64))],
+  ["railyard-gate.sh", "--image", withOption("railyard-gate.sh", "--image", "img;rm -rf /")],
+  ["railyard-gate.sh", "--image", withOption("railyard-gate.sh", "--image", "team/App")],
+  ["railyard-gate.sh", "--image", withOption("railyard-gate.sh", "--image", "localhost:70000/app:v1")],
+  ["railyard-gate.sh", "--image", withOption("railyard-gate.sh", "--image", `app${ESC}\n`)],
+  ["railyard-gate.sh", "--port", [...withOption("railyard-gate.sh", "--port", "99999"), "--path", "/health"]],
+  ["railyard-gate.sh", "--port", [...withOption("railyard-gate.sh", "--port", "0"), "--path", "/health"]],
+  ["railyard-gate.sh", "--port", withOption("railyard-gate.sh", "--port", "3000")],
+  ["railyard-gate.sh", "--path", withOption("railyard-gate.sh", "--path", "/health")],
+  ["railyard-gate.sh", "--path", [...withOption("railyard-gate.sh", "--port", "3000"), "--path", "/$(id)"]],
+  ["railyard-gate.sh", "--url", withOption("railyard-gate.sh", "--url", "https://127.0.0.1:99999/health")],
+  ["railyard-gate.sh", "--url", withOption("railyard-gate.sh", "--url", "ftp://127.0.0.1/")],
+  ["railyard-gate.sh", "--url", withOption("railyard-gate.sh", "--url", "http://999.0.0.1/")],
+  ["railyard-gate.sh", "--host", withOption("railyard-gate.sh", "--host", "api.example.com")],
+  ["railyard-gate.sh", "--host", [...withOption("railyard-gate.sh", "--url", "https://127.0.0.1/"), "--host", "Api Example"]],
+  ["railyard-gate.sh", "--insecure", [...valid["railyard-gate.sh"], "--insecure"]],
+  ["railyard-gate.sh", "--attempts", withOption("railyard-gate.sh", "--attempts", "0")],
+  ["railyard-gate.sh", "--attempts", withOption("railyard-gate.sh", "--attempts", "1000")],
+  ["railyard-gate.sh", "--interval", withOption("railyard-gate.sh", "--interval", "0")],
+  ["railyard-gate.sh", "--interval", withOption("railyard-gate.sh", "--interval", "0.000")],
+  ["railyard-gate.sh", "--interval", withOption("railyard-gate.sh", "--interval", "-1")],
+  ["railyard-gate.sh", "--since", withOption("railyard-gate.sh", "--since", "yesterday")],
+];
+
+describe("host scripts refuse bad options before anything runs", () => {
+  it.each(BAD)("%s: %s in %j exits 2 naming it, prints nothing raw, calls nothing", (script, option, args) => {
+    const r = run(script, args);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toContain(option);
+    expect(r.stderr).not.toMatch(RAW_CONTROL);
+    expect(recorded()).toBe("");
+  });
+
+  it.each(Object.keys(valid) as Script[])("%s with valid options gets past its checks and calls docker (the fake records it)", (script) => {
+    const r = run(script, [...valid[script]]);
+    expect(r.stderr).not.toMatch(/must be|needs|unknown argument/);
+    expect(recorded()).not.toBe("");
+  });
+
+  it("a bootstrap with an IPv6 --advertise-addr gets past its checks", () => {
+    const r = run("railyard-bootstrap.sh", withOption("railyard-bootstrap.sh", "--advertise-addr", "2001:db8::10"));
+    expect(r.status, r.stderr).toBe(11);
+  });
+
+  it("a gate with --port/--path and --url/--host/--insecure gets past its checks", () => {
+    const args = [...valid["railyard-gate.sh"], "--port", "65535", "--path", "/api/v1/health?full=1", "--url", "https://[::1]:8443/h", "--host", "api.example.com", "--insecure", "--interval", "0.5"];
+    const r = run("railyard-gate.sh", args);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("no Swarm service named ryt-api");
+    expect(recorded()).toContain("service inspect");
+  });
+
+  it.each(Object.keys(valid) as Script[])("%s --help lists every exit code and runs from its own folder", (script) => {
+    const r = spawnSync("bash", [script, "--help"], { encoding: "utf8", env, cwd: HOST });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("Usage:");
+    expect(r.stdout).toMatch(/Exit codes:\n {2}0 {3}.+\n {2}2 {3}bad arguments/);
+  });
+});
+
+/** Runs bash code after sourcing host/railyard-lib.sh; returns the exit status and output. */
+const lib = (code: string, ...args: string[]) =>
+  spawnSync("bash", ["-c", `source ${JSON.stringify(HOST_LIB)}; ${code}`, "lib", ...args], { encoding: "utf8", env });
+
+describe("host/railyard-lib.sh", () => {
+  const cases: [string, string, boolean][] = [
+    ["is_port", "1", true],
+    ["is_port", "65535", true],
+    ["is_port", "65536", false],
+    ["is_port", "0", false],
+    ["is_port", "080", false],
+    ["is_port", " 80", false],
+    ["is_seconds", "0.5", true],
+    ["is_seconds", "5", true],
+    ["is_seconds", "0", false],
+    ["is_seconds", "0.0", false],
+    ["is_seconds", "1e3", false],
+    ["is_name", "staging-api-migrate", true],
+    ["is_name", "a".repeat(63), true],
+    ["is_name", "a".repeat(64), false],
+    ["is_name", "api-", false],
+    ["is_name", "1api", false],
+    ["is_name", "Api", false],
+    ["is_name", "api\n", false],
+    ["is_domain", "api.example.com", true],
+    ["is_domain", "-api.example.com", false],
+    ["is_abs_path", "/srv/railyard", true],
+    ["is_abs_path", "/", true],
+    ["is_abs_path", "srv", false],
+    ["is_abs_path", "/srv/../etc", false],
+    ["is_abs_path", "/srv/$(id)", false],
+    ["is_ipv4", "203.0.113.10", true],
+    ["is_ipv4", "255.255.255.255", true],
+    ["is_ipv4", "256.1.1.1", false],
+    ["is_ipv4", "01.2.3.4", false],
+    ["is_ipv4", "1.2.3", false],
+    ["is_ipv6", "::", true],
+    ["is_ipv6", "::1", true],
+    ["is_ipv6", "2001:db8::10", true],
+    ["is_ipv6", "1:2:3:4:5:6:7:8", true],
+    ["is_ipv6", "1:2:3:4:5:6:7::", true],
+    ["is_ipv6", "::ffff:192.0.2.1", true],
+    ["is_ipv6", "1:2:3:4:5:6:7:8:9", false],
+    ["is_ipv6", "1:2:3:4:5:6:7:8::", false],
+    ["is_ipv6", "1::2::3", false],
+    ["is_ipv6", ":::1", false],
+    ["is_ipv6", "1::2:", false],
+    ["is_ipv6", "::ffff:300.0.2.1", false],
+    ["is_ipv6", "12345::1", false],
+    ["is_ip", "192.0.2.1", true],
+    ["is_ip", "2001:db8::1", true],
+    ["is_ip", "localhost", false],
+    ["is_image", "railyard-test/app-v1:0123abcd", true],
+    ["is_image", "postgres:16", true],
+    ["is_image", `registry.example.com:5000/team/api@sha256:${"a".repeat(64)}`, true],
+    ["is_image", "registry.example.com:65536/api", false],
+    ["is_image", "Api", false],
+    ["is_image", "api:tag:tag", false],
+    ["is_image", "api tag", false],
+    ["is_image", "", false],
+    ["is_url", "https://127.0.0.1:443/api/v1/health", true],
+    ["is_url", "http://example.com", true],
+    ["is_url", "http://[::1]:8080/h?a=b&c=d", true],
+    ["is_url", "http://example.com:/", false],
+    ["is_url", "http://example.com:65536/", false],
+    ["is_url", "http://[zz]/", false],
+    ["is_url", "http://a b/", false],
+    ["is_url", "http://example.com/$(id)", false],
+  ];
+  it.each(cases)("%s %j → %s", (fn, value, ok) => {
+    expect(lib(`${fn} "$1"`, value).status).toBe(ok ? 0 : 1);
+  });
+
+  it("is_int_in checks the range, without sign or leading zeros", () => {
+    expect(lib('is_int_in 1 999 "$1"', "999").status).toBe(0);
+    for (const v of ["0", "1000", "007", "-1", "+5", ""]) expect(lib('is_int_in 1 999 "$1"', v).status, v).toBe(1);
+  });
+
+  it("split_url gives scheme, host, port (the scheme's default when absent) and path", () => {
+    const parts = (url: string) => lib('split_url "$1" && echo "$url_scheme $url_host $url_port $url_path"', url).stdout.trim();
+    expect(parts("https://[::1]/h")).toBe("https [::1] 443 /h");
+    expect(parts("http://api.example.com:8080")).toBe("http api.example.com 8080 /");
+  });
+
+  it("q escapes control characters for a terminal", () => {
+    const r = lib('q "$1"', `a\nb${ESC}`);
+    expect(r.stdout).toBe("$'a\\nb\\E[2J'");
+    expect(lib('q "$1"', "").stdout).toBe("''");
+  });
+
+  it("check fails with exit 2 naming the option and the escaped value; opt_value needs a value", () => {
+    const r = lib('RAILYARD_SCRIPT=t; check --port "$1" "a port" is_port', `9${ESC}`);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe("t: --port must be a port, got $'9\\E[2J'\n");
+    expect(lib('check --port "$1" "a port" is_port && echo ok', "80").stdout).toBe("ok\n");
+    const missing = lib('opt_value v "$@"', "--stack");
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain("--stack needs a value");
+    expect(lib('opt_value v "$@"; printf %s "$v"', "--stack", " two words\n").stdout).toBe(" two words\n");
+  });
+
+  it("service_field reads the service named exactly NAME, not one whose ID starts with it", () => {
+    fs.writeFileSync(path.join(bin, "docker"), `#!/bin/sh\nprintf '%s\\n' "$*" >> ${calls}\necho 'other-service|abc'\n`, { mode: 0o755 });
+    try {
+      expect(lib('service_field "$1" "{{.ID}}"', "abc").status).toBe(1);
+      fs.writeFileSync(path.join(bin, "docker"), `#!/bin/sh\necho 'abc|id1 label'\n`, { mode: 0o755 });
+      expect(lib('service_field "$1" "{{.ID}}"', "abc").stdout).toBe("id1 label\n");
+    } finally {
+      fs.writeFileSync(path.join(bin, "docker"), `#!/bin/sh\nprintf '%s\\n' "$*" >> ${calls}\nexit 1\n`, { mode: 0o755 });
+    }
+  });
+});
+
+describe("host scripts sourced for their functions", () => {
+  const sourced = (script: string, code: string) =>
+    spawnSync("bash", ["-c", `source ${JSON.stringify(path.join(HOST, script))}; ${code}`], { encoding: "utf8", env });
+
+  it.each(Object.keys(valid) as Script[])("sourcing %s runs nothing and defines main", (script) => {
+    const r = sourced(script, "declare -F main parse_args >/dev/null && echo defined");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe("defined\n");
+    expect(recorded()).toBe("");
+  });
+
+  it("the gate's body check and the library's image check do not shadow each other", () => {
+    expect(sourced("railyard-gate.sh", `body_ok '{"status":"ok","db":"up"}'`).status).toBe(0);
+    expect(sourced("railyard-gate.sh", `body_ok '{"status":"ok","db":"down"}'`).status).toBe(1);
+    expect(sourced("railyard-gate.sh", "is_image UPPER").status).toBe(1);
+    expect(sourced("railyard-gate.sh", "image=app:v1; runs_image app:v1@sha256:abc && ! runs_image app:v2").status).toBe(0);
+  });
+});
+
+describe("the bootstrap fed on stdin after the library (bash -s, as over SSH)", () => {
+  it("prints its help", () => {
+    const r = run("railyard-bootstrap.sh", ["--help"], bootstrapStdin());
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("Usage: railyard-bootstrap.sh");
+  });
+
+  it("refuses a bad option with exit 2 and calls nothing", () => {
+    const r = run("railyard-bootstrap.sh", withOption("railyard-bootstrap.sh", "--advertise-addr", "300.0.0.1"), bootstrapStdin());
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("railyard-bootstrap: --advertise-addr must be an IPv4 or IPv6 address, got 300.0.0.1");
+    expect(recorded()).toBe("");
+  });
+
+  it("runs its main with valid options (exit 11: the fake engine does not answer)", () => {
+    const r = run("railyard-bootstrap.sh", [...valid["railyard-bootstrap.sh"]], bootstrapStdin());
+    expect(r.status, r.stderr).toBe(11);
+    expect(recorded()).toContain("info");
+  });
+});
