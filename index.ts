@@ -12,7 +12,7 @@ import { HealthGate } from "./components/healthGate";
 import { PreDeployBackup } from "./components/preDeployBackup";
 import { Host } from "./components/host";
 import { Service } from "./components/service";
-import { edgeProbe } from "./config/edge";
+import { serviceEdgeProbe } from "./config/edge";
 import { deployOrder, swarmName } from "./config/env";
 import { loadStackConfig } from "./config/load";
 import { durationMs } from "./lib/units";
@@ -89,7 +89,6 @@ const edge =
 // Each release passes its health gate (through the edge for routed services) or is rolled back.
 for (const [name, service] of Object.entries(services)) {
   const c = config.services[name];
-  const route = config.edge?.routes.find((r) => r.service === name);
   const path = c.healthcheck?.path;
   new HealthGate(name, {
     host,
@@ -97,7 +96,7 @@ for (const [name, service] of Object.entries(services)) {
     image: service.image,
     spec: service.service.taskSpec,
     probe: path !== undefined && c.port !== undefined ? { port: c.port, path } : undefined,
-    edge: route && path !== undefined && config.edge ? edgeProbe(config.edge, route.domain, path) : undefined,
+    edge: path !== undefined && config.edge ? serviceEdgeProbe(config.edge, name, path) : undefined,
     attempts: config.deploy.healthCheckAttempts,
     intervalSeconds: durationMs(config.deploy.healthCheckInterval) / 1000,
     dependsOn: [service, ...(edge ? [edge] : [])],

@@ -90,6 +90,44 @@ const buildSchema = z.strictObject({
 const resourceNameRef = z.string().regex(p.RESOURCE_NAME, { error: "expected a service name" });
 const domain = z.string().regex(p.DOMAIN, { error: "expected a lower-case domain name such as api.example.com" });
 
+/**
+ * A path prefix on a domain: "/" or segments of lower-case letters, digits and - . _ ~ (no trailing slash, no
+ * "." or ".." segment). Lower-case because Caddy matches paths case-insensitively.
+ */
+const ROUTE_PATH = /^\/$|^(?:\/(?!\.{1,2}(?:\/|$))[a-z0-9._~-]+)+$/;
+const ROUTE_PATH_RULE = "a path prefix such as /api/v1 (lower-case letters, digits, - . _ ~; no trailing slash, no . or .. segment; at most 200 characters)";
+const isRoutePath = (s: unknown): s is string => typeof s === "string" && s.length <= 200 && ROUTE_PATH.test(s);
+/** `example.com` or `example.com/api/v1`: a route that keeps its prefix. */
+const splitRoute = (s: string) => {
+  const slash = s.indexOf("/");
+  return slash < 0 ? { domain: s, path: "/", stripPath: false } : { domain: s.slice(0, slash), path: s.slice(slash), stripPath: false };
+};
+const routeString = z
+  .string()
+  .refine((s) => p.DOMAIN.test(splitRoute(s).domain), {
+    error: "expected a lower-case domain name such as api.example.com, optionally with a path prefix (example.com/api/v1)",
+  })
+  .refine((s) => !p.DOMAIN.test(splitRoute(s).domain) || isRoutePath(splitRoute(s).path), { error: `expected ${ROUTE_PATH_RULE} after the domain` });
+// Keys checked with non-aborting z.custom: a union reports an option's own issues only when none aborts, and a type
+// mismatch (z.string(), z.boolean()) aborts, which would hide "stripPath: expected true or false" behind the union's.
+const routeObject = z
+  .strictObject({
+    domain: z.custom<string>((v) => typeof v === "string" && p.DOMAIN.test(v), { error: "expected a lower-case domain name such as api.example.com", abort: false }),
+    /** The path prefix routed to the service: requests for it and below it (`/api/v1`, `/api/v1/…`, never `/api/v10`). @default "/" */
+    path: z.custom<string>(isRoutePath, { error: `expected ${ROUTE_PATH_RULE}`, abort: false }).default("/"),
+    /** Strip the prefix before proxying (the app serves at its root); false keeps it (the app serves under it). @default false */
+    stripPath: z.custom<boolean>((v) => typeof v === "boolean", { error: "expected true or false", abort: false }).default(false),
+  })
+  .refine((r) => !(r.stripPath && r.path === "/"), { path: ["stripPath"], error: "expected stripPath only with a path prefix other than /" });
+/** A public route to a service: a domain, and a path prefix on it. */
+const routeSchema = z
+  .union([routeString, routeObject], {
+    error: "expected a domain (example.com), a domain and path prefix (example.com/api/v1) or {domain, path, stripPath}",
+  })
+  // After the union: a transform inside an option would hide that option's own message behind the union's.
+  .transform((r) => (typeof r === "string" ? splitRoute(r) : r));
+export type RouteConfig = z.output<typeof routeSchema>;
+
 const envValue = z
   .union([z.string(), z.number(), z.boolean()], { error: "expected a string, number or boolean" })
   .transform((v) => String(v))
@@ -116,8 +154,12 @@ export const serviceSchema = z
     stopGracePeriod: duration("30s"),
     /** Services scaled to 0 while this service's preDeployCommand runs, restored after (seed 003: stop workers). */
     pauseDuringMigration: z.array(resourceNameRef).default([]),
-    /** Public domains the edge routes to this (web) service, e.g. api.example.com. */
-    domains: z.array(domain).default([]),
+    /**
+     * Public routes the edge sends to this (web) service: `api.example.com`, `example.com/api/v1` (prefix kept), or
+     * `{domain, path, stripPath}`. Services may share a domain with different path prefixes; the longest prefix wins.
+     * @default []
+     */
+    domains: z.array(routeSchema, { error: "expected a list of domains" }).default([]),
   })
   .superRefine((s, ctx) => {
     if ((s.image === undefined) === (s.build === undefined)) {

@@ -96,29 +96,40 @@ function imageProblems(s: PartialStack): ConfigProblem[] {
   return out;
 }
 
-/** Domain → the service that routes it, for the services that parsed. */
-function routedDomains(s: PartialStack): Map<string, string> {
-  const owners = new Map<string, string>();
-  for (const [name, service] of Object.entries(s.services)) for (const d of service.domains) if (!owners.has(d)) owners.set(d, name);
+/** Domain → the services that route it (any path), in stack-file order, for the services that parsed. */
+function routedDomains(s: PartialStack): Map<string, string[]> {
+  const owners = new Map<string, string[]>();
+  for (const [name, service] of Object.entries(s.services)) {
+    for (const { domain } of service.domains) {
+      const names = owners.get(domain) ?? [];
+      if (!names.includes(name)) owners.set(domain, [...names, name]);
+    }
+  }
   return owners;
 }
 
-/** One owner per domain, redirects between known domains, a zone that holds every domain, TLS outside dev. */
+/**
+ * One owner per (domain, path prefix) pair — services may share a domain under different prefixes — redirects
+ * from unrouted domains to routed ones, a zone that holds every domain, TLS outside dev.
+ */
 function edgeProblems(s: PartialStack): ConfigProblem[] {
   const out: ConfigProblem[] = [];
-  const owners = routedDomains(s);
+  // A route as the stack file spells it: the domain, and its path prefix unless it is "/".
+  const routeLabel = (r: { domain: string; path: string }) => (r.path === "/" ? r.domain : `${r.domain}${r.path}`);
+  const pairOwners = new Map<string, string>();
   for (const [name, service] of Object.entries(s.services)) {
-    service.domains.forEach((d, i) => {
-      const owner = owners.get(d);
-      if (owner !== name || service.domains.indexOf(d) !== i) {
-        out.push({ path: ["services", name, "domains", i], expected: "a domain no other service or entry routes", got: `${describe(d)}, also routed to ${owner}` });
-      }
+    service.domains.forEach((route, i) => {
+      const key = `${route.domain} ${route.path}`;
+      const owner = pairOwners.get(key);
+      if (owner === undefined) pairOwners.set(key, name);
+      else out.push({ path: ["services", name, "domains", i], expected: "a domain no other service or entry routes", got: `${describe(routeLabel(route))}, also routed to ${owner}` });
     });
   }
+  const owners = routedDomains(s);
   const edge = s.edge;
   if (!edge) return out;
   for (const [from, to] of Object.entries(edge.redirects)) {
-    if (owners.has(from)) out.push({ path: ["edge", "redirects", from], expected: "a domain that no service routes", got: `${describe(from)}, routed to ${owners.get(from)}` });
+    if (owners.has(from)) out.push({ path: ["edge", "redirects", from], expected: "a domain that no service routes", got: `${describe(from)}, routed to ${owners.get(from)?.join(", ")}` });
     if (!owners.has(to)) out.push({ path: ["edge", "redirects", from], expected: `a target domain that a service routes (${[...owners.keys()].join(", ") || "none"})`, got: describe(to) });
   }
   const hostnames = [...owners.keys(), ...Object.keys(edge.redirects)];
@@ -133,8 +144,8 @@ function edgeProblems(s: PartialStack): ConfigProblem[] {
   if (edge.cloudflare) {
     const zone = edge.cloudflare.zone;
     for (const [name, service] of Object.entries(s.services)) {
-      service.domains.forEach((d, i) => {
-        if (!inZone(d, zone)) out.push({ path: ["services", name, "domains", i], expected: `a domain inside the zone ${zone}`, got: describe(d) });
+      service.domains.forEach((route, i) => {
+        if (!inZone(route.domain, zone)) out.push({ path: ["services", name, "domains", i], expected: `a domain inside the zone ${zone}`, got: describe(routeLabel(route)) });
       });
     }
     for (const from of Object.keys(edge.redirects)) {

@@ -1,7 +1,8 @@
 /**
- * The edge's Caddyfile, from the stack's edge plan. Every routed domain proxies to its service's tasks through
- * Swarm DNS (dynamic A upstreams refreshed each second), retries other tasks for `tryDuration` when one refuses
- * (a task leaving during an update), and takes a failing task out of rotation (passive health). Redirect
+ * The edge's Caddyfile, from the stack's edge plan. One site per routed domain; each of its path prefixes proxies
+ * to its service's tasks through Swarm DNS (dynamic A upstreams refreshed each second), retries other tasks for
+ * `tryDuration` when one refuses (a task leaving during an update), and takes a failing task out of rotation
+ * (passive health). Redirect
  * domains answer 301 to their target; HTTP answers 308 to HTTPS (Caddy's automatic HTTPS). A body over the
  * limit is refused with 413: by its Content-Length up front, or (chunked) when the proxy hits the limit.
  */
@@ -53,7 +54,12 @@ function commonSnippet(plan: EdgePlan): string[] {
       "}",
       // Without a Content-Length the matcher is false (CEL's && absorbs the parse error); a chunked body meets max_size.
       `@railyard_body_too_large expression \`{http.request.header.Content-Length}.matches("^[0-9]+$") && int({http.request.header.Content-Length}) > ${limit}\``,
-      'respond @railyard_body_too_large "request body too large" 413',
+      // A handle, not a bare respond: Caddy orders handle before respond, so a site's route handles would answer
+      // first. Handles are mutually exclusive and keep their order (named matchers are not sorted by path), so this
+      // one, imported first, is tried first.
+      "handle @railyard_body_too_large {",
+      ...indent(['respond "request body too large" 413']),
+      "}",
       "log {",
       ...indent(["output stdout", "format json"]),
       "}",
@@ -72,8 +78,8 @@ function tlsLine(plan: EdgePlan): string[] {
   return [];
 }
 
-function routeSite(plan: EdgePlan, route: EdgeRoute): string[] {
-  const proxy = [
+function proxy(plan: EdgePlan, route: EdgeRoute): string[] {
+  const options = [
     "dynamic a {",
     ...indent([`name ${route.upstream}`, `port ${route.port}`, "refresh 1s", "dial_timeout 2s"]),
     "}",
@@ -83,7 +89,27 @@ function routeSite(plan: EdgePlan, route: EdgeRoute): string[] {
     "fail_duration 10s",
     "max_fails 1",
   ];
-  return [`${siteAddress(plan, route.domain)} {`, ...indent(["import railyard_common", ...tlsLine(plan), "reverse_proxy {", ...indent(proxy), "}"]), "}"];
+  return ["reverse_proxy {", ...indent(options), "}"];
+}
+
+/**
+ * A domain's site: one `handle` per path prefix, longest first, each with a named matcher for the prefix itself
+ * and below it (`path /api/v1 /api/v1/*`: never /api/v10), stripping the prefix when the route asks; the "/"
+ * route (else a 404) is the last, matcher-less handle. Handles are mutually exclusive and the first that matches
+ * wins; Caddy keeps named matchers with several paths in their written order and puts a handle without matcher
+ * last, so the order written here is the order tried.
+ */
+function domainSite(plan: EdgePlan, domain: string, routes: EdgeRoute[]): string[] {
+  const handles: string[] = [];
+  routes.forEach((route, i) => {
+    if (route.path === "/") return;
+    const matcher = `@railyard_route_${i + 1}`;
+    const strip = route.stripPath ? [`uri strip_prefix ${route.path}`] : [];
+    handles.push(`${matcher} path ${route.path} ${route.path}/*`, `handle ${matcher} {`, ...indent([...strip, ...proxy(plan, route)]), "}");
+  });
+  const root = routes.find((r) => r.path === "/");
+  handles.push("handle {", ...indent(root ? proxy(plan, root) : ['respond "not found" 404']), "}");
+  return [`${siteAddress(plan, domain)} {`, ...indent(["import railyard_common", ...tlsLine(plan), ...handles]), "}"];
 }
 
 function redirectSite(plan: EdgePlan, from: string, to: string): string[] {
@@ -100,7 +126,7 @@ export function caddyfile(plan: EdgePlan): string {
   const blocks = [
     globalOptions(plan),
     commonSnippet(plan),
-    ...plan.routes.map((r) => routeSite(plan, r)),
+    ...[...new Set(plan.routes.map((r) => r.domain))].map((d) => domainSite(plan, d, plan.routes.filter((r) => r.domain === d))),
     ...plan.redirects.map((r) => redirectSite(plan, r.from, r.to)),
     healthSite(),
   ];

@@ -4,8 +4,8 @@
  * records, zone settings and an Origin CA certificate whose key stays secret.
  */
 import { describe, expect, it } from "vitest";
-import type { EdgePlan } from "../config/edge";
-import { edgeSchema } from "../config/schema";
+import { EdgePlan, planEdge, routeFor, serviceEdgeProbe, underPrefix } from "../config/edge";
+import { edgeSchema, ServiceConfig, serviceSchema } from "../config/schema";
 import { caddyfile } from "../render/caddyfile";
 import { haproxyConfig } from "../render/haproxy";
 import type { DeclaredService } from "./engine/spec";
@@ -19,12 +19,28 @@ const ORIGIN = "cloudflare:index/originCaCertificate:OriginCaCertificate";
 
 const plan = (tls: EdgePlan["tls"]): EdgePlan => ({
   tls,
-  routes: [{ domain: "api.example.com", service: "api", upstream: "tasks.st-api", port: 3002 }],
+  routes: [{ domain: "api.example.com", path: "/", stripPath: false, service: "api", upstream: "tasks.st-api", port: 3002 }],
   redirects: [{ from: "www.example.com", to: "example.com" }],
   hostnames: ["api.example.com", "www.example.com"],
   // The schema's defaults, with a write timeout given in minutes (rendered as seconds).
   settings: { ...edgeSchema.parse({}), timeouts: { readHeader: "10s", readBody: "30s", write: "1m", idle: "2m" } },
 });
+
+/** The reverse_proxy block of a route, as rendered inside a handle. */
+const proxyBlock = (upstream: string, port: number) => `		reverse_proxy {
+			dynamic a {
+				name ${upstream}
+				port ${port}
+				refresh 1s
+				dial_timeout 2s
+			}
+			lb_policy round_robin
+			lb_try_duration 10000ms
+			lb_try_interval 100ms
+			fail_duration 10s
+			max_fails 1
+		}
+`;
 
 const caddyfileText = (r: StackRun) => Buffer.from(String(one(r, CONFIG, "edge-caddyfile").inputs.data), "base64").toString();
 const spec = (r: Captured) => r.inputs as unknown as DeclaredService & {
@@ -59,7 +75,9 @@ describe("Caddyfile", () => {
 		max_size 10485760
 	}
 	@railyard_body_too_large expression \`{http.request.header.Content-Length}.matches("^[0-9]+$") && int({http.request.header.Content-Length}) > 10485760\`
-	respond @railyard_body_too_large "request body too large" 413
+	handle @railyard_body_too_large {
+		respond "request body too large" 413
+	}
 	log {
 		output stdout
 		format json
@@ -69,19 +87,8 @@ describe("Caddyfile", () => {
 api.example.com {
 	import railyard_common
 	tls /run/secrets/edge_cert.pem /run/secrets/edge_key.pem
-	reverse_proxy {
-		dynamic a {
-			name tasks.st-api
-			port 3002
-			refresh 1s
-			dial_timeout 2s
-		}
-		lb_policy round_robin
-		lb_try_duration 10000ms
-		lb_try_interval 100ms
-		fail_duration 10s
-		max_fails 1
-	}
+	handle {
+${proxyBlock("tasks.st-api", 3002)}	}
 }
 
 www.example.com {
@@ -111,6 +118,96 @@ http://:9180 {
     expect(caddyfile(acme)).not.toContain("tls ");
     expect(caddyfile(plan("internal"))).toContain("\tlocal_certs\n");
     expect(caddyfile(plan("internal"))).toContain("\ttls internal\n");
+  });
+});
+
+/**
+ * example.com shared by a frontend ("/"), an API serving under /api/v1 (prefix kept) and a legacy app mounted at
+ * /api (prefix stripped); the API and the legacy app also have domains of their own.
+ */
+const sharedServices = () => {
+  const web = (port: number, domains: unknown[], health: string) => serviceSchema.parse({ image: "x", port, domains, healthcheck: { path: health } });
+  return {
+    legacy: web(8080, [{ domain: "example.com", path: "/api", stripPath: true }, { domain: "legacy.example.com", path: "/v2", stripPath: true }], "/health"),
+    frontend: web(80, ["example.com"], "/"),
+    api: web(3002, ["example.com/api/v1", "api.example.com"], "/api/v1/health"),
+  };
+};
+const sharedPlan = (services: Record<string, ServiceConfig> = sharedServices()) =>
+  planEdge("st", "production", { mode: "local", dataDir: "/var/lib/railyard" }, edgeSchema.parse({ tls: "acme" }), services) as EdgePlan;
+/** A site block of a Caddyfile, from its address line to its closing brace. */
+const siteBlock = (text: string, address: string) => {
+  const start = text.indexOf(`\n${address} {\n`);
+  expect(start, `no site ${address}`).toBeGreaterThanOrEqual(0);
+  return text.slice(start + 1, text.indexOf("\n}\n", start) + 3);
+};
+
+describe("path routes", () => {
+  it("one site per domain: longest prefix first, each matching itself and below, stripped when asked, / last", () => {
+    const text = caddyfile(sharedPlan());
+    expect(siteBlock(text, "example.com")).toBe(`example.com {
+	import railyard_common
+	@railyard_route_1 path /api/v1 /api/v1/*
+	handle @railyard_route_1 {
+${proxyBlock("tasks.st-api", 3002)}	}
+	@railyard_route_2 path /api /api/*
+	handle @railyard_route_2 {
+		uri strip_prefix /api
+${proxyBlock("tasks.st-legacy", 8080)}	}
+	handle {
+${proxyBlock("tasks.st-frontend", 80)}	}
+}
+`);
+    expect(text.match(/^example\.com \{$/gm)).toHaveLength(1);
+  });
+
+  it("a domain without a / route answers 404 outside its prefixes", () => {
+    expect(siteBlock(caddyfile(sharedPlan()), "legacy.example.com")).toBe(`legacy.example.com {
+	import railyard_common
+	@railyard_route_1 path /v2 /v2/*
+	handle @railyard_route_1 {
+		uri strip_prefix /v2
+${proxyBlock("tasks.st-legacy", 8080)}	}
+	handle {
+		respond "not found" 404
+	}
+}
+`);
+  });
+
+  it("the order comes from the prefixes, not from the stack file; each domain is one hostname", () => {
+    const services = sharedServices();
+    const reversed = Object.fromEntries(Object.entries(services).reverse());
+    expect(caddyfile(sharedPlan(reversed))).toBe(caddyfile(sharedPlan(services)));
+    expect(sharedPlan().hostnames).toEqual(["api.example.com", "example.com", "legacy.example.com"]);
+    expect(sharedPlan().routes.filter((r) => r.domain === "example.com").map((r) => r.path)).toEqual(["/api/v1", "/api", "/"]);
+  });
+
+  it("a prefix covers itself and what is below it, never a sibling; the longest prefix wins", () => {
+    for (const p of ["/api/v1", "/api/v1/", "/api/v1/health?x=1", "/API/V1/items"]) expect(underPrefix("/api/v1", p), p).toBe(true);
+    for (const p of ["/api/v10", "/api/v1x", "/api", "/"]) expect(underPrefix("/api/v1", p), p).toBe(false);
+    const plan = sharedPlan();
+    const serviceOf = (domain: string, path: string) => routeFor(plan, domain, path)?.service;
+    expect(serviceOf("example.com", "/api/v1/items")).toBe("api");
+    expect(serviceOf("example.com", "/api/v10")).toBe("legacy");
+    expect(serviceOf("example.com", "/apix")).toBe("frontend");
+    expect(serviceOf("example.com", "/")).toBe("frontend");
+    expect(serviceOf("legacy.example.com", "/other")).toBeUndefined();
+  });
+
+  it("the gate probes a service's health path through the edge only where that path really reaches the service", () => {
+    const plan = sharedPlan();
+    const at = (path: string, host: string) => ({ url: `https://127.0.0.1:443${path}`, host, insecure: false });
+    // The most specific route first: the API under its kept prefix on the shared domain.
+    expect(serviceEdgeProbe(plan, "api", "/api/v1/health")).toEqual(at("/api/v1/health", "example.com"));
+    // A stripped prefix: users ask for prefix + health path.
+    expect(serviceEdgeProbe(plan, "legacy", "/health")).toEqual(at("/api/health", "example.com"));
+    // Outside its kept prefix the API's health path belongs to the frontend there, but its own domain reaches it.
+    expect(serviceEdgeProbe(plan, "api", "/health")).toEqual(at("/health", "api.example.com"));
+    expect(serviceEdgeProbe(plan, "frontend", "/")).toEqual(at("/", "example.com"));
+    // The frontend's /api/v1/health is the API's: no edge probe for the frontend then.
+    expect(serviceEdgeProbe(plan, "frontend", "/api/v1/health")).toBeUndefined();
+    expect(serviceEdgeProbe(plan, "worker", "/health")).toBeUndefined();
   });
 });
 
@@ -187,12 +284,16 @@ describe.each([
     expect(caddyfileText(r)).toContain("tls /run/secrets/edge_cert.pem /run/secrets/edge_key.pem");
   });
 
-  it("routes every domain to its service's tasks and port", async () => {
-    const r = await run(stack);
-    const text = caddyfileText(r);
-    const file = stackFile(stack)["railyard:services"] as Record<string, { port?: number; domains?: string[] }>;
+  it("routes every domain and path prefix to its service's tasks and port", async () => {
+    const text = caddyfileText(await run(stack));
+    const file = stackFile(stack)["railyard:services"] as Record<string, { port?: number; domains?: unknown[] }>;
     for (const [name, s] of Object.entries(file)) {
-      for (const d of s.domains ?? []) expect(text).toContain(`${d} {\n\timport railyard_common\n\ttls /run/secrets/edge_cert.pem /run/secrets/edge_key.pem\n\treverse_proxy {\n\t\tdynamic a {\n\t\t\tname tasks.${stack}-${name}\n\t\t\tport ${s.port}\n`);
+      for (const route of serviceSchema.parse({ image: "x", ...s }).domains) {
+        const site = siteBlock(text, route.domain);
+        expect(site).toMatch(/^\S+ \{\n\timport railyard_common\n\ttls \/run\/secrets\/edge_cert.pem \/run\/secrets\/edge_key.pem\n/);
+        const handle = route.path === "/" ? "\thandle {\n" : `\t@railyard_route_1 path ${route.path} ${route.path}/*\n\thandle @railyard_route_1 {\n`;
+        expect(site).toContain(`${handle}\t\treverse_proxy {\n\t\t\tdynamic a {\n\t\t\t\tname tasks.${stack}-${name}\n\t\t\t\tport ${s.port}\n`);
+      }
     }
   });
 });
@@ -216,6 +317,16 @@ describe("edge services", () => {
     ]);
     const haproxy = Buffer.from(String(one(r, CONFIG, "edge-front-config").inputs.data), "base64").toString();
     expect(haproxy).toContain("server-template edge 10 tasks.production-edge:443 check");
+  });
+
+  it("staging: the API under /api/v1 on the frontend's domain, tried before the frontend, and gated through it", async () => {
+    const r = await run("staging");
+    const site = siteBlock(caddyfileText(r), "staging.example.com");
+    expect(site.indexOf("name tasks.staging-api\n")).toBeGreaterThan(site.indexOf("@railyard_route_1 path /api/v1 /api/v1/*\n\thandle @railyard_route_1 {\n"));
+    expect(site.indexOf("\thandle {\n")).toBeGreaterThan(site.indexOf("name tasks.staging-api\n"));
+    expect(site).not.toContain("strip_prefix");
+    const gate = String(reveal(one(r, "command:remote:Command", "api-gate").inputs.create));
+    expect(gate).toContain("--url https://127.0.0.1:443/api/v1/health --host staging.example.com --insecure");
   });
 
   it("waits for the routed services and the host bootstrap", async () => {

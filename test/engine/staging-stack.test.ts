@@ -1,7 +1,8 @@
 /**
  * The staging stack file, unchanged but for its host (the local engine) and prefix, applied to a real engine:
- * API on 3002 behind /api/v1/health, an nginx-shaped frontend on 80, a celery-shaped worker and beat (test
- * stand-ins for uvicorn and celery), Postgres and Redis, app secrets from railyard:secrets.
+ * API on 3002 behind /api/v1/health (on its own domain and under /api/v1 on the frontend's), an nginx-shaped
+ * frontend on 80, a celery-shaped worker and beat (test stand-ins for uvicorn and celery), Postgres and Redis,
+ * app secrets from railyard:secrets. The test app answers "/" with its APP_ROLE, set here to tell the two apart.
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -18,6 +19,8 @@ const images = inject("images");
 function config(maxRequestBody = "64K"): { plain: ConfigMap; secret: ConfigMap } {
   const plain = onLocalEngine("staging", PREFIX);
   Object.assign(plain["railyard:edge"] as object, { maxRequestBody, redirects: { "www.staging.example.com": "staging.example.com" } });
+  const services = plain["railyard:services"] as Record<string, { env: Record<string, string> }>;
+  for (const name of ["api", "frontend"]) services[name].env.APP_ROLE = name;
   const secret = structuredClone(testSecrets("staging"));
   delete secret["railyard:sshPrivateKey"];
   return { plain, secret };
@@ -84,6 +87,23 @@ describe("staging-shaped stack on a real Docker engine", () => {
     expect(api.headers["x-content-type-options"]).toBe("nosniff");
     expect(api.headers["x-frame-options"]).toBe("SAMEORIGIN");
     expect(api.headers.server).toBeUndefined();
+  });
+
+  it("routes the frontend's domain by longest path prefix: /api/v1 and below to the API, the rest (/api/v10 too) to the frontend", async () => {
+    const SHARED = "staging.example.com";
+    const api = await https(SHARED, "/api/v1/health");
+    expect(api.status).toBe(200);
+    expect(JSON.parse(api.body)).toMatchObject({ status: "ok", database: "ok", redis: "ok" });
+    const role = async (path: string) => (JSON.parse((await https(SHARED, path)).body) as { role: string }).role;
+    expect(await role("/api/v1")).toBe("api");
+    expect(await role("/api/v1/items?page=2")).toBe("api");
+    expect(await role("/")).toBe("frontend");
+    expect(await role("/api/v10")).toBe("frontend");
+    expect(await role("/api")).toBe("frontend");
+    // The frontend's own health answer: no database, unlike the API's.
+    expect(JSON.parse((await https(SHARED, "/api/v10/health")).body)).toMatchObject({ status: "ok", database: "absent" });
+    const big = await https(SHARED, "/api/v1/upload", { method: "POST", body: Buffer.alloc(200 * 1024, 97) });
+    expect(big.status, "the body limit holds on a path route too").toBe(413);
   });
 
   it("refuses a certificate nobody trusts: the served chain is the stack's own", async () => {
