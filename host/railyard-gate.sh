@@ -81,7 +81,7 @@ parse_args() {
   [[ "$insecure" = 0 || -n "$url" ]] || fail 2 "--insecure needs --url"
   check --attempts "$attempts" "1 to 999" is_int_in 1 999
   check --interval "$interval" "seconds above 0 (at most 99999, up to 3 decimals)" is_seconds
-  [ -z "$since" ] || check --since "$since" "a Unix time" is_int_in 0 999999999
+  [ -z "$since" ] || check --since "$since" "a Unix time in seconds" is_int_in 0 9999999999
 }
 
 # Only a service railyard deployed (it carries a railyard.stack label) is gated, and so maybe rolled back.

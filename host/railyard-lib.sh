@@ -43,7 +43,7 @@ check() {
 matches() { [[ $2 =~ $1 ]]; }
 
 # is_int_in MIN MAX VALUE: a whole number from MIN to MAX, written without sign or leading zeros.
-is_int_in() { [[ $3 =~ ^(0|[1-9][0-9]{0,8})$ ]] && (($3 >= $1 && $3 <= $2)); }
+is_int_in() { [[ $3 =~ ^(0|[1-9][0-9]{0,9})$ ]] && (($3 >= $1 && $3 <= $2)); }
 
 is_port() { is_int_in 1 65535 "$1"; }
 

@@ -17,8 +17,9 @@ Usage: railyard-migrate.sh --job NAME --timeout SECONDS [--pause SERVICE]... [--
 
 Runs `docker service create --mode replicated-job --restart-condition none --name NAME
 --label railyard.job=migration ARGS...` (ARGS: the network, env, secrets, image and command of the release, as
-railyard builds them), waits until its one task completes, prints the job's output, and removes the job. Swarm
-jobs get the service's Swarm secrets, which a plain `docker run` cannot.
+railyard builds them), waits until its one task completes, prints the job's output, and removes the job and its
+container (Swarm would leave that behind). Swarm jobs get the service's Swarm secrets, which a plain `docker run`
+cannot.
 A service named NAME left by an earlier run (it carries railyard.job=migration) is removed first; any other
 service named NAME is left alone and the script fails (33) before anything changes.
 Each --pause SERVICE is scaled to 0 before the job starts and back to its replica count afterwards, also when
@@ -92,19 +93,25 @@ check_job_name() {
     fail 33 "a service named $job exists that railyard-migrate did not create (no railyard.job=migration label); rename it (nothing is changed)"
 }
 
+# remove_job ID: removes a job railyard-migrate created, then waits (bounded) until its container has stopped, so
+# paused services come back only once it is gone, and removes that container (Swarm leaves a finished job's
+# container behind when the job is removed).
+remove_job() {
+  local id=$1 i leftovers=()
+  docker service rm "$id" >/dev/null 2>&1 || true
+  for ((i = 0; i < 60; i++)); do
+    [ -z "$(docker ps -q --filter "label=com.docker.swarm.service.id=$id" 2>/dev/null || true)" ] && break
+    sleep 0.5
+  done
+  mapfile -t leftovers < <(docker ps -aq --filter "label=com.docker.swarm.service.id=$id" 2>/dev/null || true)
+  [ "${#leftovers[@]}" -eq 0 ] || docker rm -f "${leftovers[@]}" >/dev/null 2>&1 || true
+}
+
 job_id=""
 declare -A paused=()
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
-  if [ -n "$job_id" ]; then
-    docker service rm "$job_id" >/dev/null 2>&1 || true
-    # The job's container stops asynchronously: paused services come back only once it is gone (bounded).
-    local i
-    for ((i = 0; i < 60; i++)); do
-      [ -z "$(docker ps -q --filter "label=com.docker.swarm.service.id=$job_id" 2>/dev/null || true)" ] && break
-      sleep 0.5
-    done
-  fi
+  [ -z "$job_id" ] || remove_job "$job_id"
   local entry id n name
   for entry in ${to_pause[@]+"${to_pause[@]}"}; do
     read -r id n name <<<"$entry"
@@ -152,7 +159,7 @@ main() {
   check_job_name
   trap cleanup EXIT
   if [ -n "$stale_job" ]; then
-    docker service rm "$stale_job" >/dev/null 2>&1 || true
+    remove_job "$stale_job"
     echo "railyard-migrate: removed the job $job an earlier run left" >&2
   fi
   pause_services

@@ -108,6 +108,7 @@ const BAD: [Script, string, string[]][] = [
   ["railyard-gate.sh", "--interval", withOption("railyard-gate.sh", "--interval", "0.000")],
   ["railyard-gate.sh", "--interval", withOption("railyard-gate.sh", "--interval", "-1")],
   ["railyard-gate.sh", "--since", withOption("railyard-gate.sh", "--since", "yesterday")],
+  ["railyard-gate.sh", "--since", withOption("railyard-gate.sh", "--since", "17000000000")],
 ];
 
 describe("host scripts refuse bad options before anything runs", () => {
@@ -131,7 +132,8 @@ describe("host scripts refuse bad options before anything runs", () => {
   });
 
   it("a gate with --port/--path and --url/--host/--insecure gets past its checks", () => {
-    const args = [...valid["railyard-gate.sh"], "--port", "65535", "--path", "/api/v1/health?full=1", "--url", "https://[::1]:8443/h", "--host", "api.example.com", "--insecure", "--interval", "0.5"];
+    const since = String(Math.floor(Date.now() / 1000));
+    const args = [...valid["railyard-gate.sh"], "--port", "65535", "--path", "/api/v1/health?full=1", "--url", "https://[::1]:8443/h", "--host", "api.example.com", "--insecure", "--interval", "0.5", "--since", since];
     const r = run("railyard-gate.sh", args);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("no Swarm service named ryt-api");
@@ -221,6 +223,7 @@ describe("host/railyard-lib.sh", () => {
 
   it("is_int_in checks the range, without sign or leading zeros", () => {
     expect(lib('is_int_in 1 999 "$1"', "999").status).toBe(0);
+    expect(lib('is_int_in 0 9999999999 "$1"', "1795000000").status).toBe(0);
     for (const v of ["0", "1000", "007", "-1", "+5", ""]) expect(lib('is_int_in 1 999 "$1"', v).status, v).toBe(1);
   });
 
