@@ -2,7 +2,7 @@
  * railyard: a stack's story. The stack file is read and checked once (every problem at once, before any
  * resource exists); the host is bootstrapped; databases come up; services follow in reference order.
  * The edge (Caddy behind a host-port front, Cloudflare DNS and certificate) comes last, in front of the
- * routed services. Release gates and backups plug in here as their issues land.
+ * routed services; each release then passes its health gate or is rolled back.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { CloudflareZone } from "./components/cloudflareZone";
@@ -13,7 +13,7 @@ import { PreDeployBackup } from "./components/preDeployBackup";
 import { Host } from "./components/host";
 import { Service } from "./components/service";
 import { serviceEdgeProbe } from "./config/edge";
-import { deployOrder, swarmName } from "./config/env";
+import { deployOrder } from "./config/env";
 import { loadStackConfig } from "./config/load";
 import { durationMs } from "./lib/units";
 
@@ -29,7 +29,7 @@ const host = new Host("host", {
 const databases: Record<string, Database> = {};
 for (const [name, db] of Object.entries(config.databases)) {
   databases[name] = new Database(name, {
-    serviceName: swarmName(config.prefix, name),
+    names: config.names.databases[name],
     config: db,
     host,
     stack: config.prefix,
@@ -41,7 +41,7 @@ for (const [name, db] of Object.entries(config.databases)) {
 const backup = config.deploy.preDeployBackup
   ? new PreDeployBackup("backup", {
       host,
-      databases: Object.fromEntries(Object.entries(config.databases).map(([n, db]) => [n, { serviceName: swarmName(config.prefix, n), config: db }])),
+      databases: Object.fromEntries(Object.entries(config.databases).map(([n, db]) => [n, { serviceName: config.names.databases[n].swarm, config: db }])),
       keep: config.deploy.backupRetention,
       release: Object.entries(config.services).map(([n, s]) => s.image ?? n),
       dependsOn: Object.values(databases),
@@ -51,7 +51,7 @@ const backup = config.deploy.preDeployBackup
 const services: Record<string, Service> = {};
 for (const name of deployOrder(config.env)) {
   services[name] = new Service(name, {
-    serviceName: swarmName(config.prefix, name),
+    names: config.names.services[name],
     config: config.services[name],
     env: config.env[name],
     host,
@@ -60,6 +60,7 @@ for (const name of deployOrder(config.env)) {
     dependsOn: [...config.env[name].databases.map((d) => databases[d]), ...config.env[name].services.map((s) => services[s])],
     stack: config.prefix,
     logs: config.logs,
+    pause: config.services[name].pauseDuringMigration.map((n) => config.names.services[n].swarm),
     migrationTimeoutSeconds: durationMs(config.deploy.migrationTimeout) / 1000,
     beforeMigration: backup?.commands,
   });
@@ -81,6 +82,7 @@ const edge =
     plan: config.edge,
     host,
     stack: config.prefix,
+    names: config.names.edge,
     logs: config.logs,
     certificate: zone?.certificate,
     dependsOn: config.edge.routes.map((r) => services[r.service]),
@@ -92,7 +94,7 @@ for (const [name, service] of Object.entries(services)) {
   const path = c.healthcheck?.path;
   new HealthGate(name, {
     host,
-    serviceName: swarmName(config.prefix, name),
+    serviceName: config.names.services[name].swarm,
     image: service.image,
     spec: service.service.taskSpec,
     probe: path !== undefined && c.port !== undefined ? { port: c.port, path } : undefined,
@@ -106,7 +108,7 @@ for (const [name, service] of Object.entries(services)) {
 export const environment = config.environment;
 export const network = host.network;
 export const swarmServices = Object.fromEntries(
-  [...Object.keys(databases), ...Object.keys(services)].map((n) => [n, swarmName(config.prefix, n)]),
+  [...Object.entries(config.names.databases), ...Object.entries(config.names.services)].map(([n, names]) => [n, names.swarm]),
 );
 export const images = Object.fromEntries(Object.entries(services).map(([n, s]) => [n, s.image]));
 export const databaseUrls = pulumi.secret(Object.fromEntries(Object.entries(databases).map(([n, d]) => [n, d.connectionUrl])));

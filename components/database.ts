@@ -8,15 +8,16 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import type { DatabaseNames } from "../config/names";
 import type { DatabaseConfig } from "../config/schema";
 import { PLUGINS } from "../databases";
-import { ContainerInputs, DatabasePlugin, Endpoint, PASSWORD_SECRET_FILE, PASSWORD_SECRET_PATH } from "../databases/plugin";
+import { ContainerInputs, DatabasePlugin, Endpoint, PASSWORD_LENGTH, PASSWORD_SECRET_FILE, PASSWORD_SECRET_PATH } from "../databases/plugin";
 import { LogSettings, logDriver, railyardLabels, resourceLimits, secretFile, swarmSecret } from "../lib/swarmSpec";
 import type { Host } from "./host";
 
 export interface DatabaseArgs {
-  /** Swarm service name, also its DNS name on the stack's network (e.g. "staging-postgres"). */
-  serviceName: string;
+  /** Its derived names (config/names.ts): Swarm service (also its DNS name), volume, password secret. */
+  names: DatabaseNames;
   /** The stack file's entry: engine, image (default per engine), user, database, limits. */
   config: DatabaseConfig;
   host: Host;
@@ -43,16 +44,16 @@ export class Database extends pulumi.ComponentResource {
       passwordFile: PASSWORD_SECRET_PATH,
     };
     const childOpts = { parent: this, provider: args.host.provider, dependsOn: [args.host.ready] };
-    const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { parent: this });
-    const secret = swarmSecret(`${name}-password`, password.result, railyardLabels(args.stack, "database", name), childOpts);
+    const password = new random.RandomPassword(`${name}-password`, { length: PASSWORD_LENGTH, special: false }, { parent: this });
+    const secret = swarmSecret(args.names.passwordSecret, password.result, railyardLabels(args.stack, "database", name), childOpts);
     this.volume = new docker.Volume(
       `${name}-data`,
-      { name: `${args.serviceName}-data`, labels: railyardLabels(args.stack, "database", name) },
+      { name: args.names.volume, labels: railyardLabels(args.stack, "database", name) },
       { ...childOpts, retainOnDelete: true },
     );
     this.service = databaseService(name, args, plugin, inputs, secret, this.volume, childOpts);
     const endpoint: Omit<Endpoint, "password"> = {
-      host: args.serviceName,
+      host: args.names.swarm,
       port: plugin.port,
       user: inputs.user,
       database: inputs.database,
@@ -66,7 +67,7 @@ export class Database extends pulumi.ComponentResource {
       ]),
     );
     this.connectionUrl = this.variables[plugin.variables[0].name];
-    this.registerOutputs({ serviceName: args.serviceName, connectionUrl: this.connectionUrl });
+    this.registerOutputs({ serviceName: args.names.swarm, connectionUrl: this.connectionUrl });
   }
 }
 
@@ -82,7 +83,7 @@ function databaseService(
   return new docker.Service(
     name,
     {
-      name: args.serviceName,
+      name: args.names.swarm,
       labels: railyardLabels(args.stack, "database", name),
       mode: { replicated: { replicas: 1 } },
       taskSpec: {

@@ -12,6 +12,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { httpHealthcheck } from "../commands/container";
 import type { EdgePlan } from "../config/edge";
+import type { EdgeNames } from "../config/names";
 import { durationMs } from "../lib/units";
 import { contentNamedConfig, LogSettings, logDriver, railyardLabels, resourceLimits, secretFile, swarmSecret } from "../lib/swarmSpec";
 import { caddyfile, EDGE_CERT_FILE, EDGE_HEALTH_PORT, EDGE_KEY_FILE } from "../render/caddyfile";
@@ -29,8 +30,10 @@ export interface EdgeArgs {
   /** Routes, redirects, TLS mode and settings (config/edge.ts). */
   plan: EdgePlan;
   host: Host;
-  /** The stack prefix; the services are `<stack>-edge` and `<stack>-front`. */
+  /** The stack prefix (labels). */
   stack: string;
+  /** Its derived names (config/names.ts): the Caddy and front services, volume, configs. */
+  names: EdgeNames;
   logs: LogSettings;
   /** Required when plan.tls is "cloudflare": the certificate Caddy serves. */
   certificate?: EdgeCertificate;
@@ -61,9 +64,8 @@ export class Edge extends pulumi.ComponentResource {
 }
 
 function caddyService(name: string, args: EdgeArgs, text: string, opts: pulumi.CustomResourceOptions): docker.Service {
-  const serviceName = `${args.stack}-${name}`;
   const labels = railyardLabels(args.stack, "edge", name);
-  const config = contentNamedConfig(`${name}-caddyfile`, `${serviceName}-caddyfile`, text, labels, opts);
+  const config = contentNamedConfig(`${name}-caddyfile`, args.names.caddyfileConfig, text, labels, opts);
   const secrets = args.certificate
     ? [
         secretFile(swarmSecret(`${name}-cert`, args.certificate.certPem, labels, opts), EDGE_CERT_FILE),
@@ -71,12 +73,12 @@ function caddyService(name: string, args: EdgeArgs, text: string, opts: pulumi.C
       ]
     : [];
   // ACME account and certificates (and the internal CA) survive task replacement and a stack's removal.
-  const data = new docker.Volume(`${name}-data`, { name: `${serviceName}-data`, labels }, { ...opts, retainOnDelete: true });
+  const data = new docker.Volume(`${name}-data`, { name: args.names.volume, labels }, { ...opts, retainOnDelete: true });
   const update = { parallelism: 1, delay: "0s", monitor: "10s", maxFailureRatio: "0", order: "start-first" };
   return new docker.Service(
     name,
     {
-      name: serviceName,
+      name: args.names.caddy,
       labels,
       mode: { replicated: { replicas: args.plan.settings.replicas } },
       taskSpec: {
@@ -111,19 +113,18 @@ function caddyService(name: string, args: EdgeArgs, text: string, opts: pulumi.C
 }
 
 function frontService(name: string, args: EdgeArgs, opts: pulumi.CustomResourceOptions): docker.Service {
-  const serviceName = `${args.stack}-front`;
   const s = args.plan.settings;
   const labels = railyardLabels(args.stack, "front", name);
   const listen = args.plan.tls === "off" ? [HTTP] : [HTTP, HTTPS];
-  const text = haproxyConfig({ upstream: `tasks.${args.stack}-${name}`, ports: listen, idleSeconds: Math.round(durationMs(s.timeouts.idle) / 1000) });
-  const config = contentNamedConfig(`${name}-front-config`, `${serviceName}-haproxy`, text, labels, opts);
+  const text = haproxyConfig({ upstream: args.names.caddyTasks, ports: listen, idleSeconds: Math.round(durationMs(s.timeouts.idle) / 1000) });
+  const config = contentNamedConfig(`${name}-front-config`, args.names.frontConfig, text, labels, opts);
   const published = (target: number) => (target === HTTP ? s.httpPort : s.httpsPort);
   // Host-mode ports on one node: the old task must leave before the new one can bind (stop-first).
   const update = { parallelism: 1, delay: "0s", monitor: "5s", maxFailureRatio: "0", order: "stop-first" };
   return new docker.Service(
     `${name}-front`,
     {
-      name: serviceName,
+      name: args.names.front,
       labels,
       mode: { replicated: { replicas: 1 } },
       taskSpec: {

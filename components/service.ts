@@ -10,7 +10,8 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { commandHealthcheck, envSecretFile, httpHealthcheck, startCommand } from "../commands/container";
 import { migrateCommand } from "../commands/release";
-import { EnvVar, ServiceEnvPlan, swarmName } from "../config/env";
+import type { EnvVar, ServiceEnvPlan } from "../config/env";
+import type { ServiceNames } from "../config/names";
 import type { ServiceConfig } from "../config/schema";
 import { LogSettings, logDriver, railyardLabels, resourceLimits, secretFile, swarmSecret } from "../lib/swarmSpec";
 import { durationMs } from "../lib/units";
@@ -18,8 +19,8 @@ import type { Database } from "./database";
 import type { Host } from "./host";
 
 export interface ServiceArgs {
-  /** Swarm service name, also its DNS name on the stack's network (e.g. "staging-api"). */
-  serviceName: string;
+  /** Its derived names (config/names.ts): Swarm service (also its DNS name), migration job, secrets. */
+  names: ServiceNames;
   /** The stack file's entry (kind, image or build, startCommand, replicas, port, healthcheck, …). */
   config: ServiceConfig;
   /** The service's env with references expanded (see config/env.ts). */
@@ -33,6 +34,8 @@ export interface ServiceArgs {
   dependsOn?: pulumi.Resource[];
   stack: string;
   logs: LogSettings;
+  /** Swarm names of the services scaled to 0 while the preDeployCommand runs (pauseDuringMigration). */
+  pause: string[];
   /** Seconds the preDeployCommand may run (railyard:deploy.migrationTimeout). */
   migrationTimeoutSeconds: number;
   /** Must finish before the migration runs (the pre-deploy backups). */
@@ -61,11 +64,11 @@ export class Service extends pulumi.ComponentResource {
         plain[variable] = value;
         continue;
       }
-      const secret = swarmSecret(`${name}-env-${variable}`, value, labels, childOpts);
+      const secret = swarmSecret(args.names.envSecret(variable), value, labels, childOpts);
       secretRefs.push(secretFile(secret, envSecretFile(variable)));
     }
     for (const secretName of args.config.secrets) {
-      const secret = swarmSecret(`${name}-secret-${secretName}`, args.secrets[secretName], labels, childOpts);
+      const secret = swarmSecret(args.names.fileSecret(secretName), args.secrets[secretName], labels, childOpts);
       secretRefs.push(secretFile(secret, secretName));
     }
     const secretVars = Object.keys(args.env.vars).filter((v) => args.env.vars[v].secret);
@@ -80,7 +83,7 @@ export class Service extends pulumi.ComponentResource {
       ...childOpts,
       dependsOn: [...childOpts.dependsOn, ...(migration ? [migration] : [])],
     });
-    this.registerOutputs({ serviceName: args.serviceName, image: this.image });
+    this.registerOutputs({ serviceName: args.names.swarm, image: this.image });
   }
 }
 
@@ -101,7 +104,7 @@ function migrationJob(
   const files = secrets.map((s) => pulumi.all([s.secretName, s.fileName]).apply(([n, f]) => ({ name: n ?? "", file: f })));
   const create = pulumi.all([image, pulumi.output(env), pulumi.all(files)]).apply(([img, plainEnv, secretFiles]) =>
     migrateCommand(args.host.scriptPath("railyard-migrate.sh"), {
-      job: `${args.serviceName}-migrate`,
+      job: args.names.migrationJob,
       image: img,
       network: args.host.network,
       env: plainEnv,
@@ -109,7 +112,7 @@ function migrationJob(
       secretVars,
       command: args.config.preDeployCommand ?? "",
       timeoutSeconds: args.migrationTimeoutSeconds,
-      pause: args.config.pauseDuringMigration.map((n) => swarmName(args.stack, n)),
+      pause: args.pause,
       labels: { "railyard.stack": args.stack, "railyard.role": "migration", "railyard.name": name },
     }),
   );
@@ -133,7 +136,7 @@ function builtImage(name: string, args: ServiceArgs, opts: pulumi.CustomResource
   return new docker.Image(
     `${name}-image`,
     {
-      imageName: `railyard/${args.serviceName}:latest`,
+      imageName: `railyard/${args.names.swarm}:latest`,
       build: { context: build.context, dockerfile: build.dockerfile, target: build.target, args: build.args },
       skipPush: true,
     },
@@ -169,7 +172,7 @@ function swarmService(
   return new docker.Service(
     name,
     {
-      name: args.serviceName,
+      name: args.names.swarm,
       labels: railyardLabels(args.stack, c.kind, name),
       mode: { replicated: { replicas: c.replicas } },
       taskSpec: {

@@ -3,7 +3,7 @@
  * mode and the address DNS records point at. Runs on a checked stack (one owner per domain and prefix, redirects
  * to routed domains).
  */
-import { swarmName } from "./env";
+import { swarmName } from "./names";
 import type { EdgeConfig, HostConfig, ServiceConfig } from "./schema";
 import { edgeTls } from "./semantics";
 

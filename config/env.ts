@@ -1,8 +1,12 @@
 /**
  * Expands each service's env into literal text, database variables and app secrets, following references to
- * other services. Runs on a stack whose references were already checked (no unknown target, no cycle).
+ * other services. Runs on a stack whose references were already checked (no unknown target, no cycle) and whose
+ * expanded sizes were measured (expandedLengths): every (service, variable) is expanded once and reused, so the
+ * work is linear in the size of the result.
  */
 import { PLUGINS } from "../databases";
+import { PASSWORD_LENGTH } from "../databases/plugin";
+import { swarmName } from "./names";
 import { parseTemplate } from "./references";
 import type { DatabaseConfig, ServiceConfig } from "./schema";
 
@@ -24,14 +28,92 @@ export interface ServiceEnvPlan {
   databases: string[];
 }
 
-/** The Swarm service name of a service or database, which is also its DNS name on the stack's network. */
-export function swarmName(prefix: string, name: string): string {
-  return `${prefix}-${name}`;
-}
-
 /** Variables every service offers to the others (a worker has no port, so only HOST). */
 export function serviceVariables(service: ServiceConfig): string[] {
   return service.port === undefined ? ["HOST"] : ["HOST", "PORT", "URL"];
+}
+
+/** The text of a service's own variable (HOST, PORT, URL), or undefined for one of its env vars. */
+function builtIn(prefix: string, service: ServiceConfig, name: string, variable: string): string | undefined {
+  const host = swarmName(prefix, name);
+  if (variable === "HOST") return host;
+  if (variable === "PORT") return String(service.port);
+  if (variable === "URL") return `http://${host}:${service.port}`;
+  return undefined;
+}
+
+/**
+ * Walks references once per (service, variable), memoised: `leaf` gives a database variable's or a secret's
+ * value, `text` a literal's, and `join` combines a value's parts. A reference back into a value still being
+ * expanded (a cycle the checks missed) counts as empty instead of recursing forever.
+ */
+function walker<T>(
+  prefix: string,
+  services: Record<string, ServiceConfig>,
+  databases: Record<string, DatabaseConfig>,
+  f: { text: (t: string) => T; database: (db: string, variable: string) => T; secret: (name: string) => T; join: (parts: T[]) => T },
+): (service: string, variable: string) => T {
+  const memo = new Map<string, T>();
+  const open = new Set<string>();
+  const value = (text: string): T =>
+    f.join(
+      parseTemplate(text).parts.map((part): T => {
+        if (part.kind === "text") return f.text(part.text);
+        if (part.target === "secrets") return f.secret(part.variable);
+        if (Object.hasOwn(databases, part.target)) return f.database(part.target, part.variable);
+        return variable(part.target, part.variable);
+      }),
+    );
+  const variable = (service: string, name: string): T => {
+    const config = services[service];
+    const own = builtIn(prefix, config, service, name);
+    if (own !== undefined) return f.text(own);
+    const key = `${service}\0${name}`;
+    const known = memo.get(key);
+    if (known !== undefined) return known;
+    if (open.has(key)) return f.join([]);
+    open.add(key);
+    const result = value(Object.hasOwn(config.env, name) ? config.env[name] : "");
+    open.delete(key);
+    memo.set(key, result);
+    return result;
+  };
+  return variable;
+}
+
+/**
+ * Characters of each service's env values once references are expanded, without expanding them (a chain of
+ * references can double a value at each step). Secrets count their real length; database variables count a
+ * generated password's length.
+ */
+export function expandedLengths(
+  prefix: string,
+  services: Record<string, ServiceConfig>,
+  databases: Record<string, DatabaseConfig>,
+  secretLength: (name: string) => number,
+): Record<string, Record<string, number>> {
+  const length = walker<number>(prefix, services, databases, {
+    text: (t) => t.length,
+    secret: secretLength,
+    database: (db, variable) => databaseValue(prefix, db, databases[db], variable).length,
+    join: (parts) => parts.reduce((a, b) => a + b, 0),
+  });
+  return Object.fromEntries(
+    Object.entries(services).map(([name, s]) => [name, Object.fromEntries(Object.keys(s.env).map((v) => [v, length(name, v)]))]),
+  );
+}
+
+/** A database variable's value with a stand-in password of the generated length. */
+function databaseValue(prefix: string, name: string, db: DatabaseConfig, variable: string): string {
+  const plugin = PLUGINS[db.engine];
+  const endpoint = {
+    host: swarmName(prefix, name),
+    port: plugin.port,
+    user: db.user ?? plugin.defaultUser,
+    database: db.database ?? plugin.defaultDatabase,
+    password: "x".repeat(PASSWORD_LENGTH),
+  };
+  return plugin.variables.find((v) => v.name === variable)?.value(endpoint) ?? "";
 }
 
 export function planEnv(
@@ -39,33 +121,23 @@ export function planEnv(
   services: Record<string, ServiceConfig>,
   databases: Record<string, DatabaseConfig>,
 ): Record<string, ServiceEnvPlan> {
-  const expand = (service: string, variable: string): EnvPart[] => {
-    const config = services[service];
-    const host = swarmName(prefix, service);
-    if (variable === "HOST") return [{ kind: "text", text: host }];
-    if (variable === "PORT") return [{ kind: "text", text: String(config.port) }];
-    if (variable === "URL") return [{ kind: "text", text: `http://${host}:${config.port}` }];
-    return expandValue(config.env[variable]);
-  };
-  const expandValue = (value: string): EnvPart[] =>
-    parseTemplate(value).parts.flatMap((part): EnvPart[] => {
-      if (part.kind === "text") return [part];
-      if (part.target === "secrets") return [{ kind: "secret", name: part.variable }];
-      if (part.target in databases) return [{ kind: "database", database: part.target, variable: part.variable }];
-      return expand(part.target, part.variable);
-    });
-
+  const expand = walker<EnvPart[]>(prefix, services, databases, {
+    text: (text) => (text === "" ? [] : [{ kind: "text", text }]),
+    secret: (name) => [{ kind: "secret", name }],
+    database: (database, variable) => [{ kind: "database", database, variable }],
+    join: (parts) => mergeText(parts.flat()),
+  });
   const plans: Record<string, ServiceEnvPlan> = {};
   for (const [name, service] of Object.entries(services)) {
     const vars: Record<string, EnvVar> = {};
     const refServices = new Set<string>();
     const refDatabases = new Set<string>();
-    for (const [variable, value] of Object.entries(service.env)) {
-      const parts = mergeText(expandValue(value));
+    for (const variable of Object.keys(service.env)) {
+      const parts = expand(name, variable);
       vars[variable] = { parts, secret: parts.some((p) => isSecretPart(p, databases)) };
-      for (const part of parseTemplate(value).parts) {
+      for (const part of parseTemplate(service.env[variable]).parts) {
         if (part.kind !== "ref" || part.target === "secrets") continue;
-        (part.target in databases ? refDatabases : refServices).add(part.target);
+        (Object.hasOwn(databases, part.target) ? refDatabases : refServices).add(part.target);
       }
       for (const part of parts) if (part.kind === "database") refDatabases.add(part.database);
     }
@@ -95,8 +167,10 @@ function mergeText(parts: EnvPart[]): EnvPart[] {
 /** Service names so that every service comes after the services it refers to (references have no cycle). */
 export function deployOrder(plans: Record<string, ServiceEnvPlan>): string[] {
   const order: string[] = [];
+  const placed = new Set<string>();
   const visit = (name: string) => {
-    if (order.includes(name)) return;
+    if (placed.has(name)) return;
+    placed.add(name);
     for (const dep of plans[name].services) visit(dep);
     order.push(name);
   };

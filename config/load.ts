@@ -7,8 +7,9 @@ import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
 import { z } from "zod";
 import { EdgePlan, planEdge } from "./edge";
 import { planEnv, ServiceEnvPlan } from "./env";
+import { DatabaseNames, databaseNames, EdgeNames, edgeNames, networkName, ServiceNames, serviceNames } from "./names";
 import { ConfigProblem, describe, problemsFromZod, RailyardConfigError } from "./problems";
-import { DatabaseConfig, databaseSchema, HostConfig, ParsedStack, serviceSchema, ServiceConfig, stackSchema, TOP_LEVEL_KEYS } from "./schema";
+import { DatabaseConfig, databaseSchema, HostConfig, NOT_PROTOTYPE_KEY, ParsedStack, serviceSchema, ServiceConfig, stackSchema, TOP_LEVEL_KEYS } from "./schema";
 import { semanticProblems } from "./semantics";
 
 export type Environment = ParsedStack["environment"];
@@ -42,7 +43,18 @@ export interface StackConfig {
   secrets: Record<string, pulumi.Output<string>>;
   /** Each service's env with references expanded. */
   env: Record<string, ServiceEnvPlan>;
+  /** Every name derived from the stack file (config/names.ts), checked before any resource exists. */
+  names: StackNames;
 }
+
+export interface StackNames {
+  services: Record<string, ServiceNames>;
+  databases: Record<string, DatabaseNames>;
+  edge: EdgeNames;
+}
+
+/** Most services or databases one stack file may declare (each is a Swarm service on the host). */
+const MAX_ENTRIES = 100;
 
 const NAMESPACE = "railyard";
 /** Keys whose values must be Pulumi secrets. */
@@ -73,6 +85,21 @@ function readRaw(key: string): unknown {
   }
 }
 
+/**
+ * `__proto__` keys anywhere in a value. JSON makes them own properties, but zod skips them in maps without a
+ * word (they would replace the result's prototype), so a variable or entry named so would vanish silently.
+ */
+function prototypeKeyProblems(value: unknown, path: (string | number)[]): ConfigProblem[] {
+  if (typeof value !== "object" || value === null) return [];
+  const out: ConfigProblem[] = [];
+  for (const [key, inner] of Object.entries(value)) {
+    const at = [...path, Array.isArray(value) ? Number(key) : key];
+    if (key === "__proto__") out.push({ path: at, expected: NOT_PROTOTYPE_KEY, got: describe(key) });
+    else out.push(...prototypeKeyProblems(inner, at));
+  }
+  return out;
+}
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -91,7 +118,10 @@ function parseInto<T extends z.ZodType>(
   return undefined;
 }
 
-/** Parses a map of named entries one entry at a time, so one bad entry does not hide the others. */
+/**
+ * Parses a map of named entries one entry at a time, so one bad entry does not hide the others. `names` holds
+ * every key as written; `parsed` only the entries whose name and value are valid.
+ */
 function parseEntries<T extends z.ZodType>(
   key: "services" | "databases",
   raw: unknown,
@@ -100,8 +130,14 @@ function parseEntries<T extends z.ZodType>(
 ): { names: string[]; parsed: Record<string, z.output<T>> } {
   const parsed: Record<string, z.output<T>> = {};
   if (raw === undefined) return { names: [], parsed };
+  const kind = key === "services" ? "service" : "database";
   if (!isRecord(raw)) {
-    problems.push({ path: [key], expected: `a map of ${key === "services" ? "service" : "database"} names`, got: describe(raw) });
+    problems.push({ path: [key], expected: `a map of ${kind} names`, got: describe(raw) });
+    return { names: [], parsed };
+  }
+  const names = Object.keys(raw);
+  if (names.length > MAX_ENTRIES) {
+    problems.push({ path: [key], expected: `at most ${MAX_ENTRIES} ${kind}s`, got: `${names.length}` });
     return { names: [], parsed };
   }
   const nameSchema = stackSchema.shape.services.unwrap().keyType;
@@ -110,7 +146,31 @@ function parseEntries<T extends z.ZodType>(
     const entry = parseInto(schema, value, [key, name], problems);
     if (okName !== undefined && entry !== undefined) parsed[name] = entry;
   }
-  return { names: Object.keys(raw), parsed };
+  return { names, parsed };
+}
+
+/**
+ * The env of each service whose env is valid, also when another key of that service is not: its references are
+ * then still checked, so a stack file's problems all show in one run.
+ */
+function parsedEnvs(raw: unknown, services: Record<string, ServiceConfig>): Record<string, Record<string, string>> {
+  const envs: Record<string, Record<string, string>> = {};
+  if (!isRecord(raw)) return envs;
+  for (const [name, value] of Object.entries(raw)) {
+    if (Object.hasOwn(services, name)) envs[name] = services[name].env;
+    else if (isRecord(value)) {
+      const env = serviceSchema.shape.env.safeParse(value.env);
+      if (env.success && stackSchema.shape.services.unwrap().keyType.safeParse(name).success) envs[name] = env.data;
+    }
+  }
+  return envs;
+}
+
+/** Whether the Cloudflare provider has its token: a secret in the stack's config, or the provider's env var. */
+function cloudflareToken(): "secret" | "plain" | "absent" {
+  const key = "cloudflare:apiToken";
+  if (runtimeConfig.getConfig(key) !== undefined) return isSecretKey(key) ? "secret" : "plain";
+  return process.env.CLOUDFLARE_API_TOKEN ? "secret" : "absent";
 }
 
 function deployDefaults(environment: Environment, d: ParsedStack["deploy"]): DeploySettings {
@@ -154,6 +214,7 @@ export function loadStackConfig(stack: string = pulumi.getStack()): StackConfig 
       continue;
     }
     raw[key] = readRaw(key);
+    problems.push(...prototypeKeyProblems(raw[key], [key]));
   }
 
   const shape = stackSchema.shape;
@@ -180,12 +241,17 @@ export function loadStackConfig(stack: string = pulumi.getStack()): StackConfig 
       prefix,
       host,
       hasPrivateKey: raw.sshPrivateKey !== undefined || refused.has("sshPrivateKey"),
+      network,
       serviceNames: services.names,
       services: services.parsed,
+      envs: parsedEnvs(refused.has("services") ? undefined : raw.services, services.parsed),
       databaseNames: databases.names,
       databases: databases.parsed,
       edge,
       secretNames: secrets === undefined ? undefined : new Set(Object.keys(secrets)),
+      secretLengths: secrets === undefined ? undefined : new Map(Object.entries(secrets).map(([k, v]) => [k, v.length])),
+      cloudflareToken: cloudflareToken(),
+      projectDir: process.cwd(),
     }),
   );
 
@@ -196,7 +262,7 @@ export function loadStackConfig(stack: string = pulumi.getStack()): StackConfig 
     stack,
     environment,
     prefix,
-    network: network ?? `${prefix}-net`,
+    network: networkName(prefix, network),
     host,
     sshPrivateKey: sshPrivateKey === undefined ? undefined : pulumi.secret(sshPrivateKey),
     logs,
@@ -206,6 +272,11 @@ export function loadStackConfig(stack: string = pulumi.getStack()): StackConfig 
     edge: planEdge(prefix, environment, host, edge, services.parsed),
     secrets: Object.fromEntries(Object.entries(secrets).map(([k, v]) => [k, pulumi.secret(v)])),
     env: planEnv(prefix, services.parsed, databases.parsed),
+    names: {
+      services: Object.fromEntries(Object.keys(services.parsed).map((n) => [n, serviceNames(prefix, n)])),
+      databases: Object.fromEntries(Object.keys(databases.parsed).map((n) => [n, databaseNames(prefix, n)])),
+      edge: edgeNames(prefix),
+    },
   };
 }
 

@@ -27,7 +27,7 @@ export const URL_PATH = /^\/[A-Za-z0-9._~%/?=&-]*$/;
 /** A git branch name (kept to the usual characters). */
 export const BRANCH = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$/;
 /** A log size for the json-file driver, e.g. "10m". */
-export const LOG_SIZE = /^\d+[kmg]$/;
+export const LOG_SIZE = /^[1-9]\d{0,8}[kmg]$/;
 /** A public domain name: lower-case DNS labels with at least one dot (api.example.com, example.com). */
 export const DOMAIN =
   /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;

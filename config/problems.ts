@@ -13,6 +13,24 @@ export interface ConfigProblem {
   expected: string;
   /** What was found, already described (never a secret's value). */
   got: string;
+  /** A key outside the namespace (e.g. "cloudflare:apiToken"), printed instead of `path`. */
+  key?: string;
+}
+
+/**
+ * Characters a terminal would act on rather than print: C0 and C1 controls, DEL, line and paragraph
+ * separators, and the invisible direction marks and overrides that make text read differently than it is.
+ */
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
+
+/** Text safe to print: every unsafe character becomes its \uXXXX escape. */
+export function terminalSafe(text: string): string {
+  return text.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** A value quoted for a message: JSON's quoting, then the characters JSON leaves raw escaped too. */
+function quoted(value: string): string {
+  return terminalSafe(JSON.stringify(value));
 }
 
 /** Dotted key path as the Pulumi CLI writes it for `--path`: railyard:services.api.env.FOO, secrets[0]. */
@@ -21,13 +39,14 @@ export function keyPath(path: PathPart[]): string {
   path.forEach((part, i) => {
     if (typeof part === "number") out += `[${part}]`;
     else if (/^[A-Za-z0-9_-]+$/.test(part)) out += i === 0 ? part : `.${part}`;
-    else out += `[${JSON.stringify(part)}]`;
+    else out += `[${quoted(part)}]`;
   });
   return out;
 }
 
+/** One problem as a line; nothing in it can act on the terminal, whatever the stack file held. */
 export function formatProblem(p: ConfigProblem): string {
-  return `${keyPath(p.path)}: expected ${p.expected}, got ${p.got}`;
+  return terminalSafe(`${p.key ?? keyPath(p.path)}: expected ${p.expected}, got ${p.got}`);
 }
 
 /** Describes a found value for an error message; secret values are described by kind only. */
@@ -37,7 +56,7 @@ export function describe(value: unknown, secret = false): string {
   if (secret) return `a secret ${Array.isArray(value) ? "list" : typeof value} (value hidden)`;
   if (typeof value === "string") {
     const shown = value.length > 80 ? `${value.slice(0, 77)}…` : value;
-    return JSON.stringify(shown);
+    return quoted(shown);
   }
   if (typeof value === "number" || typeof value === "boolean") return String(value);
   return kindOf(value);

@@ -47,20 +47,33 @@ export function serviceEdges(
   return edges;
 }
 
-/** Every cycle in a directed graph, each once, as the list of nodes from its smallest member back to it. */
+/**
+ * Cycles in a directed graph, as lists of nodes from the cycle's smallest member back to it. One depth-first
+ * walk (each node and edge visited once, linear in the graph's size) reports the cycle closed by each back edge;
+ * every graph with a cycle yields at least one, and a cycle found twice is reported once.
+ */
 export function findCycles(graph: Map<string, string[]>): string[][] {
   const cycles = new Map<string, string[]>();
-  const visit = (node: string, stack: string[]) => {
-    const at = stack.indexOf(node);
-    if (at >= 0) {
-      const loop = stack.slice(at);
-      const smallest = loop.reduce((a, b) => (b < a ? b : a));
-      const rotated = [...loop.slice(loop.indexOf(smallest)), ...loop.slice(0, loop.indexOf(smallest))];
-      cycles.set(rotated.join(" "), [...rotated, smallest]);
-      return;
+  const state = new Map<string, "open" | "done">();
+  const path: string[] = [];
+  const visit = (node: string) => {
+    state.set(node, "open");
+    path.push(node);
+    for (const next of graph.get(node) ?? []) {
+      const seen = state.get(next);
+      if (seen === "open") {
+        const loop = path.slice(path.lastIndexOf(next));
+        const smallest = loop.reduce((a, b) => (b < a ? b : a));
+        const at = loop.indexOf(smallest);
+        const rotated = [...loop.slice(at), ...loop.slice(0, at)];
+        cycles.set(rotated.join(" "), [...rotated, smallest]);
+      } else if (seen === undefined) {
+        visit(next);
+      }
     }
-    for (const next of graph.get(node) ?? []) visit(next, [...stack, node]);
+    path.pop();
+    state.set(node, "done");
   };
-  for (const node of [...graph.keys()].sort()) visit(node, []);
+  for (const node of [...graph.keys()].sort()) if (!state.has(node)) visit(node);
   return [...cycles.values()];
 }

@@ -2,6 +2,7 @@
  * The stack file schema: every key under the `railyard:` namespace. Messages are "expected …" phrases; the
  * loader adds the key path and what was found.
  */
+import * as path from "node:path";
 import { z } from "zod";
 import { ENGINES } from "../databases";
 import { DURATION_PATTERN, durationMs, MEMORY_PATTERN, memoryBytes } from "../lib/units";
@@ -14,6 +15,27 @@ const duration = (fallback: string, min = "0ms") =>
     .refine((d) => durationMs(d) >= durationMs(min), { error: `expected a duration of at least ${min}` })
     .refine((d) => durationMs(d) <= 24 * 3_600_000, { error: "expected a duration of at most 24h" })
     .default(fallback);
+/** Property names every JavaScript object has: as map keys they would be dropped or clash (`__proto__`, `constructor`). */
+export const PROTOTYPE_KEYS = new Set(Object.getOwnPropertyNames(Object.prototype));
+export const NOT_PROTOTYPE_KEY = "a name other than a JavaScript object property (constructor, __proto__, toString, hasOwnProperty, …)";
+/** A map key of the stack file: not one of JavaScript's own object properties. */
+const ownKey = <T extends z.ZodString>(key: T) => key.refine((k) => !PROTOTYPE_KEYS.has(k), { error: `expected ${NOT_PROTOTYPE_KEY}` });
+/** A size in bytes such as "512M", from `min` to `max` (both in the same notation). */
+const size = (what: string, min: string, max: string) =>
+  z
+    .string({ error: `expected ${what} such as "512M" or "2G"` })
+    .regex(MEMORY_PATTERN, { error: `expected ${what} such as "512M" or "2G"`, abort: true })
+    .refine((m) => memoryBytes(m) >= memoryBytes(min), { error: `expected at least ${min}` })
+    .refine((m) => memoryBytes(m) <= memoryBytes(max), { error: `expected at most ${max}` });
+/**
+ * A path inside the project: relative, no `..` that leaves it, not the project's parent or the filesystem root.
+ * (Where it exists, the semantic checks also resolve symlinks.)
+ */
+const projectPath = (what: string) =>
+  noNul(what, 1024)
+    .refine((p) => !path.isAbsolute(p) && !p.startsWith("~"), { error: `expected ${what} relative to the project directory (not absolute)`, abort: true })
+    .refine((p) => { const n = path.posix.normalize(p); return n !== ".." && !n.startsWith("../"); }, { error: `expected ${what} inside the project directory (no .. leaving it)` });
+
 const port = z.int({ error: "expected a whole port number" }).min(1, { error: "expected a port from 1 to 65535" }).max(65535, {
   error: "expected a port from 1 to 65535",
 });
@@ -26,14 +48,12 @@ const noNul = (what: string, max: number) =>
 
 export const resourcesSchema = z
   .strictObject({
+    /** CPUs a task may use (NanoCPUs), 0.01 to 64. @default no limit */
     cpus: z.number({ error: "expected a number of CPUs such as 0.5" }).min(0.01, { error: "expected at least 0.01 CPUs" }).max(64, {
       error: "expected at most 64 CPUs",
     }).optional(),
-    memory: z
-      .string()
-      .regex(MEMORY_PATTERN, { error: 'expected a memory size such as "512M" or "2G"', abort: true })
-      .refine((m) => memoryBytes(m) >= 6 * 1024 ** 2, { error: "expected at least 6M (Docker's minimum)" })
-      .optional(),
+    /** Memory limit, 6M (Docker's minimum) to 1024G. @default no limit */
+    memory: size("a memory size", "6M", "1024G").optional(),
   })
   .default({});
 
@@ -41,7 +61,7 @@ const healthcheckSchema = z
   .strictObject({
     path: z.string().regex(p.URL_PATH, { error: 'expected an HTTP path such as "/health"' }).optional(),
     command: noNul("health-check command", 1024).optional(),
-    interval: duration("10s", "100ms"),
+    interval: duration("10s", "1s"),
     timeout: duration("5s", "100ms"),
     retries: z.int({ error: "expected a whole number of retries" }).min(1, { error: "expected 1 to 100 retries" }).max(100, {
       error: "expected 1 to 100 retries",
@@ -79,11 +99,13 @@ const updateSchema = z
   .default({ parallelism: 1, delay: "0s", monitor: "30s", maxFailureRatio: 0 });
 
 const buildSchema = z.strictObject({
-  context: noNul("build context path", 1024),
-  dockerfile: noNul("Dockerfile path", 1024).optional(),
+  /** The build context: a folder inside the project, e.g. ./api. */
+  context: projectPath("a build context path"),
+  /** The Dockerfile, inside the project. @default Dockerfile in the context */
+  dockerfile: projectPath("a Dockerfile path").optional(),
   target: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: "expected a build stage name" }).optional(),
   args: z
-    .record(z.string().regex(p.ENV_NAME, { error: "expected a build argument name" }), noNul("build argument", 4096))
+    .record(ownKey(z.string().regex(p.ENV_NAME, { error: "expected a build argument name", abort: true })), noNul("build argument", 4096))
     .optional(),
 });
 
@@ -147,7 +169,7 @@ export const serviceSchema = z
     port: port.optional(),
     healthcheck: healthcheckSchema.optional(),
     restartPolicy: restartPolicySchema,
-    env: z.record(z.string().regex(p.ENV_NAME, { error: "expected an environment variable name" }), envValue).default({}),
+    env: z.record(ownKey(z.string().regex(p.ENV_NAME, { error: "expected an environment variable name", abort: true })), envValue).default({}),
     secrets: z.array(z.string().regex(p.SECRET_NAME, { error: "expected a secret name such as SECRET_KEY" })).default([]),
     resources: resourcesSchema,
     update: updateSchema,
@@ -203,14 +225,28 @@ export const databaseSchema = z.strictObject({
   stopGracePeriod: duration("60s"),
 });
 
+/**
+ * The host's public key. A line pasted from `ssh-keyscan <host>` (`<host> <type> <key>`, or known_hosts'
+ * `[host]:port <type> <key>`) is accepted too: the leading host field is dropped.
+ */
+const hostKey = z
+  .string({ error: "expected the host's public key as a string" })
+  .transform((k) => {
+    const fields = k.trim().split(" ");
+    return fields.length >= 3 && !KEY_TYPE.test(fields[0]) && KEY_TYPE.test(fields[1]) ? fields.slice(1).join(" ") : k;
+  })
+  .pipe(z.string().regex(p.HOST_KEY, { error: 'expected the host\'s public key, e.g. "ssh-ed25519 AAAA…" (ssh-keyscan -t ed25519 <host>)' }));
+const KEY_TYPE = /^(?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521))$/;
+
 const sshHostSchema = z.strictObject({
   mode: z.literal("ssh"),
-  address: z.union([z.ipv4(), z.ipv6(), z.string().regex(p.HOSTNAME)], {
-    error: "expected an IPv4/IPv6 address or a host name",
-  }),
+  address: z
+    .union([z.ipv4(), z.ipv6(), z.string().regex(p.HOSTNAME)], { error: "expected an IPv4/IPv6 address or a host name" })
+    // All digits and dots is no host name (no top-level domain is numeric): an IPv4 address with an octet over 255.
+    .refine((a) => !/^[0-9.]+$/.test(a) || z.ipv4().safeParse(a).success, { error: "expected an IPv4 address of four octets from 0 to 255" }),
   port: port.default(22),
   user: z.string().regex(p.UNIX_USER, { error: "expected a login name such as root or deploy" }).default("root"),
-  hostKey: z.string().regex(p.HOST_KEY, { error: 'expected the host\'s public key, e.g. "ssh-ed25519 AAAA…" (ssh-keyscan -t ed25519 <host>)' }).optional(),
+  hostKey: hostKey.optional(),
   advertiseAddress: z.union([z.ipv4(), z.ipv6()], { error: "expected an IP address for swarm init --advertise-addr" }).optional(),
   dataDir: z.string().regex(p.ABSOLUTE_PATH, { error: "expected an absolute path without spaces or .." }).default("/var/lib/railyard"),
 });
@@ -234,8 +270,10 @@ export const deploySchema = z
     healthCheckAttempts: z.int({ error: "expected a whole number" }).min(1, { error: "expected 1 to 200 attempts" }).max(200, {
       error: "expected 1 to 200 attempts",
     }).optional(),
-    healthCheckInterval: duration("5s"),
-    migrationTimeout: duration("5m"),
+    /** Seconds between the health gate's attempts, at least 1s. @default 5s */
+    healthCheckInterval: duration("5s", "1s"),
+    /** How long a preDeployCommand may run, at least 1s. @default 5m */
+    migrationTimeout: duration("5m", "1s"),
   })
   .default({ backupRetention: 5, healthCheckInterval: "5s", migrationTimeout: "5m" });
 
@@ -264,7 +302,7 @@ export const edgeSchema = z
     /** The address DNS records point at; defaults to host.address. */
     publicAddress: z.union([z.ipv4(), z.ipv6()], { error: "expected the public IPv4 or IPv6 address of the host" }).optional(),
     /** Domains that redirect permanently to a routed domain, e.g. www.example.com: example.com. */
-    redirects: z.record(domain, domain, { error: "expected a map of domain → domain" }).default({}),
+    redirects: z.record(ownKey(domain), domain, { error: "expected a map of domain → domain" }).default({}),
     image: z.string().regex(p.TAGGED_IMAGE, { error: "expected a Caddy image reference" }).default("caddy:2.10-alpine"),
     frontImage: z.string().regex(p.TAGGED_IMAGE, { error: "expected an HAProxy image reference" }).default("haproxy:2.6"),
     replicas: z.int({ error: "expected a whole number of replicas" }).min(1, { error: "expected 1 to 10 replicas" }).max(10, {
@@ -272,11 +310,8 @@ export const edgeSchema = z
     }).default(2),
     httpPort: port.default(80),
     httpsPort: port.default(443),
-    maxRequestBody: z
-      .string()
-      .regex(MEMORY_PATTERN, { error: 'expected a size such as "10M" or "1G"', abort: true })
-      .refine((m) => memoryBytes(m) >= 1024, { error: "expected at least 1K" })
-      .default("10M"),
+    /** Largest request body, 1K to 10G; larger bodies get 413. @default 10M */
+    maxRequestBody: size("a size", "1K", "10G").default("10M"),
     timeouts: edgeTimeoutsSchema,
     /** How long Caddy keeps retrying other tasks when one refuses a request (lb_try_duration). */
     tryDuration: duration("10s", "100ms"),
@@ -293,7 +328,12 @@ export const edgeSchema = z
 
 export const logsSchema = z
   .strictObject({
-    maxSize: z.string().regex(p.LOG_SIZE, { error: 'expected a log size such as "10m"' }).default("10m"),
+    /** Size of one json-file log before rotation, 1k to 10g. @default 10m */
+    maxSize: z
+      .string()
+      .regex(p.LOG_SIZE, { error: 'expected a log size such as "10m" (1k to 10g)', abort: true })
+      .refine((m) => memoryBytes(m.toUpperCase()) <= memoryBytes("10G"), { error: "expected a log size of at most 10g" })
+      .default("10m"),
     maxFiles: z.int({ error: "expected a whole number" }).min(1, { error: "expected 1 to 50 files" }).max(50, {
       error: "expected 1 to 50 files",
     }).default(3),
@@ -302,10 +342,9 @@ export const logsSchema = z
 
 /** Names railyard uses itself: reference namespaces and the edge's Swarm services. */
 const RESERVED_NAMES = ["secrets", "railyard", "tasks", "edge", "front"];
-const resourceName = z
-  .string()
-  .regex(p.RESOURCE_NAME, { error: "expected a lower-case name of letters, digits and dashes (at most 30)" })
-  .refine((n) => !RESERVED_NAMES.includes(n), { error: `expected a name other than ${RESERVED_NAMES.join(", ")}` });
+const resourceName = ownKey(
+  z.string().regex(p.RESOURCE_NAME, { error: "expected a lower-case name of letters, digits and dashes (at most 30)", abort: true }),
+).refine((n) => !RESERVED_NAMES.includes(n), { error: `expected a name other than ${RESERVED_NAMES.join(", ")}` });
 
 /** The whole `railyard:` namespace. `secrets` and `sshPrivateKey` are read from Pulumi secrets only. */
 export const stackSchema = z.strictObject({
@@ -323,7 +362,7 @@ export const stackSchema = z.strictObject({
   services: z.record(resourceName, serviceSchema, { error: "expected a map of service names to services" }).default({}),
   databases: z.record(resourceName, databaseSchema, { error: "expected a map of database names to databases" }).default({}),
   secrets: z
-    .record(z.string().regex(p.SECRET_NAME, { error: "expected a secret name such as SECRET_KEY" }), noNul("secret value", 65536))
+    .record(ownKey(z.string().regex(p.SECRET_NAME, { error: "expected a secret name such as SECRET_KEY", abort: true })), noNul("secret value", 65536))
     .default({}),
 });
 

@@ -3,32 +3,61 @@
  * outside dev, secrets that exist, the SSH settings a host needs. They run on whatever parts of the stack file
  * parsed, so one run reports these together with the schema's problems.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { PLUGINS } from "../databases";
 import { PINNED_IMAGE, TAGGED_IMAGE } from "./patterns";
-import { planEnv, serviceVariables } from "./env";
+import { expandedLengths, planEnv, serviceVariables } from "./env";
+import { nameProblems as derivedNameProblems } from "./names";
 import { ConfigProblem, describe } from "./problems";
 import { findCycles, parseTemplate, serviceEdges } from "./references";
+import type { ServiceEnvPlan } from "./env";
 import type { DatabaseConfig, EdgeConfig, HostConfig, ServiceConfig } from "./schema";
 
 export interface PartialStack {
   environment?: "dev" | "staging" | "production";
   prefix?: string;
+  /** railyard:network, when set and valid. */
+  network?: string;
   host?: HostConfig;
   hasPrivateKey: boolean;
   /** Every service name in the stack file, parsed or not. */
   serviceNames: string[];
   /** The services that parsed. */
   services: Record<string, ServiceConfig>;
+  /** The env of every service whose env parsed, also when the rest of the service did not. */
+  envs: Record<string, Record<string, string>>;
   databaseNames: string[];
   databases: Record<string, DatabaseConfig>;
   /** railyard:edge, when it parsed. */
   edge?: EdgeConfig;
   /** Names under railyard:secrets, or undefined when that key did not parse. */
   secretNames?: Set<string>;
+  /** Each app secret's length (expanded env sizes count them). */
+  secretLengths?: Map<string, number>;
+  /** Whether `cloudflare:apiToken` is set as a secret (or CLOUDFLARE_API_TOKEN is in the environment). */
+  cloudflareToken: "secret" | "plain" | "absent";
+  /** Where relative build paths start (Pulumi runs the program in the project directory). */
+  projectDir?: string;
 }
 
+/** The kernel's limit for one environment string (MAX_ARG_STRLEN): a longer value makes exec fail with E2BIG. */
+export const MAX_ENV_VALUE = 128 * 1024;
+/** All of a service's env together, well under the kernel's 2 MiB for a program's arguments and environment. */
+export const MAX_ENV_TOTAL = 1024 * 1024;
+
 export function semanticProblems(s: PartialStack): ConfigProblem[] {
-  const problems = [...hostProblems(s), ...nameProblems(s), ...imageProblems(s), ...databaseProblems(s), ...edgeProblems(s), ...pauseProblems(s)];
+  const problems = [
+    ...hostProblems(s),
+    ...nameProblems(s),
+    ...imageProblems(s),
+    ...buildProblems(s),
+    ...databaseProblems(s),
+    ...edgeProblems(s),
+    ...portProblems(s),
+    ...cloudflareTokenProblems(s),
+    ...pauseProblems(s),
+  ];
   // A name used by both a service and a database is reported once above; references to it are not judged.
   const shared = new Set(s.databaseNames.filter((n) => s.serviceNames.includes(n)));
   const referenceProblems = envReferenceProblems({
@@ -38,9 +67,23 @@ export function semanticProblems(s: PartialStack): ConfigProblem[] {
   problems.push(...referenceProblems, ...secretListProblems(s));
   const allParsed =
     s.serviceNames.length === Object.keys(s.services).length && s.databaseNames.length === Object.keys(s.databases).length;
-  if (referenceProblems.length === 0 && allParsed && shared.size === 0 && s.prefix !== undefined) {
-    problems.push(...secretDeliveryProblems(s));
-  }
+  if (s.prefix === undefined) return problems;
+  // Expansion needs every reference to resolve; its size is measured before anything is expanded.
+  const expandable = referenceProblems.length === 0 && allParsed && shared.size === 0 && s.secretLengths !== undefined;
+  const sizeProblems = expandable ? envSizeProblems(s, s.prefix) : [];
+  problems.push(...sizeProblems);
+  const plans = expandable && sizeProblems.length === 0 ? planEnv(s.prefix, s.services, s.databases) : undefined;
+  if (plans) problems.push(...secretDeliveryProblems(s, plans));
+  problems.push(
+    ...derivedNameProblems({
+      prefix: s.prefix,
+      network: s.network,
+      services: s.services,
+      secretVars: Object.fromEntries(Object.entries(plans ?? {}).map(([n, p]) => [n, Object.keys(p.vars).filter((v) => p.vars[v].secret)])),
+      databases: Object.keys(s.databases),
+      edge: Object.values(s.services).some((svc) => svc.domains.length > 0),
+    }),
+  );
   return problems;
 }
 
@@ -181,16 +224,23 @@ export function edgeTls(environment: PartialStack["environment"], edge: EdgeConf
   return edge.tls ?? (edge.cloudflare ? "cloudflare" : environment === "dev" ? "off" : "acme");
 }
 
+/** App users and database names the engine accepts and keeps for the app (not its own system users and tables). */
 function databaseProblems(s: PartialStack): ConfigProblem[] {
   const out: ConfigProblem[] = [];
   for (const [name, db] of Object.entries(s.databases)) {
-    if (db.user !== undefined && PLUGINS[db.engine].reservedUsers.includes(db.user)) {
-      out.push({ path: ["databases", name, "user"], expected: `an app user other than ${PLUGINS[db.engine].reservedUsers.join(", ")}`, got: describe(db.user) });
-    }
-    if (PLUGINS[db.engine].configurableUser) continue;
+    const plugin = PLUGINS[db.engine];
     for (const key of ["user", "database"] as const) {
-      if (db[key] !== undefined) {
-        out.push({ path: ["databases", name, key], expected: `no ${key} for engine ${db.engine}`, got: describe(db[key]) });
+      const value = db[key];
+      if (value === undefined) continue;
+      const path = ["databases", name, key];
+      if (!plugin.configurableUser) {
+        out.push({ path, expected: `no ${key} for engine ${db.engine}`, got: describe(value) });
+        continue;
+      }
+      const reserved = plugin.reserved[key];
+      if (reserved.names.includes(value) || reserved.prefixes.some((pre) => value.startsWith(pre))) {
+        const others = [...reserved.names, ...reserved.prefixes.map((pre) => `${pre}…`)].join(", ");
+        out.push({ path, expected: `an app ${key} other than ${others} (the engine's own)`, got: describe(value) });
       }
     }
   }
@@ -201,8 +251,8 @@ function databaseProblems(s: PartialStack): ConfigProblem[] {
 function envReferenceProblems(s: PartialStack): ConfigProblem[] {
   const out: ConfigProblem[] = [];
   const known = [...s.serviceNames, ...s.databaseNames].sort();
-  for (const [name, service] of Object.entries(s.services)) {
-    for (const [variable, value] of Object.entries(service.env)) {
+  for (const [name, env] of Object.entries(s.envs)) {
+    for (const [variable, value] of Object.entries(env)) {
       const path = ["services", name, "env", variable];
       const parsed = parseTemplate(value);
       for (const raw of parsed.malformed) {
@@ -217,12 +267,12 @@ function envReferenceProblems(s: PartialStack): ConfigProblem[] {
   }
   if (out.length > 0) return out;
   const graph = new Map<string, string[]>();
-  for (const [name, service] of Object.entries(s.services)) {
-    graph.set(name, serviceEdges(service.env, (n) => n in s.services).map((e) => e.target));
+  for (const [name, env] of Object.entries(s.envs)) {
+    graph.set(name, serviceEdges(env, (n) => Object.hasOwn(s.envs, n)).map((e) => e.target));
   }
   for (const cycle of findCycles(graph)) {
     const [from, to] = cycle;
-    const variable = serviceEdges(s.services[from].env, (n) => n === to)[0].variable;
+    const variable = serviceEdges(s.envs[from], (n) => n === to)[0].variable;
     out.push({
       path: ["services", from, "env", variable],
       expected: "references without a cycle between services",
@@ -245,11 +295,11 @@ function referenceExpectation(
     return `a secret set with pulumi config set --secret --path 'railyard:secrets.${variable}' <value>`;
   }
   if (target === from) return "a reference to another service or a database (not to itself)";
-  if (target in s.databases) {
+  if (Object.hasOwn(s.databases, target)) {
     const names = PLUGINS[s.databases[target].engine].variables.map((v) => v.name);
     return names.includes(variable) ? undefined : `a variable of database ${target}: ${names.join(", ")}`;
   }
-  if (target in s.services) {
+  if (Object.hasOwn(s.services, target)) {
     const names = [...serviceVariables(s.services[target]), ...Object.keys(s.services[target].env)];
     return names.includes(variable) ? undefined : `a variable of service ${target}: ${names.join(", ")}`;
   }
@@ -274,9 +324,36 @@ function secretListProblems(s: PartialStack): ConfigProblem[] {
   return out;
 }
 
+/**
+ * Each env value, references expanded, fits what the kernel passes to a program: at most MAX_ENV_VALUE
+ * characters one value, MAX_ENV_TOTAL all of a service's. Measured without expanding (a chain of references can
+ * double a value at every step), in time linear in the stack file.
+ */
+function envSizeProblems(s: PartialStack, prefix: string): ConfigProblem[] {
+  const lengths = expandedLengths(prefix, s.services, s.databases, (name) => s.secretLengths?.get(name) ?? 0);
+  const out: ConfigProblem[] = [];
+  for (const [name, vars] of Object.entries(lengths)) {
+    const before = out.length;
+    let total = 0;
+    for (const [variable, length] of Object.entries(vars)) {
+      total += variable.length + 1 + length;
+      if (length > MAX_ENV_VALUE) {
+        out.push({
+          path: ["services", name, "env", variable],
+          expected: `a value of at most ${MAX_ENV_VALUE} characters once its references are expanded (the kernel's limit for one environment string)`,
+          got: `${length} characters`,
+        });
+      }
+    }
+    if (total > MAX_ENV_TOTAL && out.length === before) {
+      out.push({ path: ["services", name, "env"], expected: `an environment of at most ${MAX_ENV_TOTAL} characters once references are expanded`, got: `${total} characters` });
+    }
+  }
+  return out;
+}
+
 /** Secret env values reach the container as files that a shell exports before the start command runs. */
-function secretDeliveryProblems(s: PartialStack): ConfigProblem[] {
-  const plans = planEnv(s.prefix ?? "", s.services, s.databases);
+function secretDeliveryProblems(s: PartialStack, plans: Record<string, ServiceEnvPlan>): ConfigProblem[] {
   const out: ConfigProblem[] = [];
   for (const [name, plan] of Object.entries(plans)) {
     const secretVars = Object.keys(plan.vars).filter((v) => plan.vars[v].secret);
@@ -289,4 +366,50 @@ function secretDeliveryProblems(s: PartialStack): ConfigProblem[] {
     }
   }
   return out;
+}
+
+/** Build inputs stay in the project: a context or Dockerfile that exists must not resolve (symlinks followed) outside it. */
+function buildProblems(s: PartialStack): ConfigProblem[] {
+  if (s.projectDir === undefined) return [];
+  const root = fs.realpathSync(s.projectDir);
+  const out: ConfigProblem[] = [];
+  for (const [name, service] of Object.entries(s.services)) {
+    const build = service.build;
+    if (!build) continue;
+    const paths: [string, string][] = [["context", build.context]];
+    if (build.dockerfile !== undefined) paths.push(["dockerfile", build.dockerfile]);
+    for (const [key, value] of paths) {
+      const resolved = path.resolve(root, value);
+      const real = fs.existsSync(resolved) ? fs.realpathSync(resolved) : resolved;
+      if (real !== root && !real.startsWith(`${root}${path.sep}`)) {
+        out.push({ path: ["services", name, "build", key], expected: `a path inside the project directory ${root}`, got: `${describe(value)}, which leads to ${describe(real)}` });
+      }
+    }
+  }
+  return out;
+}
+
+/** The edge's host ports must not take the port sshd listens on (the host's SSH port; 22 on a local engine). */
+function portProblems(s: PartialStack): ConfigProblem[] {
+  if (!s.edge || !s.host || !Object.values(s.services).some((svc) => svc.domains.length > 0)) return [];
+  const ssh = s.host.mode === "ssh" ? s.host.port : 22;
+  const out: ConfigProblem[] = [];
+  for (const key of ["httpPort", "httpsPort"] as const) {
+    if (s.edge[key] === ssh) out.push({ path: ["edge", key], expected: `a port other than the host's SSH port ${ssh}`, got: String(s.edge[key]) });
+  }
+  return out;
+}
+
+/** The Cloudflare provider needs its API token, as a secret, whenever railyard manages the zone. */
+function cloudflareTokenProblems(s: PartialStack): ConfigProblem[] {
+  const edge = s.edge;
+  if (!edge?.cloudflare || !Object.values(s.services).some((svc) => svc.domains.length > 0)) return [];
+  const hint = "pulumi config set --secret cloudflare:apiToken <token with Zone DNS, Zone Settings and SSL edit>";
+  if (s.cloudflareToken === "absent") {
+    return [{ path: [], key: "cloudflare:apiToken", expected: `the Cloudflare API token for edge.cloudflare (${hint})`, got: "nothing" }];
+  }
+  if (s.cloudflareToken === "plain") {
+    return [{ path: [], key: "cloudflare:apiToken", expected: `a secret value (${hint})`, got: "a plain, unencrypted value" }];
+  }
+  return [];
 }

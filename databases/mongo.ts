@@ -8,7 +8,11 @@ export const mongo: DatabasePlugin = {
   dataPath: "/data/db",
   defaultUser: "app",
   defaultDatabase: "app",
-  reservedUsers: [],
+  reserved: {
+    user: { names: [], prefixes: [] },
+    // admin holds the users, local the replication log, config the cluster's metadata.
+    database: { names: ["admin", "local", "config"], prefixes: [] },
+  },
   configurableUser: true,
   containerEnv: ({ user, database, passwordFile }) => ({
     MONGO_INITDB_ROOT_USERNAME: user,

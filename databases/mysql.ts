@@ -9,7 +9,11 @@ export const mysql: DatabasePlugin = {
   dataPath: "/var/lib/mysql",
   defaultUser: "app",
   defaultDatabase: "app",
-  reservedUsers: ["root", "mysql.sys", "mysql.session"],
+  reserved: {
+    user: { names: ["root", "mysql.sys", "mysql.session", "mysql.infoschema"], prefixes: [] },
+    // The server's own schemas: an app user given one of them would be granted the system tables.
+    database: { names: ["mysql", "sys", "information_schema", "performance_schema"], prefixes: [] },
+  },
   configurableUser: true,
   containerEnv: ({ user, database, passwordFile }) => ({
     MYSQL_USER: user,

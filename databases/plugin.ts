@@ -30,6 +30,12 @@ export interface ContainerInputs {
   passwordFile: string;
 }
 
+/** Names an engine keeps for itself (exact names and prefixes). */
+export interface ReservedNames {
+  names: string[];
+  prefixes: string[];
+}
+
 export interface DatabasePlugin {
   engine: Engine;
   /** Image used when the stack file names none. */
@@ -41,8 +47,8 @@ export interface DatabasePlugin {
   defaultDatabase: string;
   /** Whether the stack file may choose the user and database name. */
   configurableUser: boolean;
-  /** User names the engine's image refuses for the app user. */
-  reservedUsers: string[];
+  /** App user and database names the engine refuses, or that would name its own system users and tables. */
+  reserved: { user: ReservedNames; database: ReservedNames };
   containerEnv(inputs: ContainerInputs): Record<string, string>;
   /** A command that replaces the image's default, when the engine cannot read its password from a file. */
   command?(inputs: ContainerInputs): string[];
@@ -50,6 +56,9 @@ export interface DatabasePlugin {
   healthcheck(inputs: ContainerInputs): string[];
   variables: DatabaseVariable[];
 }
+
+/** Characters of a generated database password (letters and digits). */
+export const PASSWORD_LENGTH = 32;
 
 /** The file name under /run/secrets that holds a database's generated password. */
 export const PASSWORD_SECRET_FILE = "railyard_db_password";

@@ -9,7 +9,11 @@ export const postgres: DatabasePlugin = {
   dataPath: "/var/lib/postgresql/data",
   defaultUser: "app",
   defaultDatabase: "app",
-  reservedUsers: [],
+  reserved: {
+    // Roles named pg_… are the server's own (CREATE ROLE refuses them); template0/1 are the cluster's templates.
+    user: { names: [], prefixes: ["pg_"] },
+    database: { names: ["template0", "template1"], prefixes: ["pg_"] },
+  },
   configurableUser: true,
   containerEnv: ({ user, database, passwordFile }) => ({
     POSTGRES_USER: user,

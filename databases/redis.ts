@@ -12,7 +12,7 @@ export const redis: DatabasePlugin = {
   dataPath: "/data",
   defaultUser: "default",
   defaultDatabase: "0",
-  reservedUsers: [],
+  reserved: { user: { names: [], prefixes: [] }, database: { names: [], prefixes: [] } },
   configurableUser: false,
   containerEnv: () => ({}),
   command: ({ passwordFile }) => [

@@ -1,7 +1,8 @@
 /** Parsing of the duration and size strings the stack files use ("30s", "2m", "512M"). */
 
-export const DURATION_PATTERN = /^(\d+)(ms|s|m|h)$/;
-export const MEMORY_PATTERN = /^(\d+)([KMG])$/;
+/** At most 9 digits: nothing the parser or the engine could overflow, or print in exponent form. */
+export const DURATION_PATTERN = /^(\d{1,9})(ms|s|m|h)$/;
+export const MEMORY_PATTERN = /^(\d{1,9})([KMG])$/;
 
 const DURATION_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
 const MEMORY_BYTES: Record<string, number> = { K: 1024, M: 1024 ** 2, G: 1024 ** 3 };

@@ -2,8 +2,10 @@
  * Invalid stack files: each one fails with its key path and "expected …, got …", and the program registers
  * no resource at all.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigMap, runStack, stackFile, StackRunError, testSecrets } from "./harness";
+import { ConfigMap, reveal, ROOT, runStack, stackFile, StackRunError, testSecrets } from "./harness";
 
 type Svc = Record<string, unknown> & { env?: Record<string, unknown> };
 interface Case {
@@ -101,7 +103,7 @@ const cases: Case[] = [
   { name: "redis with a user", mutate: (c) => (db(c, "redis").user = "admin"), line: "railyard:databases.redis.user: expected no user for engine redis" },
   { name: "mysql root as the app user", mutate: (c) => ((c["railyard:databases"] as Record<string, unknown>).mysql = { engine: "mysql", user: "root" }), line: "railyard:databases.mysql.user: expected an app user other than root", contains: 'got "root"' },
   { name: "memory below Docker's minimum", mutate: (c) => (svc(c, "api").resources = { memory: "1K" }), line: "railyard:services.api.resources.memory: expected at least 6M" },
-  { name: "zero health interval", mutate: (c) => ((svc(c, "api").healthcheck as Record<string, unknown>).interval = "0s"), line: "railyard:services.api.healthcheck.interval: expected a duration of at least 100ms" },
+  { name: "zero health interval", mutate: (c) => ((svc(c, "api").healthcheck as Record<string, unknown>).interval = "0s"), line: "railyard:services.api.healthcheck.interval: expected a duration of at least 1s" },
   { name: "memory in words", mutate: (c) => (svc(c, "api").resources = { memory: "lots" }), line: "railyard:services.api.resources.memory: expected a memory size" },
   { name: "secret env without a start command", mutate: (c) => (svc(c, "frontend").env!.TOKEN = "${{secrets.SECRET_KEY}}"), line: "railyard:services.frontend.startCommand: expected a start command, because env TOKEN hold secrets" },
   { name: "start command as a number", mutate: (c) => (svc(c, "api").startCommand = 123), line: "railyard:services.api.startCommand: expected start command as a string", contains: "got 123" },
@@ -123,6 +125,88 @@ const cases: Case[] = [
   { name: "zero health attempts", mutate: (c) => ((c["railyard:deploy"] as Record<string, unknown>).healthCheckAttempts = 0), line: "railyard:deploy.healthCheckAttempts: expected 1 to 200 attempts" },
   { name: "log size in words", mutate: (c) => ((c["railyard:logs"] as Record<string, unknown>).maxSize = "10 MB"), line: "railyard:logs.maxSize: expected a log size" },
   { name: "bad secret name", mutate: (_c, s) => ((s["railyard:secrets"] as Record<string, unknown>)["lower-case"] = "x"), line: "railyard:secrets.lower-case: expected a secret name such as SECRET_KEY" },
+];
+
+/** Sets an own property, also for names like __proto__ that a plain assignment would turn into a prototype change. */
+const own = (o: object, key: string, value: unknown) => Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+const services = (c: ConfigMap) => c["railyard:services"] as Record<string, Svc>;
+const deploy = (c: ConfigMap) => c["railyard:deploy"] as Record<string, unknown>;
+
+/**
+ * Hostile stack files (issue 9): derived names, JavaScript's own property names as keys, reference expansion,
+ * build paths, bounds the engine and scripts accept, and text that could act on a terminal.
+ */
+const hardening: Case[] = [
+  {
+    name: "a service named like another's migration job",
+    mutate: (c) => (services(c)["api-migrate"] = { kind: "worker", image: svc(c, "beat").image }),
+    line: "railyard:services.api-migrate: expected a name whose derived Swarm service names differ from every other",
+    contains: '"staging-api-migrate" is already the migration job of services.api',
+  },
+  {
+    name: "a migration job name over Docker's 63 characters",
+    mutate: (c) => {
+      c["railyard:prefix"] = "p".repeat(30);
+      services(c)["a".repeat(30)] = { kind: "worker", image: svc(c, "beat").image, startCommand: "w", preDeployCommand: "m" };
+    },
+    line: `railyard:services.${"a".repeat(30)}: expected a shorter name: the migration job of services.${"a".repeat(30)} would be`,
+    contains: "69 characters, over Docker's 63",
+  },
+  {
+    name: "a secret env var whose Swarm secret name is over 64 characters",
+    mutate: (c) => (svc(c, "api").env![`K${"X".repeat(59)}`] = "${{secrets.SECRET_KEY}}"),
+    line: `railyard:services.api.env.K${"X".repeat(59)}: expected a shorter name: the Swarm secret of services.api.env.K`,
+    contains: "over Docker's 64",
+  },
+  { name: "Docker's own network", mutate: (c) => (c["railyard:network"] = "bridge"), line: "railyard:network: expected a network name other than Docker's own (ingress, bridge, host, none, docker_gwbridge)", contains: 'got "bridge"' },
+  { name: "a service named constructor", mutate: (c) => own(services(c), "constructor", { kind: "worker", image: svc(c, "beat").image }), line: "railyard:services.constructor: expected a name other than a JavaScript object property" },
+  { name: "a service named __proto__", mutate: (c) => own(services(c), "__proto__", { kind: "worker", image: svc(c, "beat").image }), line: "railyard:services.__proto__: expected a lower-case name" },
+  { name: "a database named constructor", mutate: (c) => own(c["railyard:databases"] as object, "constructor", { engine: "redis" }), line: "railyard:databases.constructor: expected a name other than a JavaScript object property" },
+  { name: "an env var named __proto__", mutate: (c) => own(svc(c, "api").env!, "__proto__", "x"), line: "railyard:services.api.env.__proto__: expected a name other than a JavaScript object property" },
+  { name: "an env var named constructor", mutate: (c) => own(svc(c, "beat").env!, "constructor", "x"), line: "railyard:services.beat.env.constructor: expected a name other than a JavaScript object property" },
+  { name: "an env var named hasOwnProperty", mutate: (c) => own(svc(c, "beat").env!, "hasOwnProperty", "x"), line: "railyard:services.beat.env.hasOwnProperty: expected a name other than a JavaScript object property" },
+  { name: "a reference to constructor", mutate: (c) => (svc(c, "beat").env!.X = "${{constructor.URL}}"), line: "railyard:services.beat.env.X: expected a reference to a known service or database", contains: 'got "${{constructor.URL}}"' },
+  { name: "a secret named toString", mutate: (_c, s) => own(s["railyard:secrets"] as object, "toString", "x"), line: "railyard:secrets.toString: expected a secret name such as SECRET_KEY" },
+  { name: "a redirect from __proto__", mutate: (c) => own((edge(c).redirects = {}) as object, "__proto__", "staging.example.com"), line: "railyard:edge.redirects.__proto__: expected a name other than a JavaScript object property" },
+  {
+    name: "references that double at every step",
+    mutate: (c) => {
+      const chain = services(c);
+      for (let i = 0; i < 30; i++) {
+        const prev = i === 0 ? "" : `\${{w${i - 1}.V}}`;
+        chain[`w${i}`] = { kind: "worker", image: svc(c, "beat").image, env: { V: i === 0 ? "xxxxxxxx" : `${prev}${prev}` } };
+      }
+    },
+    line: "railyard:services.w15.env.V: expected a value of at most 131072 characters once its references are expanded",
+    contains: "got 262144 characters",
+  },
+  {
+    name: "a cycle through many services",
+    mutate: (c) => {
+      const ring = services(c);
+      for (let i = 0; i < 40; i++) ring[`r${i}`] = { kind: "worker", image: svc(c, "beat").image, env: { A: `\${{r${(i + 1) % 40}.A}}`, B: `\${{r${(i + 7) % 40}.B}}` } };
+    },
+    line: "railyard:services.r0.env.A: expected references without a cycle between services",
+    contains: "got the cycle r0 → r1 →",
+  },
+  { name: "an absolute build context", mutate: (c) => (delete svc(c, "beat").image, (svc(c, "beat").build = { context: "/etc" })), line: "railyard:services.beat.build.context: expected a build context path relative to the project directory", contains: 'got "/etc"' },
+  { name: "a build context that leaves the project", mutate: (c) => (delete svc(c, "beat").image, (svc(c, "beat").build = { context: "examples/../../.." })), line: "railyard:services.beat.build.context: expected a build context path inside the project directory" },
+  { name: "a Dockerfile outside the project", mutate: (c) => (delete svc(c, "beat").image, (svc(c, "beat").build = { context: ".", dockerfile: "../Dockerfile" })), line: "railyard:services.beat.build.dockerfile: expected a Dockerfile path inside the project directory" },
+  { name: "memory over 1024G", mutate: (c) => (svc(c, "api").resources = { memory: "2048G" }), line: "railyard:services.api.resources.memory: expected at most 1024G", contains: 'got "2048G"' },
+  { name: "memory that would overflow", mutate: (c) => (svc(c, "api").resources = { memory: "99999999999999999999G" }), line: "railyard:services.api.resources.memory: expected a memory size" },
+  { name: "CPUs over 64", mutate: (c) => (svc(c, "api").resources = { cpus: 1e21 }), line: "railyard:services.api.resources.cpus: expected at most 64 CPUs" },
+  { name: "a body limit over 10G", mutate: (c) => (edge(c).maxRequestBody = "11G"), line: "railyard:edge.maxRequestBody: expected at most 10G" },
+  { name: "a zero migration timeout", mutate: (c) => (deploy(c).migrationTimeout = "0s"), line: "railyard:deploy.migrationTimeout: expected a duration of at least 1s" },
+  { name: "a gate interval under a second", mutate: (c) => (deploy(c).healthCheckInterval = "500ms"), line: "railyard:deploy.healthCheckInterval: expected a duration of at least 1s" },
+  { name: "a zero log size", mutate: (c) => ((c["railyard:logs"] as Record<string, unknown>).maxSize = "0m"), line: "railyard:logs.maxSize: expected a log size" },
+  { name: "a log size over 10g", mutate: (c) => ((c["railyard:logs"] as Record<string, unknown>).maxSize = "20g"), line: "railyard:logs.maxSize: expected a log size of at most 10g" },
+  { name: "an edge port on the SSH port", mutate: (c) => (edge(c).httpsPort = 22), line: "railyard:edge.httpsPort: expected a port other than the host's SSH port 22", contains: "got 22" },
+  { name: "an edge port on a moved SSH port", mutate: (c) => ((host(c).port = 2222), (edge(c).httpPort = 2222)), line: "railyard:edge.httpPort: expected a port other than the host's SSH port 2222" },
+  { name: "an IPv4 octet over 255", mutate: (c) => (host(c).address = "203.0.113.300"), line: "railyard:host.address: expected an IPv4 address of four octets from 0 to 255", contains: 'got "203.0.113.300"' },
+  { name: "a postgres user of the server's own", mutate: (c) => (db(c, "postgres").user = "pg_monitor"), line: "railyard:databases.postgres.user: expected an app user other than pg_…", contains: 'got "pg_monitor"' },
+  { name: "a postgres template database", mutate: (c) => (db(c, "postgres").database = "template1"), line: "railyard:databases.postgres.database: expected an app database other than template0, template1, pg_…" },
+  { name: "mysql's own schema as the app database", mutate: (c) => ((c["railyard:databases"] as Record<string, unknown>).mysql = { engine: "mysql", database: "information_schema" }), line: "railyard:databases.mysql.database: expected an app database other than mysql, sys, information_schema, performance_schema" },
+  { name: "mongo's admin database", mutate: (c) => ((c["railyard:databases"] as Record<string, unknown>).mongo = { engine: "mongo", database: "admin" }), line: "railyard:databases.mongo.database: expected an app database other than admin, local, config" },
 ];
 
 function fresh(): { plain: ConfigMap; secret: ConfigMap } {
@@ -152,7 +236,7 @@ describe("invalid stack configs", () => {
     expect(run.resources.length).toBeGreaterThan(10);
   });
 
-  it.each(cases)("$name", async (c) => {
+  it.each([...cases, ...hardening])("$name", async (c) => {
     const { plain, secret } = fresh();
     c.mutate(plain, secret);
     const { message, registered } = await failure(plain, secret);
@@ -163,6 +247,54 @@ describe("invalid stack configs", () => {
     expect(line).toMatch(/^railyard:[^:]+: expected .+, got .+$/s);
     if (c.contains) expect(line).toContain(c.contains);
     expect(registered).toBe(0);
+  });
+
+  it("prints the README's example: a reference problem in an entry that also fails the schema is reported too", async () => {
+    const { plain, secret } = fresh();
+    svc(plain, "api").port = 70000;
+    svc(plain, "api").env!.DATABASE_URL = "${{postgress.DATABASE_URL}}";
+    const { message, registered } = await failure(plain, secret);
+    const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+    const example = /### Config errors[\s\S]*?```\n([\s\S]*?)```/.exec(readme)?.[1].trim();
+    expect(example, "the README's config-error example").toBeDefined();
+    expect(message).toBe(example);
+    expect(registered).toBe(0);
+  });
+
+  it("accepts a host key pasted whole from ssh-keyscan, and pins only the key", async () => {
+    const { plain, secret } = fresh();
+    const key = String(host(plain).hostKey);
+    host(plain).hostKey = `203.0.113.10 ${key}`;
+    const run = await runStack("staging", plain, secret);
+    const bootstrap = run.resources.find((r) => r.type === "command:remote:Command" && r.name === "host-bootstrap");
+    expect((reveal(bootstrap?.inputs.connection) as Record<string, unknown>).hostKey).toBe(key);
+    host(plain).hostKey = `[203.0.113.10]:2222 ${key}`;
+    expect((await runStack("staging", plain, secret)).resources.length).toBeGreaterThan(10);
+  });
+
+  it("needs the Cloudflare API token, as a secret, when railyard manages the zone", async () => {
+    const { plain, secret } = fresh();
+    const token = secret["cloudflare:apiToken"];
+    delete secret["cloudflare:apiToken"];
+    const missing = await failure(plain, secret);
+    expect(missing.message).toContain("cloudflare:apiToken: expected the Cloudflare API token for edge.cloudflare (pulumi config set --secret cloudflare:apiToken");
+    expect(missing.registered).toBe(0);
+    plain["cloudflare:apiToken"] = token;
+    const plainText = await failure(plain, secret);
+    expect(plainText.message).toContain("cloudflare:apiToken: expected a secret value (pulumi config set --secret cloudflare:apiToken");
+    expect(plainText.message).not.toContain(String(token));
+  });
+
+  it("escapes control characters and invisible direction marks in what it prints", async () => {
+    const { plain, secret } = fresh();
+    svc(plain, "api").domains = ["evil\u001b]0;pwned\u0007.example.com"];
+    svc(plain, "beat").env!["X\u202eY"] = "1";
+    host(plain).address = "host\u009b2J";
+    const { message } = await failure(plain, secret);
+    expect(message).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+    expect(message).toContain("\\u001b]0;pwned\\u0007");
+    expect(message).toContain('railyard:services.beat.env["X\\u202eY"]');
+    expect(message).toContain("host\\u009b2J");
   });
 
   it("reports every problem at once", async () => {

@@ -46,6 +46,7 @@ export function testSecrets(stack: string): ConfigMap {
   return {
     "railyard:sshPrivateKey": TEST_PRIVATE_KEY,
     "railyard:secrets": { SECRET_KEY: "s3cr3t-key-value", PAT_ENCRYPTION_KEY: "pat-key-value", SMTP_PASSWORD: "smtp-pass-value" },
+    "cloudflare:apiToken": "cloudflare-token-value",
   };
 }
 
