@@ -12,7 +12,7 @@ import { HealthGate } from "./components/healthGate";
 import { PreDeployBackup } from "./components/preDeployBackup";
 import { Host } from "./components/host";
 import { Service } from "./components/service";
-import { serviceEdgeProbe } from "./config/edge";
+import { publicUrls, serviceEdgeProbe } from "./config/edge";
 import { deployOrder } from "./config/env";
 import { loadStackConfig } from "./config/load";
 import { durationMs } from "./lib/units";
@@ -113,5 +113,7 @@ export const swarmServices = Object.fromEntries(
 export const images = Object.fromEntries(Object.entries(services).map(([n, s]) => [n, s.image]));
 export const databaseUrls = pulumi.secret(Object.fromEntries(Object.entries(databases).map(([n, d]) => [n, d.connectionUrl])));
 export const deploy = config.deploy;
-export const domains = config.edge ? Object.fromEntries(config.edge.routes.map((r) => [r.domain, r.service])) : {};
+/** Each routed domain (and path prefix) → its service, and where each answers. */
+export const domains = config.edge ? Object.fromEntries(config.edge.routes.map((r) => [`${r.domain}${r.path === "/" ? "" : r.path}`, r.service])) : {};
+export const urls = config.edge ? publicUrls(config.edge) : [];
 export const edgeService = edge?.caddy.name;

@@ -100,3 +100,10 @@ function edgeProbe(plan: EdgePlan, domain: string, path: string): EdgeProbe {
   // Cloudflare's origin certificate and Caddy's internal CA are not in the host's trust store.
   return { url, host: domain, insecure: plan.tls !== "acme" };
 }
+
+/** Where each route answers, as a user types it: `https://api.example.com/`, `http://app.localhost:8080/api/v1/`. */
+export function publicUrls(plan: EdgePlan): string[] {
+  const s = plan.settings;
+  const [scheme, port, standard] = plan.tls === "off" ? ["http", s.httpPort, 80] : ["https", s.httpsPort, 443];
+  return plan.routes.map((r) => `${scheme}://${r.domain}${port === standard ? "" : `:${port}`}${r.path === "/" ? "/" : `${r.path}/`}`);
+}

@@ -352,6 +352,13 @@ describe("edge services", () => {
     expect(spec(one(r, SERVICE, "edge-front")).endpointSpec.ports).toEqual([{ targetPort: 80, publishedPort: 8080, protocol: "tcp", publishMode: "host" }]);
     expect(caddyfileText(r)).toContain("http://www.app.localhost {\n\tredir http://app.localhost{uri} permanent\n}");
     expect(r.outputs.domains).toEqual({ "api.localhost": "api", "app.localhost": "frontend" });
+    expect(r.outputs.urls).toEqual(["http://api.localhost:8080/", "http://app.localhost:8080/"]);
+  });
+
+  it("staging: exports where each route answers, path routes included", async () => {
+    const r = await run("staging");
+    expect(r.outputs.urls).toEqual(["https://api.staging.example.com/", "https://staging.example.com/api/v1/", "https://staging.example.com/"]);
+    expect(r.outputs.domains).toEqual({ "api.staging.example.com": "api", "staging.example.com/api/v1": "api", "staging.example.com": "frontend" });
   });
 
   it("a stack without domains declares no edge", async () => {
