@@ -14,11 +14,14 @@ export interface BackupArgs {
   /** Folder on the host, e.g. "/srv/railyard/production/backups". */
   dir: string;
   keep: number;
+  /** Seconds the dump may take: a dump that hangs (a locked table, a full disk) fails instead of holding the deploy. */
+  timeoutSeconds: number;
 }
 
-/** Runs the backup script at `scriptPath` on the host. */
+/** Runs the backup script at `scriptPath` on the host, bounded by `timeout`. */
 export function backupCommand(scriptPath: string, a: BackupArgs): string {
   return shellJoin([
+    "timeout", String(a.timeoutSeconds),
     "bash", scriptPath,
     "--service", a.service,
     "--engine", a.engine,

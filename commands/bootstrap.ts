@@ -19,12 +19,12 @@ export function bootstrapArgs(a: BootstrapArgs): string[] {
   return args;
 }
 
-/** Runs the script fed on standard input (remote hosts: nothing needs uploading first). */
-export function bootstrapFromStdin(a: BootstrapArgs): string {
-  return shellJoin(["bash", "-s", "--", ...bootstrapArgs(a)]);
+/** Runs the script fed on standard input (remote hosts: nothing needs uploading first), stopped after `timeoutSeconds`. */
+export function bootstrapFromStdin(a: BootstrapArgs, timeoutSeconds: number): string {
+  return shellJoin(["timeout", String(timeoutSeconds), "bash", "-s", "--", ...bootstrapArgs(a)]);
 }
 
-/** Runs the script from a path (the local engine in dev). */
-export function bootstrapFromFile(scriptPath: string, a: BootstrapArgs): string {
-  return shellJoin(["bash", scriptPath, ...bootstrapArgs(a)]);
+/** Runs the script from a path (the local engine in dev), stopped after `timeoutSeconds`. */
+export function bootstrapFromFile(scriptPath: string, a: BootstrapArgs, timeoutSeconds: number): string {
+  return shellJoin(["timeout", String(timeoutSeconds), "bash", scriptPath, ...bootstrapArgs(a)]);
 }

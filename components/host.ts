@@ -204,7 +204,7 @@ function remoteBootstrap(
     `${name}-bootstrap`,
     {
       connection,
-      create: `timeout ${BOOTSTRAP_TIMEOUT_S} ${bootstrapFromStdin(args)}`,
+      create: bootstrapFromStdin(args, BOOTSTRAP_TIMEOUT_S),
       stdin: bootstrapStdin(),
       triggers: [scriptHash(), args.stack, args.network, args.dataDir, args.advertiseAddress ?? ""],
       addPreviousOutputInEnv: false,
@@ -218,7 +218,7 @@ function localBootstrap(name: string, parent: Host, args: BootstrapArgs): comman
   return new command.local.Command(
     `${name}-bootstrap`,
     {
-      create: `timeout ${BOOTSTRAP_TIMEOUT_S} ${bootstrapFromFile(BOOTSTRAP_SCRIPT, args)}`,
+      create: bootstrapFromFile(BOOTSTRAP_SCRIPT, args, BOOTSTRAP_TIMEOUT_S),
       triggers: [scriptHash(), args.stack, args.network, args.dataDir],
       addPreviousOutputInEnv: false,
       logging: "stdoutAndStderr",

@@ -31,14 +31,14 @@ export class PreDeployBackup extends pulumi.ComponentResource {
     super("railyard:index:PreDeployBackup", name, {}, opts);
     this.commands = Object.entries(args.databases).map(([db, d]) => {
       const plugin = PLUGINS[d.config.engine];
-      // Bounded: a dump that hangs (a locked table, a full disk) fails the deploy instead of holding it forever.
-      const create = `timeout ${BACKUP_TIMEOUT_S} ` + backupCommand(args.host.scriptPath("railyard-backup.sh"), {
+      const create = backupCommand(args.host.scriptPath("railyard-backup.sh"), {
         service: d.serviceName,
         engine: d.config.engine,
         user: d.config.user ?? plugin.defaultUser,
         database: d.config.database ?? plugin.defaultDatabase,
         dir: `${args.host.stackDir}/backups`,
         keep: args.keep,
+        timeoutSeconds: BACKUP_TIMEOUT_S,
       });
       return args.host.run(`${name}-${db}`, { create, triggers: args.release }, { parent: this, dependsOn: [...args.host.scriptsReady, ...args.dependsOn] });
     });

@@ -41,12 +41,12 @@ describe("bootstrap command", () => {
   const args = { stack: "staging", network: "staging-net", dataDir: "/srv/railyard" };
 
   it("builds the exact remote and local lines", () => {
-    expect(bootstrapFromStdin(args)).toBe("bash -s -- --stack staging --network staging-net --data-dir /srv/railyard");
-    expect(bootstrapFromStdin({ ...args, advertiseAddress: "203.0.113.10" })).toBe(
-      "bash -s -- --stack staging --network staging-net --data-dir /srv/railyard --advertise-addr 203.0.113.10",
+    expect(bootstrapFromStdin(args, 300)).toBe("timeout 300 bash -s -- --stack staging --network staging-net --data-dir /srv/railyard");
+    expect(bootstrapFromStdin({ ...args, advertiseAddress: "203.0.113.10" }, 300)).toBe(
+      "timeout 300 bash -s -- --stack staging --network staging-net --data-dir /srv/railyard --advertise-addr 203.0.113.10",
     );
-    expect(bootstrapFromFile("/opt/rail yard/b.sh", args)).toBe(
-      "bash '/opt/rail yard/b.sh' --stack staging --network staging-net --data-dir /srv/railyard",
+    expect(bootstrapFromFile("/opt/rail yard/b.sh", args, 60)).toBe(
+      "timeout 60 bash '/opt/rail yard/b.sh' --stack staging --network staging-net --data-dir /srv/railyard",
     );
   });
 
@@ -101,9 +101,10 @@ describe("backup command", () => {
         database: "crm",
         dir: "/srv/railyard/production/backups",
         keep: 5,
+        timeoutSeconds: 1800,
       }),
     ).toBe(
-      "bash /srv/railyard/production/scripts/railyard-backup.sh --service production-postgres --engine postgres --user crm --database crm --dir /srv/railyard/production/backups --keep 5",
+      "timeout 1800 bash /srv/railyard/production/scripts/railyard-backup.sh --service production-postgres --engine postgres --user crm --database crm --dir /srv/railyard/production/backups --keep 5",
     );
   });
 });
