@@ -10,7 +10,15 @@ answers() { timeout 5 docker info >/dev/null 2>&1; }
 start_dockerd() {
   local driver=$1
   echo "start-engine: starting dockerd (storage driver $driver), log in $log"
-  nohup dockerd --storage-driver "$driver" >>"$log" 2>&1 &
+  # The daemon keeps no descriptor of whoever started it: not a `flock` lock (held for as long as dockerd runs),
+  # not a test runner's pipe.
+  (
+    for fd in /proc/"$BASHPID"/fd/*; do
+      n=${fd##*/}
+      if [ "$n" -gt 2 ]; then eval "exec $n>&-"; fi
+    done
+    exec nohup dockerd --storage-driver "$driver" >>"$log" 2>&1
+  ) &
   for _ in $(seq 1 60); do
     answers && return 0
     kill -0 $! 2>/dev/null || return 1
