@@ -61,7 +61,8 @@ for (const name of deployOrder(config.env)) {
     stack: config.prefix,
     logs: config.logs,
     pause: config.services[name].pauseDuringMigration.map((n) => config.names.services[n].swarm),
-    migrationTimeoutSeconds: durationMs(config.deploy.migrationTimeout) / 1000,
+    // The job script counts whole seconds: a limit such as 1500ms rounds up, never down to nothing.
+    migrationTimeoutSeconds: Math.ceil(durationMs(config.deploy.migrationTimeout) / 1000),
     beforeMigration: backup?.commands,
   });
 }

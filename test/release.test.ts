@@ -94,6 +94,16 @@ describe("host scripts, run for real", () => {
   });
 });
 
+describe("timeouts the scripts accept", () => {
+  it("rounds a sub-second migration timeout up to whole seconds, and passes the gate's interval as seconds", async () => {
+    const plain = stackFile("staging");
+    Object.assign(plain["railyard:deploy"] as object, { migrationTimeout: "1500ms", healthCheckInterval: "1250ms" });
+    const r = await runStack("staging", plain, testSecrets("staging"));
+    expect(create(one(r, "command:remote:Command", "api-migrate"))).toMatch(/^timeout 62 bash \S+railyard-migrate\.sh --job staging-api-migrate --timeout 2 /);
+    expect(create(one(r, "command:remote:Command", "api-gate"))).toContain(" --attempts 20 --interval 1.25");
+  });
+});
+
 const runs: Record<string, Promise<StackRun>> = {};
 const run = (stack: string) => (runs[stack] ??= runStack(stack, stackFile(stack), testSecrets(stack)));
 const create = (r: Captured) => String(reveal(r.inputs.create));
