@@ -8,6 +8,8 @@ import { shellJoin } from "../lib/shell";
 import { startCommand } from "./container";
 
 export interface MigrationJob {
+  /** The stack (its prefix): the script touches only a leftover job and paused services labelled with it. */
+  stack: string;
   /** Swarm name of the one-off job, e.g. "staging-api-migrate". */
   job: string;
   /** The NEW image (the release being deployed). */
@@ -46,6 +48,7 @@ export function migrateCommand(scriptPath: string, j: MigrationJob): string {
     "bash", scriptPath,
     "--job", j.job,
     "--timeout", String(j.timeoutSeconds),
+    "--stack", j.stack,
     ...j.pause.flatMap((s) => ["--pause", s]),
     "--",
     ...migrationJobArgs(j),

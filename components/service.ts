@@ -104,6 +104,7 @@ function migrationJob(
   const files = secrets.map((s) => pulumi.all([s.secretName, s.fileName]).apply(([n, f]) => ({ name: n ?? "", file: f })));
   const create = pulumi.all([image, pulumi.output(env), pulumi.all(files)]).apply(([img, plainEnv, secretFiles]) =>
     migrateCommand(args.host.scriptPath("railyard-migrate.sh"), {
+      stack: args.stack,
       job: args.names.migrationJob,
       image: img,
       network: args.host.network,

@@ -13,7 +13,7 @@ fi
 
 usage() {
   cat <<'USAGE'
-Usage: railyard-migrate.sh --job NAME --timeout SECONDS [--pause SERVICE]... [--log-lines N] -- ARGS...
+Usage: railyard-migrate.sh --job NAME --timeout SECONDS [--stack STACK] [--pause SERVICE]... [--log-lines N] -- ARGS...
 
 Runs `docker service create --mode replicated-job --restart-condition none --name NAME
 --label railyard.job=migration ARGS...` (ARGS: the network, env, secrets, image and command of the release, as
@@ -25,22 +25,27 @@ service named NAME is left alone and the script fails (33) before anything chang
 Each --pause SERVICE is scaled to 0 before the job starts and back to its replica count afterwards, also when
 the job fails or times out (seed 003: stop the workers while the schema changes). Only replicated services that
 carry a railyard.stack label (services railyard deployed) are paused; a SERVICE that does not exist is skipped.
+With --stack STACK (railyard always passes it), a paused service and a job left by an earlier run must carry
+railyard.stack=STACK: two stacks whose derived names meet (prefix a with service b-c, prefix a-b with service c)
+never touch each other's services. If a paused service cannot be scaled back (retried 3 times), the script
+says which and how to restore it, and exits 34 whatever the job did.
 
-Arguments: NAME and SERVICE are Swarm service names (lower-case letters, digits and inner hyphens, at most 63
-characters, starting with a letter); SECONDS 1 to 999999; N 1 to 9999.
+Arguments: NAME, STACK and SERVICE are Swarm service names (lower-case letters, digits and inner hyphens, at most
+63 characters, starting with a letter); SECONDS 1 to 999999; N 1 to 9999.
 
 Exit codes:
   0   the job completed (exit 0)
-  2   bad arguments, or a --pause SERVICE that is not a replicated service with a railyard.stack label
-      (nothing is changed)
+  2   bad arguments, or a --pause SERVICE that is not a replicated service with a railyard.stack label (of
+      STACK, with --stack) (nothing is changed)
   30  the job failed: its last N output lines (default 30) are printed on stderr
   31  the job did not finish within SECONDS (it is removed)
   32  the job could not be created
-  33  a service named NAME exists that railyard-migrate did not create (nothing is changed): rename it
+  33  a service named NAME exists that railyard-migrate did not create for STACK (nothing is changed): rename it
+  34  a paused service could not be scaled back to its replica count: restore it by hand (the message says how)
 USAGE
 }
 
-job="" timeout_s="" log_lines=30 pause=() job_args=()
+job="" timeout_s="" stack="" log_lines=30 pause=() job_args=()
 
 parse_args() {
   local value
@@ -48,6 +53,7 @@ parse_args() {
     case "$1" in
       --job) opt_value job "$@"; shift 2 ;;
       --timeout) opt_value timeout_s "$@"; shift 2 ;;
+      --stack) opt_value stack "$@"; shift 2 ;;
       --pause) opt_value value "$@"; pause+=("$value"); shift 2 ;;
       --log-lines) opt_value log_lines "$@"; shift 2 ;;
       -h|--help) usage; exit 0 ;;
@@ -59,6 +65,7 @@ parse_args() {
   check --job "$job" "a lower-case name (a Swarm service name: a-z, 0-9, inner -, at most 63)" is_name
   check --timeout "$timeout_s" "a number of seconds (1 to 999999)" is_int_in 1 999999
   check --log-lines "$log_lines" "1 to 9999" is_int_in 1 9999
+  [ -z "$stack" ] || check --stack "$stack" "a stack name (a-z, 0-9, inner -, at most 63)" is_name
   [ ${#job_args[@]} -gt 0 ] || fail 2 "the job's docker service create arguments are missing after --"
   for value in ${pause[@]+"${pause[@]}"}; do
     check --pause "$value" "a Swarm service name" is_name
@@ -69,14 +76,16 @@ parse_args() {
 # any is scaled.
 to_pause=()
 check_pauses() {
-  local s info id n stack seen=" "
+  local s info id n label seen=" "
   for s in ${pause[@]+"${pause[@]}"}; do
     [[ "$seen" == *" $s "* ]] && continue
     seen+="$s "
     info=$(service_field "$s" '{{.ID}} {{if .Spec.Mode.Replicated}}{{.Spec.Mode.Replicated.Replicas}}{{else}}-{{end}} {{index .Spec.Labels "railyard.stack"}}') ||
       { echo "railyard-migrate: $s does not exist; nothing to pause" >&2; continue; }
-    read -r id n stack <<<"$info"
-    [ -n "$stack" ] || fail 2 "--pause $s: the service has no railyard.stack label; railyard pauses only services it deployed (nothing is changed)"
+    read -r id n label <<<"$info"
+    [ -n "$label" ] || fail 2 "--pause $s: the service has no railyard.stack label; railyard pauses only services it deployed (nothing is changed)"
+    [ -z "$stack" ] || [ "$label" = "$stack" ] ||
+      fail 2 "--pause $s: the service belongs to stack $(q "$label"), not $stack (nothing is changed)"
     [ "$n" != - ] || fail 2 "--pause $s: only replicated services can be paused (nothing is changed)"
     to_pause+=("$id $n $s")
   done
@@ -86,11 +95,13 @@ check_pauses() {
 # name that is not such a job.
 stale_job=""
 check_job_name() {
-  local info kind
-  info=$(service_field "$job" '{{.ID}} {{index .Spec.Labels "railyard.job"}}') || return 0
-  read -r stale_job kind <<<"$info"
+  local info kind label
+  info=$(service_field "$job" '{{.ID}} {{index .Spec.Labels "railyard.job"}} {{index .Spec.Labels "railyard.stack"}}') || return 0
+  read -r stale_job kind label <<<"$info"
   [ "$kind" = migration ] ||
     fail 33 "a service named $job exists that railyard-migrate did not create (no railyard.job=migration label); rename it (nothing is changed)"
+  [ -z "$stack" ] || [ "$label" = "$stack" ] ||
+    fail 33 "a service named $job exists that is another stack's migration job ($(q "$label"), not $stack); nothing is changed"
 }
 
 # remove_job ID: removes a job railyard-migrate created, then waits (bounded) until its container has stopped, so
@@ -112,12 +123,24 @@ declare -A paused=()
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
   [ -z "$job_id" ] || remove_job "$job_id"
-  local entry id n name
+  local entry id n name try failed=()
   for entry in ${to_pause[@]+"${to_pause[@]}"}; do
     read -r id n name <<<"$entry"
     [[ -v paused[$id] ]] || continue
-    docker service scale --detach "$id=$n" >/dev/null && echo "railyard-migrate: $name back to $n replicas" >&2
+    # Retried: a scale can meet a concurrent update ("update out of sequence").
+    for try in 1 2 3; do
+      if docker service scale --detach "$id=$n" >/dev/null; then
+        echo "railyard-migrate: $name back to $n replicas" >&2
+        continue 2
+      fi
+      [ "$try" = 3 ] || sleep 1
+    done
+    failed+=("$name=$n")
   done
+  if [ "${#failed[@]}" -gt 0 ]; then
+    echo "railyard-migrate: NOT restored: ${failed[*]}; restore by hand: docker service scale ${failed[*]}" >&2
+    exit 34
+  fi
 }
 
 pause_services() {

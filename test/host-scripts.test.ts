@@ -301,3 +301,70 @@ describe("the bootstrap fed on stdin after the library (bash -s, as over SSH)", 
     expect(recorded()).toContain("info");
   });
 });
+
+/**
+ * railyard-migrate against a scripted `docker` (the engine's answers are set per test; every call is recorded):
+ * paused services and leftover jobs of another stack are refused before anything changes, and a paused service
+ * that cannot be scaled back makes the run fail loudly (34) even when the job completed.
+ */
+describe("railyard-migrate's stack labels and restores", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "railyard-scripted-"));
+  const log = path.join(dir, "calls");
+  fs.writeFileSync(
+    path.join(dir, "docker"),
+    `#!/bin/bash
+printf '%s\\n' "$*" >> ${log}
+last=\${@: -1}
+case "$1 $2" in
+  "service inspect")
+    case "$last" in
+      ryt-worker) echo "ryt-worker|wid 2 $WORKER_STACK" ;;
+      ryt-api-migrate) [ -n "$JOB_STACK" ] && echo "ryt-api-migrate|jid migration $JOB_STACK" || exit 1 ;;
+      *) exit 1 ;;
+    esac ;;
+  "service scale") [[ "$*" == *--detach* && -n "$RESTORE_FAILS" ]] && { echo "update out of sequence" >&2; exit 1; }; exit 0 ;;
+  "service create") echo newjob ;;
+  "service ps") echo "Complete 1 second ago" ;;
+  *) exit 0 ;;
+esac
+`,
+    { mode: 0o755 },
+  );
+  const migrate = (extra: NodeJS.ProcessEnv) => {
+    fs.rmSync(log, { force: true });
+    const args = ["--job", "ryt-api-migrate", "--timeout", "30", "--stack", "ryt", "--pause", "ryt-worker", "--", "img:v1", "true"];
+    const r = spawnSync("bash", [path.join(HOST, "railyard-migrate.sh"), ...args], {
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, WORKER_STACK: "ryt", JOB_STACK: "", RESTORE_FAILS: "", ...extra },
+    });
+    return { ...r, calls: fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "" };
+  };
+
+  it("pauses its own stack's worker, runs the job and restores the worker", () => {
+    const r = migrate({});
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.calls).toContain("service scale wid=0");
+    expect(r.calls).toContain("service scale --detach wid=2");
+    expect(r.stderr).toContain("ryt-worker back to 2 replicas");
+  });
+
+  it("refuses to pause another stack's service that happens to have the name (exit 2, nothing scaled)", () => {
+    const r = migrate({ WORKER_STACK: "ryt-other" });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("--pause ryt-worker: the service belongs to stack ryt-other, not ryt");
+    expect(r.calls).not.toMatch(/service (scale|create|rm)/);
+  });
+
+  it("leaves another stack's migration job of the same name alone (exit 33, nothing removed)", () => {
+    const r = migrate({ JOB_STACK: "ryt-x" });
+    expect(r.status).toBe(33);
+    expect(r.calls).not.toMatch(/service (scale|create|rm)/);
+  });
+
+  it("fails with 34 and says how to restore when a paused service cannot be scaled back, though the job completed", () => {
+    const r = migrate({ RESTORE_FAILS: "1" });
+    expect(r.status).toBe(34);
+    expect(r.stderr).toContain("NOT restored: ryt-worker=2; restore by hand: docker service scale ryt-worker=2");
+    expect(r.calls.match(/service scale --detach wid=2/g)).toHaveLength(3);
+  });
+});

@@ -14,6 +14,7 @@ import { HOSTILE } from "./hostile";
 import { byType, Captured, one, reveal, ROOT, runStack, stackFile, StackRun, testSecrets } from "./harness";
 
 const job: MigrationJob = {
+  stack: "st",
   job: "st-api-migrate",
   image: "registry.example.com/api@sha256:" + "1".repeat(64),
   network: "st-net",
@@ -29,11 +30,11 @@ const job: MigrationJob = {
 describe("release command lines", () => {
   it("runs the pre-deploy command as a Swarm job from the new image with the service's network, env and secrets", () => {
     expect(migrateCommand("/srv/railyard/st/scripts/railyard-migrate.sh", job)).toBe(
-      "timeout 360 bash /srv/railyard/st/scripts/railyard-migrate.sh --job st-api-migrate --timeout 300 --pause st-worker -- " +
+      "timeout 360 bash /srv/railyard/st/scripts/railyard-migrate.sh --job st-api-migrate --timeout 300 --stack st --pause st-worker -- " +
         "--network st-net --label railyard.stack=st --env ENVIRONMENT=staging " +
         "--secret source=api-env-DATABASE_URL-abc1234,target=env_DATABASE_URL,mode=0444 " +
         `registry.example.com/api@sha256:${"1".repeat(64)} /bin/sh -c ` +
-        `'DATABASE_URL="$(cat /run/secrets/env_DATABASE_URL)" && export DATABASE_URL && exec alembic upgrade head'`,
+        `'DATABASE_URL="$(cat /run/secrets/env_DATABASE_URL && printf x)" && DATABASE_URL="\${DATABASE_URL%x}" && export DATABASE_URL && exec alembic upgrade head'`,
     );
   });
 
@@ -65,7 +66,7 @@ describe("release command lines", () => {
       const run = spawnSync("bash", ["-c", migrateCommand(fake, hostile)], { encoding: "utf8" });
       expect(run.status, run.stderr).toBe(0);
       const argv = fs.readFileSync(path.join(dir, "argv"), "utf8").split("\0").slice(0, -1);
-      expect(argv).toEqual(["--job", job.job, "--timeout", "300", "--pause", "st-worker", "--", ...migrationJobArgs(hostile)]);
+      expect(argv).toEqual(["--job", job.job, "--timeout", "300", "--stack", "st", "--pause", "st-worker", "--", ...migrationJobArgs(hostile)]);
     }
     expect(fs.existsSync("/tmp/railyard-pwned")).toBe(false);
   });
@@ -99,7 +100,7 @@ describe("timeouts the scripts accept", () => {
     const plain = stackFile("staging");
     Object.assign(plain["railyard:deploy"] as object, { migrationTimeout: "1500ms", healthCheckInterval: "1250ms" });
     const r = await runStack("staging", plain, testSecrets("staging"));
-    expect(create(one(r, "command:remote:Command", "api-migrate"))).toMatch(/^timeout 62 bash \S+railyard-migrate\.sh --job staging-api-migrate --timeout 2 /);
+    expect(create(one(r, "command:remote:Command", "api-migrate"))).toMatch(/^timeout 62 bash \S+railyard-migrate\.sh --job staging-api-migrate --timeout 2 --stack staging /);
     expect(create(one(r, "command:remote:Command", "api-gate"))).toContain(" --attempts 20 --interval 1.25");
   });
 });
@@ -117,7 +118,7 @@ describe.each([
     const r = await run(stack);
     const migrate = one(r, type, "api-migrate");
     const pause = stack === "dev" ? "" : `--pause ${stack}-worker --pause ${stack}-beat `;
-    expect(create(migrate)).toContain(`bash ${scripts}railyard-migrate.sh --job ${stack}-api-migrate --timeout 300 ${pause}-- --network ${stack}-net`);
+    expect(create(migrate)).toContain(`bash ${scripts}railyard-migrate.sh --job ${stack}-api-migrate --timeout 300 --stack ${stack} ${pause}-- --network ${stack}-net`);
     expect(migrate.inputs).toMatchObject({ addPreviousOutputInEnv: false, logging: "stdoutAndStderr" });
     const image = (one(r, "docker:index/service:Service", "api").inputs.taskSpec as { containerSpec: { image: string } }).containerSpec.image;
     expect(reveal(migrate.inputs.triggers)).toEqual([image]);
