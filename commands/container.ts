@@ -11,11 +11,12 @@ export function envSecretFile(variable: string): string {
 
 /**
  * `command` preceded by shell steps that set each secret env var from its Swarm secret file and export it. A
- * plain assignment keeps cat's exit status, so a missing or unreadable file stops the chain instead of running
- * the command with an empty value.
+ * plain assignment keeps the substitution's exit status, so a missing or unreadable file stops the chain instead
+ * of running the command with an empty value. The `x` printed after the file's content and removed again keeps
+ * its trailing newlines, which command substitution would strip (a PEM key ends in one).
  */
 export function withSecretEnv(command: string, secretVars: readonly string[]): string {
-  const exports = secretVars.map((v) => `${v}="$(cat /run/secrets/${envSecretFile(v)})" && export ${v}`);
+  const exports = secretVars.map((v) => `${v}="$(cat /run/secrets/${envSecretFile(v)} && printf x)" && ${v}="\${${v}%x}" && export ${v}`);
   return [...exports, command].join(" && ");
 }
 

@@ -10,6 +10,7 @@ import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import type { EdgeCertificate } from "./edge";
+import { dnsRecordName } from "../config/names";
 
 export interface CloudflareZoneArgs {
   zoneId: string;
@@ -55,8 +56,9 @@ function recordType(target: string): string {
 }
 
 function dnsRecord(name: string, domain: string, args: CloudflareZoneArgs, opts: pulumi.CustomResourceOptions): cloudflare.DnsRecord {
+  const record = dnsRecordName(name, domain);
   return new cloudflare.DnsRecord(
-    `${name}-${domain.replace(/\./g, "-")}`,
+    record.name,
     {
       zoneId: args.zoneId,
       name: domain,
@@ -66,7 +68,7 @@ function dnsRecord(name: string, domain: string, args: CloudflareZoneArgs, opts:
       ttl: 1,
       comment: "managed by railyard",
     },
-    opts,
+    { ...opts, aliases: [{ name: record.previous }] },
   );
 }
 

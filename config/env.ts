@@ -33,13 +33,16 @@ export function serviceVariables(service: ServiceConfig): string[] {
   return service.port === undefined ? ["HOST"] : ["HOST", "PORT", "URL"];
 }
 
-/** The text of a service's own variable (HOST, PORT, URL), or undefined for one of its env vars. */
+/**
+ * The text of a variable every service offers (HOST; PORT and URL when it has a port), or undefined for one of
+ * its env vars. These win over an env var of the same name: `${{api.PORT}}` is always where api listens.
+ */
 function builtIn(prefix: string, service: ServiceConfig, name: string, variable: string): string | undefined {
+  if (!serviceVariables(service).includes(variable)) return undefined;
   const host = swarmName(prefix, name);
   if (variable === "HOST") return host;
   if (variable === "PORT") return String(service.port);
-  if (variable === "URL") return `http://${host}:${service.port}`;
-  return undefined;
+  return `http://${host}:${service.port}`;
 }
 
 /**
@@ -82,8 +85,8 @@ function walker<T>(
 }
 
 /**
- * Characters of each service's env values once references are expanded, without expanding them (a chain of
- * references can double a value at each step). Secrets count their real length; database variables count a
+ * UTF-8 bytes of each service's env values once references are expanded, without expanding them (a chain of
+ * references can double a value at each step). Secrets count their real size; database variables count a
  * generated password's length.
  */
 export function expandedLengths(
@@ -93,9 +96,9 @@ export function expandedLengths(
   secretLength: (name: string) => number,
 ): Record<string, Record<string, number>> {
   const length = walker<number>(prefix, services, databases, {
-    text: (t) => t.length,
+    text: (t) => Buffer.byteLength(t, "utf8"),
     secret: secretLength,
-    database: (db, variable) => databaseValue(prefix, db, databases[db], variable).length,
+    database: (db, variable) => Buffer.byteLength(databaseValue(prefix, db, databases[db], variable), "utf8"),
     join: (parts) => parts.reduce((a, b) => a + b, 0),
   });
   return Object.fromEntries(

@@ -249,7 +249,7 @@ export function loadStackConfig(stack: string = pulumi.getStack()): StackConfig 
       databases: databases.parsed,
       edge,
       secretNames: secrets === undefined ? undefined : new Set(Object.keys(secrets)),
-      secretLengths: secrets === undefined ? undefined : new Map(Object.entries(secrets).map(([k, v]) => [k, v.length])),
+      secretLengths: secrets === undefined ? undefined : new Map(Object.entries(secrets).map(([k, v]) => [k, Buffer.byteLength(v, "utf8")])),
       cloudflareToken: cloudflareToken(),
       projectDir: process.cwd(),
     }),

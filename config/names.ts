@@ -79,6 +79,16 @@ export function edgeNames(prefix: string): EdgeNames {
   return { caddy, caddyTasks: `tasks.${caddy}`, front, volume: `${caddy}-data`, caddyfileConfig: `${caddy}-caddyfile`, frontConfig: `${front}-haproxy` };
 }
 
+/**
+ * Pulumi name of a domain's DNS record: the domain itself after the zone component's name (dots are fine in
+ * Pulumi names, and two domains never share one). `previous` is the name railyard gave it before, with dots
+ * turned into dashes, which mapped a-b.example.com and a.b.example.com to one name: kept as an alias so an
+ * existing record is not replaced.
+ */
+export function dnsRecordName(zone: string, domain: string): { name: string; previous: string } {
+  return { name: `${zone}-${domain}`, previous: `${zone}-${domain.replace(/\./g, "-")}` };
+}
+
 /** The stack's overlay network: as configured, else `<prefix>-net`. */
 export function networkName(prefix: string, configured?: string): string {
   return configured ?? `${prefix}-net`;

@@ -12,6 +12,11 @@ export const PINNED_IMAGE =
 /** An image by tag (allowed in the dev environment only). */
 export const TAGGED_IMAGE =
   /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+/** Whether an image reference's registry port (`host:port/…`), if any, is a port from 1 to 65535. */
+export function registryPortOk(image: string): boolean {
+  const port = /^[^/]+:(\d+)\//.exec(image)?.[1];
+  return port === undefined || (Number(port) >= 1 && Number(port) <= 65535);
+}
 /** An SSH public host key as in known_hosts/authorized_keys: `<type> <base64> [comment]`. */
 export const HOST_KEY =
   /^(?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) [A-Za-z0-9+/]+={0,3}(?: [\x21-\x7e]+)?$/;

@@ -59,7 +59,12 @@ export const resourcesSchema = z
 
 const healthcheckSchema = z
   .strictObject({
-    path: z.string().regex(p.URL_PATH, { error: 'expected an HTTP path such as "/health"' }).optional(),
+    // At most 1024 characters: with a route's prefix (200) it stays within what the health gate takes (2048).
+    path: z
+      .string()
+      .regex(p.URL_PATH, { error: 'expected an HTTP path such as "/health"', abort: true })
+      .max(1024, { error: "expected an HTTP path of at most 1024 characters" })
+      .optional(),
     command: noNul("health-check command", 1024).optional(),
     interval: duration("10s", "1s"),
     timeout: duration("5s", "100ms"),
@@ -181,7 +186,7 @@ export const serviceSchema = z
      * `{domain, path, stripPath}`. Services may share a domain with different path prefixes; the longest prefix wins.
      * @default []
      */
-    domains: z.array(routeSchema, { error: "expected a list of domains" }).default([]),
+    domains: z.array(routeSchema, { error: "expected a list of domains" }).max(100, { error: "expected at most 100 domains" }).default([]),
   })
   .superRefine((s, ctx) => {
     if ((s.image === undefined) === (s.build === undefined)) {
@@ -218,7 +223,11 @@ export const serviceSchema = z
 
 export const databaseSchema = z.strictObject({
   engine: z.enum(ENGINES, { error: `expected an engine: ${ENGINES.join(", ")}` }),
-  image: z.string().regex(p.TAGGED_IMAGE, { error: "expected an image reference such as postgres:16 or repo@sha256:<digest>" }).optional(),
+  image: z
+    .string()
+    .regex(p.TAGGED_IMAGE, { error: "expected an image reference such as postgres:16 or repo@sha256:<digest>", abort: true })
+    .refine(p.registryPortOk, { error: "expected a registry port from 1 to 65535" })
+    .optional(),
   user: z.string().regex(/^[a-z_][a-z0-9_]{0,31}$/, { error: "expected a lower-case database user name" }).optional(),
   database: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: "expected a lower-case database name" }).optional(),
   resources: resourcesSchema,

@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { PLUGINS } from "../databases";
-import { PINNED_IMAGE, TAGGED_IMAGE } from "./patterns";
+import { PINNED_IMAGE, registryPortOk, TAGGED_IMAGE } from "./patterns";
 import { expandedLengths, planEnv, serviceVariables } from "./env";
 import { nameProblems as derivedNameProblems } from "./names";
 import { ConfigProblem, describe } from "./problems";
@@ -33,7 +33,7 @@ export interface PartialStack {
   edge?: EdgeConfig;
   /** Names under railyard:secrets, or undefined when that key did not parse. */
   secretNames?: Set<string>;
-  /** Each app secret's length (expanded env sizes count them). */
+  /** Each app secret's size in UTF-8 bytes (expanded env sizes count them). */
   secretLengths?: Map<string, number>;
   /** Whether `cloudflare:apiToken` is set as a secret (or CLOUDFLARE_API_TOKEN is in the environment). */
   cloudflareToken: "secret" | "plain" | "absent";
@@ -41,9 +41,12 @@ export interface PartialStack {
   projectDir?: string;
 }
 
-/** The kernel's limit for one environment string (MAX_ARG_STRLEN): a longer value makes exec fail with E2BIG. */
-export const MAX_ENV_VALUE = 128 * 1024;
-/** All of a service's env together, well under the kernel's 2 MiB for a program's arguments and environment. */
+/**
+ * The kernel's limit for one environment string `NAME=value` with its NUL, in bytes (MAX_ARG_STRLEN): a longer
+ * one makes exec fail with E2BIG.
+ */
+export const MAX_ENV_STRING = 128 * 1024;
+/** All of a service's env together, in bytes, well under the kernel's 2 MiB for a program's arguments and environment. */
 export const MAX_ENV_TOTAL = 1024 * 1024;
 
 export function semanticProblems(s: PartialStack): ConfigProblem[] {
@@ -126,6 +129,10 @@ function imageProblems(s: PartialStack): ConfigProblem[] {
   const out: ConfigProblem[] = [];
   for (const [path, image] of images) {
     if (image === undefined) continue;
+    if (!registryPortOk(image)) {
+      out.push({ path, expected: "an image whose registry port is from 1 to 65535", got: describe(image) });
+      continue;
+    }
     if (s.environment === "dev" ? TAGGED_IMAGE.test(image) : PINNED_IMAGE.test(image)) continue;
     out.push({
       path,
@@ -325,8 +332,8 @@ function secretListProblems(s: PartialStack): ConfigProblem[] {
 }
 
 /**
- * Each env value, references expanded, fits what the kernel passes to a program: at most MAX_ENV_VALUE
- * characters one value, MAX_ENV_TOTAL all of a service's. Measured without expanding (a chain of references can
+ * Each env value, references expanded, fits what the kernel passes to a program: at most MAX_ENV_STRING bytes
+ * one `NAME=value`, MAX_ENV_TOTAL all of a service's. Measured without expanding (a chain of references can
  * double a value at every step), in time linear in the stack file.
  */
 function envSizeProblems(s: PartialStack, prefix: string): ConfigProblem[] {
@@ -336,27 +343,38 @@ function envSizeProblems(s: PartialStack, prefix: string): ConfigProblem[] {
     const before = out.length;
     let total = 0;
     for (const [variable, length] of Object.entries(vars)) {
-      total += variable.length + 1 + length;
-      if (length > MAX_ENV_VALUE) {
+      const bytes = variable.length + 2 + length;
+      total += bytes;
+      if (bytes > MAX_ENV_STRING) {
         out.push({
           path: ["services", name, "env", variable],
-          expected: `a value of at most ${MAX_ENV_VALUE} characters once its references are expanded (the kernel's limit for one environment string)`,
-          got: `${length} characters`,
+          expected: `NAME=value of at most ${MAX_ENV_STRING} bytes once its references are expanded (the kernel's limit for one environment string)`,
+          got: `${bytes} bytes`,
         });
       }
     }
     if (total > MAX_ENV_TOTAL && out.length === before) {
-      out.push({ path: ["services", name, "env"], expected: `an environment of at most ${MAX_ENV_TOTAL} characters once references are expanded`, got: `${total} characters` });
+      out.push({ path: ["services", name, "env"], expected: `an environment of at most ${MAX_ENV_TOTAL} bytes once references are expanded`, got: `${total} bytes` });
     }
   }
   return out;
 }
+
+/** Variables bash will not assign: a start command exporting one of them fails before the app starts. */
+const SHELL_READONLY = ["BASHOPTS", "BASH_VERSINFO", "EUID", "PPID", "SHELLOPTS", "UID"];
 
 /** Secret env values reach the container as files that a shell exports before the start command runs. */
 function secretDeliveryProblems(s: PartialStack, plans: Record<string, ServiceEnvPlan>): ConfigProblem[] {
   const out: ConfigProblem[] = [];
   for (const [name, plan] of Object.entries(plans)) {
     const secretVars = Object.keys(plan.vars).filter((v) => plan.vars[v].secret);
+    for (const v of secretVars.filter((v) => SHELL_READONLY.includes(v))) {
+      out.push({
+        path: ["services", name, "env", v],
+        expected: `a variable name the shell can assign (${SHELL_READONLY.join(", ")} are read-only in bash, and a secret value is assigned by the start command's shell)`,
+        got: describe(v),
+      });
+    }
     if (secretVars.length > 0 && s.services[name].startCommand === undefined) {
       out.push({
         path: ["services", name, "startCommand"],

@@ -114,19 +114,22 @@ describe("container commands", () => {
     expect(startCommand("uvicorn app:app --port 8000", ["DATABASE_URL", "SECRET_KEY"])).toEqual([
       "/bin/sh",
       "-c",
-      'DATABASE_URL="$(cat /run/secrets/env_DATABASE_URL)" && export DATABASE_URL && SECRET_KEY="$(cat /run/secrets/env_SECRET_KEY)" && export SECRET_KEY && exec uvicorn app:app --port 8000',
+      'DATABASE_URL="$(cat /run/secrets/env_DATABASE_URL && printf x)" && DATABASE_URL="${DATABASE_URL%x}" && export DATABASE_URL && ' +
+        'SECRET_KEY="$(cat /run/secrets/env_SECRET_KEY && printf x)" && SECRET_KEY="${SECRET_KEY%x}" && export SECRET_KEY && exec uvicorn app:app --port 8000',
     ]);
     expect(startCommand("celery -A app beat", [])).toEqual(["/bin/sh", "-c", "exec celery -A app beat"]);
   });
 
   it("the start wrapper exports file contents literally, hostile or not", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "railyard-secrets-"));
-    for (const [i, value] of HOSTILE.entries()) {
-      if (value.includes("\n") || value === "") continue; // $(cat) strips trailing newlines; empty secrets are refused by config
+    // Trailing newlines included (a PEM key ends in one; a bare $(cat) would strip them), by sh and bash alike.
+    for (const [i, value] of [...HOSTILE, "-----END PRIVATE KEY-----\n", "x\n\n"].entries()) {
       fs.writeFileSync(path.join(dir, "env_V"), value);
-      const [shell, flag, script] = startCommand(`printf '%s' "$V"`, ["V"]);
-      const out = execFileSync(shell, [flag, script.replaceAll("/run/secrets/", `${dir}/`)], { encoding: "utf8" });
-      expect(out, `value #${i}`).toBe(value);
+      const [, flag, script] = startCommand(`printf '%s' "$V"`, ["V"]);
+      for (const shell of ["sh", "bash"]) {
+        const out = execFileSync(shell, [flag, script.replaceAll("/run/secrets/", `${dir}/`)], { encoding: "utf8" });
+        expect(out, `value #${i} by ${shell}`).toBe(value);
+      }
     }
     expect(fs.existsSync("/tmp/railyard-pwned")).toBe(false);
   });
@@ -151,7 +154,7 @@ describe("container commands", () => {
     expect(commandHealthcheck("celery inspect ping")).toEqual(["CMD-SHELL", "celery inspect ping"]);
     expect(commandHealthcheck("celery inspect ping", ["REDIS_URL"])).toEqual([
       "CMD-SHELL",
-      'REDIS_URL="$(cat /run/secrets/env_REDIS_URL)" && export REDIS_URL && celery inspect ping',
+      'REDIS_URL="$(cat /run/secrets/env_REDIS_URL && printf x)" && REDIS_URL="${REDIS_URL%x}" && export REDIS_URL && celery inspect ping',
     ]);
   });
 });

@@ -177,8 +177,17 @@ const hardening: Case[] = [
         chain[`w${i}`] = { kind: "worker", image: svc(c, "beat").image, env: { V: i === 0 ? "xxxxxxxx" : `${prev}${prev}` } };
       }
     },
-    line: "railyard:services.w15.env.V: expected a value of at most 131072 characters once its references are expanded",
-    contains: "got 262144 characters",
+    line: "railyard:services.w15.env.V: expected NAME=value of at most 131072 bytes once its references are expanded",
+    contains: "got 262147 bytes",
+  },
+  {
+    name: "an expanded value over the kernel's limit in bytes, not characters",
+    mutate: (c) => {
+      svc(c, "beat").env!.BIG = "€".repeat(32000);
+      svc(c, "worker").env!.BIG = "${{beat.BIG}}".repeat(4);
+    },
+    line: "railyard:services.worker.env.BIG: expected NAME=value of at most 131072 bytes",
+    contains: "got 384005 bytes",
   },
   {
     name: "a cycle through many services",
@@ -192,6 +201,15 @@ const hardening: Case[] = [
   { name: "an absolute build context", mutate: (c) => (delete svc(c, "beat").image, (svc(c, "beat").build = { context: "/etc" })), line: "railyard:services.beat.build.context: expected a build context path relative to the project directory", contains: 'got "/etc"' },
   { name: "a build context that leaves the project", mutate: (c) => (delete svc(c, "beat").image, (svc(c, "beat").build = { context: "examples/../../.." })), line: "railyard:services.beat.build.context: expected a build context path inside the project directory" },
   { name: "a Dockerfile outside the project", mutate: (c) => (delete svc(c, "beat").image, (svc(c, "beat").build = { context: ".", dockerfile: "../Dockerfile" })), line: "railyard:services.beat.build.dockerfile: expected a Dockerfile path inside the project directory" },
+  { name: "a health path longer than the gate takes", mutate: (c) => ((svc(c, "api").healthcheck as Record<string, unknown>).path = `/${"a".repeat(3000)}`), line: "railyard:services.api.healthcheck.path: expected an HTTP path of at most 1024 characters" },
+  { name: "a secret env var the shell cannot assign", mutate: (c) => (svc(c, "beat").env!.UID = "${{secrets.SECRET_KEY}}", (svc(c, "beat").startCommand = "celery beat")), line: "railyard:services.beat.env.UID: expected a variable name the shell can assign" },
+  { name: "a registry port out of range", mutate: (c) => (svc(c, "beat").image = `registry.example.com:99999/a@sha256:${"1".repeat(64)}`), line: "railyard:services.beat.image: expected an image whose registry port is from 1 to 65535" },
+  { name: "a database image with a registry port out of range", mutate: (c) => (db(c, "redis").image = "localhost:0/redis:7"), line: "railyard:databases.redis.image: expected a registry port from 1 to 65535" },
+  {
+    name: "more than 100 domains on a service",
+    mutate: (c) => (svc(c, "api").domains = Array.from({ length: 101 }, (_, i) => `d${i}.example.com`)),
+    line: "railyard:services.api.domains: expected at most 100 domains",
+  },
   { name: "memory over 1024G", mutate: (c) => (svc(c, "api").resources = { memory: "2048G" }), line: "railyard:services.api.resources.memory: expected at most 1024G", contains: 'got "2048G"' },
   { name: "memory that would overflow", mutate: (c) => (svc(c, "api").resources = { memory: "99999999999999999999G" }), line: "railyard:services.api.resources.memory: expected a memory size" },
   { name: "CPUs over 64", mutate: (c) => (svc(c, "api").resources = { cpus: 1e21 }), line: "railyard:services.api.resources.cpus: expected at most 64 CPUs" },

@@ -258,6 +258,11 @@ describe.each([
     const r = await run(stack);
     const declared = byType(r, RECORD).map((d) => d.inputs);
     expect(declared.map((d) => d.name).sort()).toEqual(records);
+    // Named by the domain itself; the earlier dashed name stays an alias, so existing records are not replaced.
+    for (const record of byType(r, RECORD)) {
+      expect(record.name).toBe(`cloudflare-${String(record.inputs.name)}`);
+      expect(record.aliases).toEqual([`cloudflare-${String(record.inputs.name).replace(/\./g, "-")}`]);
+    }
     for (const d of declared) expect(d).toMatchObject({ zoneId: "0123456789abcdef0123456789abcdef", type: "A", content: target, proxied: true, ttl: 1 });
   });
 
@@ -368,5 +373,16 @@ describe("edge services", () => {
     const r = await runStack("dev", plain);
     expect(byType(r, SERVICE).map((s) => s.name)).not.toContain("edge");
     expect(byType(r, CONFIG)).toHaveLength(0);
+  });
+});
+
+describe("DNS record names", () => {
+  it("gives two domains that differ only in dots and dashes two records", async () => {
+    const plain = stackFile("staging");
+    (plain["railyard:services"] as Record<string, { domains: unknown[] }>).api.domains = ["a-b.example.com", "a.b.example.com"];
+    const r = await runStack("staging", plain, testSecrets("staging"));
+    const names = byType(r, RECORD).map((d) => d.name);
+    expect(names).toEqual(expect.arrayContaining(["cloudflare-a-b.example.com", "cloudflare-a.b.example.com"]));
+    expect(new Set(names).size).toBe(names.length);
   });
 });

@@ -19,6 +19,8 @@ export interface Captured {
   inputs: Record<string, unknown>;
   dependsOn: string[];
   parent?: string;
+  /** Names given in `aliases` (earlier names of the resource). */
+  aliases?: string[];
   /** Set once the mock monitor saw the registration (inputs are final). */
   registered: boolean;
 }
@@ -114,7 +116,8 @@ export async function runStack(stack: string, plain: ConfigMap, secret: ConfigMa
       names.set(t.resource, t.name);
       const deps = Array.isArray(t.opts.dependsOn) ? t.opts.dependsOn : [];
       const parent = t.opts.parent ? names.get(t.opts.parent) : undefined;
-      const entry: Captured = { type: t.type, name: t.name, inputs: {}, dependsOn: [], parent, registered: false };
+      const aliases = (t.opts.aliases ?? []).flatMap((a) => (typeof a === "object" && "name" in a && typeof a.name === "string" ? [a.name] : []));
+      const entry: Captured = { type: t.type, name: t.name, inputs: {}, dependsOn: [], parent, aliases, registered: false };
       resources.push(entry);
       // dependsOn may name resources created earlier; resolve their names after the program ran.
       queueMicrotask(() => {

@@ -109,3 +109,14 @@ describe("database plugins", () => {
     expect(PLUGINS.mongo.healthcheck(inputs)[1]).toContain("mongosh");
   });
 });
+
+describe("planEnv: what a worker offers", () => {
+  it("a worker has no PORT or URL of its own: references reach its env vars of those names", () => {
+    const services = {
+      worker: serviceSchema.parse({ kind: "worker", image: "x", env: { PORT: "5555", URL: "https://worker.example.com" } }),
+      beat: serviceSchema.parse({ kind: "worker", image: "x", env: { W: "${{worker.HOST}}:${{worker.PORT}} ${{worker.URL}}" } }),
+    };
+    const plan = planEnv("st", services, {});
+    expect(plan.beat.vars.W.parts).toEqual([{ kind: "text", text: "st-worker:5555 https://worker.example.com" }]);
+  });
+});

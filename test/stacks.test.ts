@@ -72,10 +72,10 @@ describe.each(["dev", "staging", "production"])("stack %s", (stack) => {
     const env = api.taskSpec.containerSpec.env ?? {};
     expect(env.DATABASE_URL).toBeUndefined();
     expect(api.taskSpec.containerSpec.secrets?.map((s) => s.fileName)).toContain("env_DATABASE_URL");
-    expect(api.taskSpec.containerSpec.commands?.[2]).toContain('DATABASE_URL="$(cat /run/secrets/env_DATABASE_URL)" && export DATABASE_URL');
+    expect(api.taskSpec.containerSpec.commands?.[2]).toContain('DATABASE_URL="$(cat /run/secrets/env_DATABASE_URL && printf x)" && DATABASE_URL="${DATABASE_URL%x}" && export DATABASE_URL');
     const worker = spec(one(r, SERVICE, "worker"));
     const workerCheck = worker.taskSpec.containerSpec.healthcheck?.tests[1];
-    if (workerCheck !== undefined) expect(workerCheck).toMatch(/REDIS_URL="\$\(cat \/run\/secrets\/env_REDIS_URL\)" && export REDIS_URL && .+/);
+    if (workerCheck !== undefined) expect(workerCheck).toMatch(/REDIS_URL="\$\(cat \/run\/secrets\/env_REDIS_URL && printf x\)" && REDIS_URL="\$\{REDIS_URL%x\}" && export REDIS_URL && .+/);
     const url = one(r, SECRET, "api-env-DATABASE_URL");
     expect(isSecretValue(url.inputs.data)).toBe(true);
     const decoded = Buffer.from(String(reveal(url.inputs.data)), "base64").toString();
