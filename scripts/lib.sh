@@ -21,8 +21,16 @@ dev_script_args() {
   done
 }
 
+# Node.js as package.json's engines ask (vitest's vite needs 20.19 or 22.12): a clear stop instead of a crash later.
+ensure_node() {
+  command -v node >/dev/null 2>&1 || die 12 "Node.js is not installed: install Node.js 20.19 or newer (https://nodejs.org/)"
+  node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit((a === 20 && b >= 19) || (a === 22 && b >= 12) || a > 22 ? 0 : 1)' ||
+    die 12 "Node.js $(node --version) is too old: install Node.js 20.19+ (or 22.12+) (https://nodejs.org/); Debian bookworm's nodejs is 18"
+}
+
 # Installs node_modules with `npm ci` when it is missing.
 ensure_node_modules() {
+  ensure_node
   [ -d node_modules ] && return 0
   command -v npm >/dev/null 2>&1 || die 12 "npm is not installed: install Node.js 20 or newer (https://nodejs.org/)"
   echo "${me:-railyard}: node_modules is missing: running npm ci"
@@ -76,6 +84,7 @@ use_docker_engine() {
   export DOCKER_HOST
   # The provider would let DOCKER_CONTEXT override the host: the context is resolved into DOCKER_HOST above.
   unset DOCKER_CONTEXT
-  docker info >/dev/null 2>&1 ||
-    die 11 "the Docker engine at $DOCKER_HOST does not answer: start dockerd, or choose another engine with DOCKER_HOST=… or docker context use … (a TLS engine needs DOCKER_TLS_VERIFY and DOCKER_CERT_PATH too)"
+  local why
+  why=$(docker info 2>&1 >/dev/null) ||
+    die 11 "the Docker engine at $DOCKER_HOST does not answer (${why##*$'\n'}): start dockerd, or let this user use its socket (the docker group), or choose another engine with DOCKER_HOST=… or docker context use … (a TLS engine needs DOCKER_TLS_VERIFY and DOCKER_CERT_PATH too)"
 }

@@ -16,8 +16,9 @@ Sets up what the tests need when it is missing, then runs them:
      (npm run test:engine; they start dockerd themselves when no engine answers and need root).
 --prereqs-only stops after 1 and 2.
 
-exit codes: 0 all passed, 2 bad arguments, 20 packages missing and not installable here (not root, or not
-            Debian), 21 apt-get failed or left a tool missing, 12 npm missing; otherwise the failing step's code.
+exit codes: 0 all passed, 2 bad arguments, 12 Node.js or npm missing or too old, 20 packages missing and not
+            installable here (not root, or not Debian), 21 apt-get failed or left a tool missing; otherwise the
+            failing step's code.
 EOF2
 }
 
@@ -41,7 +42,8 @@ NEEDS=(shellcheck:shellcheck curl:curl openssl:openssl dockerd:docker.io deboots
 missing_packages() {
   local pair
   for pair in "${NEEDS[@]}"; do
-    command -v "${pair%%:*}" >/dev/null 2>&1 || printf '%s\n' "${pair#*:}"
+    # dockerd and debootstrap live in /usr/sbin, off a normal user's PATH on Debian.
+    PATH="$PATH:/usr/sbin:/sbin" command -v "${pair%%:*}" >/dev/null 2>&1 || printf '%s\n' "${pair#*:}"
   done
 }
 
