@@ -99,7 +99,8 @@ for (const [name, service] of Object.entries(services)) {
     image: service.image,
     spec: service.service.taskSpec,
     probe: path !== undefined && c.port !== undefined ? { port: c.port, path } : undefined,
-    edge: path !== undefined && config.edge ? serviceEdgeProbe(config.edge, name, path) : undefined,
+    // A service scaled to 0 has no task to answer through the edge: only its (empty) set of tasks is checked.
+    edge: path !== undefined && config.edge && c.replicas > 0 ? serviceEdgeProbe(config.edge, name, path) : undefined,
     attempts: config.deploy.healthCheckAttempts,
     intervalSeconds: durationMs(config.deploy.healthCheckInterval) / 1000,
     dependsOn: [service, ...(edge ? [edge] : [])],

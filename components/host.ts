@@ -59,7 +59,7 @@ export class Host extends pulumi.ComponentResource {
       stack: args.stack,
       network: args.network,
       dataDir: args.target.dataDir,
-      advertiseAddress: args.target.mode === "ssh" ? args.target.advertiseAddress : undefined,
+      advertiseAddress: args.target.advertiseAddress,
     };
     if (args.target.mode === "ssh") {
       if (args.privateKey === undefined) throw new Error(`railyard: host ${name} needs privateKey for ssh`);
@@ -219,7 +219,7 @@ function localBootstrap(name: string, parent: Host, args: BootstrapArgs): comman
     `${name}-bootstrap`,
     {
       create: bootstrapFromFile(BOOTSTRAP_SCRIPT, args, BOOTSTRAP_TIMEOUT_S),
-      triggers: [scriptHash(), args.stack, args.network, args.dataDir],
+      triggers: [scriptHash(), args.stack, args.network, args.dataDir, args.advertiseAddress ?? ""],
       addPreviousOutputInEnv: false,
       logging: "stdoutAndStderr",
     },

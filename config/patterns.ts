@@ -12,10 +12,19 @@ export const PINNED_IMAGE =
 /** An image by tag (allowed in the dev environment only). */
 export const TAGGED_IMAGE =
   /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
-/** Whether an image reference's registry port (`host:port/…`), if any, is a port from 1 to 65535. */
-export function registryPortOk(image: string): boolean {
-  const port = /^[^/]+:(\d+)\//.exec(image)?.[1];
-  return port === undefined || (Number(port) >= 1 && Number(port) <= 65535);
+/** A registry in an image reference: a host name (no `_`) and an optional port 1–65535 without leading zeros. */
+const REGISTRY = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::([1-9][0-9]{0,4}))?$/;
+
+/**
+ * Whether an image reference's registry, when it names one (a first part with a `.` or `:`, or `localhost`,
+ * before a `/`), is one Docker and the health gate accept.
+ */
+export function registryOk(image: string): boolean {
+  const slash = image.indexOf("/");
+  const first = slash < 0 ? "" : image.slice(0, slash);
+  if (!(first.includes(".") || first.includes(":") || first === "localhost")) return true;
+  const m = REGISTRY.exec(first);
+  return m !== null && (m[1] === undefined || Number(m[1]) <= 65535);
 }
 /** An SSH public host key as in known_hosts/authorized_keys: `<type> <base64> [comment]`. */
 export const HOST_KEY =
@@ -25,8 +34,11 @@ export const HOSTNAME =
   /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 /** A login name on the host. */
 export const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
-/** An absolute path on the host without `..` segments or shell-special characters. */
-export const ABSOLUTE_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))\/(?:[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*)?\/?$/;
+/**
+ * An absolute folder on the host, written once and plainly: at least one segment, no `.` or `..` segment, no
+ * doubled or trailing `/`, no shell-special characters (the host scripts refuse `//` and the like).
+ */
+export const ABSOLUTE_PATH = /^(?!.*(?:^|\/)\.{1,2}(?:\/|$))(?:\/[A-Za-z0-9._-]+)+$/;
 /** The path part of a health-check URL. */
 export const URL_PATH = /^\/[A-Za-z0-9._~%/?=&-]*$/;
 /** A git branch name (kept to the usual characters). */

@@ -82,6 +82,7 @@ const restartPolicySchema = z
     // "any" by default: a task that Swarm stops for failing its health check usually exits 0 on SIGTERM, and
     // Swarm's on-failure would then never restart it (measured on the real engine: the service stayed at 0/2).
     condition: z.enum(["on-failure", "any", "none"], { error: "expected on-failure, any or none" }).default("any"),
+    /** Restarts within `window` before Swarm gives up; 0 means no limit (Swarm's meaning). @default 10 */
     maxAttempts: z.int({ error: "expected a whole number of attempts" }).min(0, { error: "expected 0 to 100 attempts" }).max(100, {
       error: "expected 0 to 100 attempts",
     }).default(10),
@@ -226,7 +227,7 @@ export const databaseSchema = z.strictObject({
   image: z
     .string()
     .regex(p.TAGGED_IMAGE, { error: "expected an image reference such as postgres:16 or repo@sha256:<digest>", abort: true })
-    .refine(p.registryPortOk, { error: "expected a registry port from 1 to 65535" })
+    .refine(p.registryOk, { error: "expected a registry that is a host name with an optional port from 1 to 65535" })
     .optional(),
   user: z.string().regex(/^[a-z_][a-z0-9_]{0,31}$/, { error: "expected a lower-case database user name" }).optional(),
   database: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: "expected a lower-case database name" }).optional(),
@@ -247,6 +248,15 @@ const hostKey = z
   .pipe(z.string().regex(p.HOST_KEY, { error: 'expected the host\'s public key, e.g. "ssh-ed25519 AAAA…" (ssh-keyscan -t ed25519 <host>)' }));
 const KEY_TYPE = /^(?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521))$/;
 
+const advertiseAddress = z.union([z.ipv4(), z.ipv6()], { error: "expected an IP address for swarm init --advertise-addr" }).optional();
+/** Where railyard keeps each stack's scripts, backups and builds on the host. @default /var/lib/railyard */
+const dataDir = z
+  .string()
+  .regex(p.ABSOLUTE_PATH, { error: "expected an absolute path such as /srv/railyard (no spaces, no . or .. segment, no trailing /)", abort: true })
+  // Room for <dataDir>/<prefix>/scripts/railyard-<script>.sh within the scripts' 1024 characters.
+  .max(900, { error: "expected an absolute path of at most 900 characters" })
+  .default("/var/lib/railyard");
+
 const sshHostSchema = z.strictObject({
   mode: z.literal("ssh"),
   address: z
@@ -256,13 +266,15 @@ const sshHostSchema = z.strictObject({
   port: port.default(22),
   user: z.string().regex(p.UNIX_USER, { error: "expected a login name such as root or deploy" }).default("root"),
   hostKey: hostKey.optional(),
-  advertiseAddress: z.union([z.ipv4(), z.ipv6()], { error: "expected an IP address for swarm init --advertise-addr" }).optional(),
-  dataDir: z.string().regex(p.ABSOLUTE_PATH, { error: "expected an absolute path without spaces or .." }).default("/var/lib/railyard"),
+  advertiseAddress,
+  dataDir,
 });
 
 const localHostSchema = z.strictObject({
   mode: z.literal("local"),
-  dataDir: z.string().regex(p.ABSOLUTE_PATH, { error: "expected an absolute path without spaces or .." }).default("/var/lib/railyard"),
+  /** For a machine with several addresses, where `docker swarm init` cannot choose one by itself. */
+  advertiseAddress,
+  dataDir,
 });
 
 export const hostSchema = z.discriminatedUnion("mode", [sshHostSchema, localHostSchema], {

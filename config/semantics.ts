@@ -6,7 +6,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { PLUGINS } from "../databases";
-import { PINNED_IMAGE, registryPortOk, TAGGED_IMAGE } from "./patterns";
+import { shellQuote } from "../lib/shell";
+import { PINNED_IMAGE, registryOk, TAGGED_IMAGE } from "./patterns";
 import { expandedLengths, planEnv, serviceVariables } from "./env";
 import { nameProblems as derivedNameProblems } from "./names";
 import { ConfigProblem, describe } from "./problems";
@@ -73,10 +74,11 @@ export function semanticProblems(s: PartialStack): ConfigProblem[] {
   if (s.prefix === undefined) return problems;
   // Expansion needs every reference to resolve; its size is measured before anything is expanded.
   const expandable = referenceProblems.length === 0 && allParsed && shared.size === 0 && s.secretLengths !== undefined;
-  const sizeProblems = expandable ? envSizeProblems(s, s.prefix) : [];
+  const lengths = expandable ? expandedLengths(s.prefix, s.services, s.databases, (name) => s.secretLengths?.get(name) ?? 0) : undefined;
+  const sizeProblems = lengths ? envSizeProblems(lengths) : [];
   problems.push(...sizeProblems);
-  const plans = expandable && sizeProblems.length === 0 ? planEnv(s.prefix, s.services, s.databases) : undefined;
-  if (plans) problems.push(...secretDeliveryProblems(s, plans));
+  const plans = lengths && sizeProblems.length === 0 ? planEnv(s.prefix, s.services, s.databases) : undefined;
+  if (lengths && plans) problems.push(...secretDeliveryProblems(s, plans), ...migrationLineProblems(s, lengths, plans));
   problems.push(
     ...derivedNameProblems({
       prefix: s.prefix,
@@ -129,8 +131,8 @@ function imageProblems(s: PartialStack): ConfigProblem[] {
   const out: ConfigProblem[] = [];
   for (const [path, image] of images) {
     if (image === undefined) continue;
-    if (!registryPortOk(image)) {
-      out.push({ path, expected: "an image whose registry port is from 1 to 65535", got: describe(image) });
+    if (!registryOk(image)) {
+      out.push({ path, expected: "an image whose registry is a host name with an optional port from 1 to 65535", got: describe(image) });
       continue;
     }
     if (s.environment === "dev" ? TAGGED_IMAGE.test(image) : PINNED_IMAGE.test(image)) continue;
@@ -336,8 +338,7 @@ function secretListProblems(s: PartialStack): ConfigProblem[] {
  * one `NAME=value`, MAX_ENV_TOTAL all of a service's. Measured without expanding (a chain of references can
  * double a value at every step), in time linear in the stack file.
  */
-function envSizeProblems(s: PartialStack, prefix: string): ConfigProblem[] {
-  const lengths = expandedLengths(prefix, s.services, s.databases, (name) => s.secretLengths?.get(name) ?? 0);
+function envSizeProblems(lengths: Record<string, Record<string, number>>): ConfigProblem[] {
   const out: ConfigProblem[] = [];
   for (const [name, vars] of Object.entries(lengths)) {
     const before = out.length;
@@ -360,18 +361,56 @@ function envSizeProblems(s: PartialStack, prefix: string): ConfigProblem[] {
   return out;
 }
 
-/** Variables bash will not assign: a start command exporting one of them fails before the app starts. */
-const SHELL_READONLY = ["BASHOPTS", "BASH_VERSINFO", "EUID", "PPID", "SHELLOPTS", "UID"];
+/**
+ * Variables a shell will not assign as given: read-only in bash (the start command fails before the app starts),
+ * or special to bash or dash (RANDOM, SECONDS, LINENO, OPTIND, `_`, …: the app would see another value or none).
+ */
+const SHELL_SPECIAL = [
+  ...["BASHOPTS", "BASH_VERSINFO", "EUID", "PPID", "SHELLOPTS", "UID"],
+  ...["RANDOM", "SRANDOM", "SECONDS", "LINENO", "HISTCMD", "EPOCHSECONDS", "EPOCHREALTIME", "GROUPS", "FUNCNAME", "OPTIND", "OPTARG", "IFS", "_"],
+];
+const isShellSpecial = (name: string) => SHELL_SPECIAL.includes(name) || name.startsWith("BASH");
 
+/**
+ * The migration job's command line carries a service's plain env (its secrets go by name): the host's shell
+ * receives it as one argument, and Linux refuses an argument over 128 KiB. Its env words, quoted as sent, and the
+ * preDeployCommand stay within 100 KiB, leaving room for the rest of the line.
+ */
+const MAX_MIGRATION_ENV = 100 * 1024;
+
+/** A service with a preDeployCommand keeps its plain env small enough for the migration job's command line. */
+function migrationLineProblems(s: PartialStack, lengths: Record<string, Record<string, number>>, plans: Record<string, ServiceEnvPlan>): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  for (const [name, vars] of Object.entries(lengths)) {
+    const service = s.services[name];
+    if (service.preDeployCommand === undefined) continue;
+    // Each plain var is `--env NAME=value`, its literal text quoted for the shell (a ' becomes four bytes).
+    const quoting = (v: string) =>
+      plans[name].vars[v].parts.reduce((sum, part) => (part.kind === "text" ? sum + shellQuote(part.text).length - part.text.length : sum), 0);
+    const plain = Object.entries(vars).filter(([v]) => !plans[name].vars[v].secret);
+    const bytes = plain.reduce(
+      (sum, [v, length]) => sum + "--env ".length + v.length + 1 + length + quoting(v) + 1,
+      Buffer.byteLength(shellQuote(service.preDeployCommand), "utf8"),
+    );
+    if (bytes > MAX_MIGRATION_ENV) {
+      out.push({
+        path: ["services", name, "env"],
+        expected: `plain env and preDeployCommand of at most ${MAX_MIGRATION_ENV} bytes for a service with a preDeployCommand (the migration job's command line carries them; Linux refuses one argument over 128 KiB)`,
+        got: `${bytes} bytes`,
+      });
+    }
+  }
+  return out;
+}
 /** Secret env values reach the container as files that a shell exports before the start command runs. */
 function secretDeliveryProblems(s: PartialStack, plans: Record<string, ServiceEnvPlan>): ConfigProblem[] {
   const out: ConfigProblem[] = [];
   for (const [name, plan] of Object.entries(plans)) {
     const secretVars = Object.keys(plan.vars).filter((v) => plan.vars[v].secret);
-    for (const v of secretVars.filter((v) => SHELL_READONLY.includes(v))) {
+    for (const v of secretVars.filter(isShellSpecial)) {
       out.push({
         path: ["services", name, "env", v],
-        expected: `a variable name the shell can assign (${SHELL_READONLY.join(", ")} are read-only in bash, and a secret value is assigned by the start command's shell)`,
+        expected: "a variable name the shell assigns as given (a secret value is assigned by the start command's shell; BASH…, UID, EUID, PPID, RANDOM, SECONDS, LINENO, OPTIND, IFS, _ and the like are read-only or special there)",
         got: describe(v),
       });
     }
@@ -386,7 +425,10 @@ function secretDeliveryProblems(s: PartialStack, plans: Record<string, ServiceEn
   return out;
 }
 
-/** Build inputs stay in the project: a context or Dockerfile that exists must not resolve (symlinks followed) outside it. */
+/**
+ * Build inputs exist (a build that cannot start would fail `pulumi up` after the host and databases changed) and
+ * stay in the project: resolved, symlinks followed, they must not lead outside it.
+ */
 function buildProblems(s: PartialStack): ConfigProblem[] {
   if (s.projectDir === undefined) return [];
   const root = fs.realpathSync(s.projectDir);
@@ -398,7 +440,13 @@ function buildProblems(s: PartialStack): ConfigProblem[] {
     if (build.dockerfile !== undefined) paths.push(["dockerfile", build.dockerfile]);
     for (const [key, value] of paths) {
       const resolved = path.resolve(root, value);
-      const real = fs.existsSync(resolved) ? fs.realpathSync(resolved) : resolved;
+      const kind = key === "context" ? "directory" : "file";
+      const found = fs.existsSync(resolved) && (kind === "directory" ? fs.statSync(resolved).isDirectory() : fs.statSync(resolved).isFile());
+      if (!found) {
+        out.push({ path: ["services", name, "build", key], expected: `an existing ${kind} in the project directory`, got: `${describe(value)}, which is not one` });
+        continue;
+      }
+      const real = fs.realpathSync(resolved);
       if (real !== root && !real.startsWith(`${root}${path.sep}`)) {
         out.push({ path: ["services", name, "build", key], expected: `a path inside the project directory ${root}`, got: `${describe(value)}, which leads to ${describe(real)}` });
       }

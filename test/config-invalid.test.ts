@@ -202,14 +202,37 @@ const hardening: Case[] = [
   { name: "a build context that leaves the project", mutate: (c) => (delete svc(c, "beat").image, (svc(c, "beat").build = { context: "examples/../../.." })), line: "railyard:services.beat.build.context: expected a build context path inside the project directory" },
   { name: "a Dockerfile outside the project", mutate: (c) => (delete svc(c, "beat").image, (svc(c, "beat").build = { context: ".", dockerfile: "../Dockerfile" })), line: "railyard:services.beat.build.dockerfile: expected a Dockerfile path inside the project directory" },
   { name: "a health path longer than the gate takes", mutate: (c) => ((svc(c, "api").healthcheck as Record<string, unknown>).path = `/${"a".repeat(3000)}`), line: "railyard:services.api.healthcheck.path: expected an HTTP path of at most 1024 characters" },
-  { name: "a secret env var the shell cannot assign", mutate: (c) => (svc(c, "beat").env!.UID = "${{secrets.SECRET_KEY}}", (svc(c, "beat").startCommand = "celery beat")), line: "railyard:services.beat.env.UID: expected a variable name the shell can assign" },
-  { name: "a registry port out of range", mutate: (c) => (svc(c, "beat").image = `registry.example.com:99999/a@sha256:${"1".repeat(64)}`), line: "railyard:services.beat.image: expected an image whose registry port is from 1 to 65535" },
-  { name: "a database image with a registry port out of range", mutate: (c) => (db(c, "redis").image = "localhost:0/redis:7"), line: "railyard:databases.redis.image: expected a registry port from 1 to 65535" },
+  { name: "a secret env var the shell cannot assign", mutate: (c) => (svc(c, "beat").env!.UID = "${{secrets.SECRET_KEY}}", (svc(c, "beat").startCommand = "celery beat")), line: "railyard:services.beat.env.UID: expected a variable name the shell assigns as given" },
+  { name: "a registry port out of range", mutate: (c) => (svc(c, "beat").image = `registry.example.com:99999/a@sha256:${"1".repeat(64)}`), line: "railyard:services.beat.image: expected an image whose registry is a host name with an optional port from 1 to 65535" },
+  { name: "a database image with a registry port out of range", mutate: (c) => (db(c, "redis").image = "localhost:0/redis:7"), line: "railyard:databases.redis.image: expected a registry that is a host name with an optional port from 1 to 65535" },
   {
     name: "more than 100 domains on a service",
     mutate: (c) => (svc(c, "api").domains = Array.from({ length: 101 }, (_, i) => `d${i}.example.com`)),
     line: "railyard:services.api.domains: expected at most 100 domains",
   },
+  {
+    name: "a migration job whose command line would pass Linux's 128 KiB",
+    mutate: (c) => {
+      for (let i = 0; i < 5; i++) svc(c, "api").env![`BIG${i}`] = "x".repeat(30000);
+    },
+    line: "railyard:services.api.env: expected plain env and preDeployCommand of at most 102400 bytes for a service with a preDeployCommand",
+  },
+  {
+    name: "quotes that grow the migration command line",
+    mutate: (c) => {
+      for (let i = 0; i < 4; i++) svc(c, "api").env![`Q${i}`] = "'".repeat(30000);
+    },
+    line: "railyard:services.api.env: expected plain env and preDeployCommand of at most 102400 bytes",
+  },
+  { name: "a secret env var bash keeps for itself", mutate: (c) => (svc(c, "api").env!.RANDOM = "${{secrets.SECRET_KEY}}"), line: "railyard:services.api.env.RANDOM: expected a variable name the shell assigns as given" },
+  { name: "a data dir with a trailing slash", mutate: (c) => (host(c).dataDir = "/srv/railyard/"), line: "railyard:host.dataDir: expected an absolute path such as /srv/railyard" },
+  { name: "the root as data dir", mutate: (c) => (host(c).dataDir = "/"), line: "railyard:host.dataDir: expected an absolute path" },
+  { name: "a data dir too long for the scripts", mutate: (c) => (host(c).dataDir = `/${"a".repeat(1100)}`), line: "railyard:host.dataDir: expected an absolute path of at most 900 characters" },
+  { name: "a registry port with a leading zero", mutate: (c) => (svc(c, "beat").image = `registry.example.com:05000/a@sha256:${"1".repeat(64)}`), line: "railyard:services.beat.image: expected an image whose registry is a host name" },
+  { name: "a registry host with an underscore", mutate: (c) => (svc(c, "beat").image = `my_reg.example.com/a@sha256:${"1".repeat(64)}`), line: "railyard:services.beat.image: expected an image whose registry is a host name" },
+  { name: "a build context that does not exist", mutate: (c) => (delete svc(c, "beat").image, (svc(c, "beat").build = { context: "./nope" })), line: "railyard:services.beat.build.context: expected an existing directory in the project directory", contains: 'got "./nope", which is not one' },
+  { name: "a file as build context", mutate: (c) => (delete svc(c, "beat").image, (svc(c, "beat").build = { context: "package.json" })), line: "railyard:services.beat.build.context: expected an existing directory" },
+  { name: "a Dockerfile that does not exist", mutate: (c) => (delete svc(c, "beat").image, (svc(c, "beat").build = { context: "examples/app", dockerfile: "examples/app/Nope" })), line: "railyard:services.beat.build.dockerfile: expected an existing file" },
   { name: "memory over 1024G", mutate: (c) => (svc(c, "api").resources = { memory: "2048G" }), line: "railyard:services.api.resources.memory: expected at most 1024G", contains: 'got "2048G"' },
   { name: "memory that would overflow", mutate: (c) => (svc(c, "api").resources = { memory: "99999999999999999999G" }), line: "railyard:services.api.resources.memory: expected a memory size" },
   { name: "CPUs over 64", mutate: (c) => (svc(c, "api").resources = { cpus: 1e21 }), line: "railyard:services.api.resources.cpus: expected at most 64 CPUs" },

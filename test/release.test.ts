@@ -105,6 +105,16 @@ describe("timeouts the scripts accept", () => {
   });
 });
 
+describe("a routed service scaled to 0", () => {
+  it("is gated on its tasks only, not through the edge (nothing would answer there)", async () => {
+    const plain = stackFile("staging");
+    (plain["railyard:services"] as Record<string, { replicas: number }>).frontend.replicas = 0;
+    const r = await runStack("staging", plain, testSecrets("staging"));
+    expect(create(one(r, "command:remote:Command", "frontend-gate"))).not.toContain("--url");
+    expect(create(one(r, "command:remote:Command", "api-gate"))).toContain("--url");
+  });
+});
+
 const runs: Record<string, Promise<StackRun>> = {};
 const run = (stack: string) => (runs[stack] ??= runStack(stack, stackFile(stack), testSecrets(stack)));
 const create = (r: Captured) => String(reveal(r.inputs.create));
