@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
 import { z } from "zod";
 import { EdgePlan, planEdge } from "./edge";
-import { planEnv, ServiceEnvPlan } from "./env";
+import type { ServiceEnvPlan } from "./env";
 import { DatabaseNames, databaseNames, EdgeNames, edgeNames, networkName, ServiceNames, serviceNames } from "./names";
 import { ConfigProblem, describe, problemsFromZod, RailyardConfigError } from "./problems";
 import { DatabaseConfig, databaseSchema, HostConfig, NOT_PROTOTYPE_KEY, ParsedStack, serviceSchema, ServiceConfig, stackSchema, TOP_LEVEL_KEYS } from "./schema";
@@ -235,27 +235,26 @@ export function loadStackConfig(stack: string = pulumi.getStack()): StackConfig 
   const services = parseEntries("services", refused.has("services") ? undefined : raw.services, serviceSchema, problems);
   const databases = parseEntries("databases", refused.has("databases") ? undefined : raw.databases, databaseSchema, problems);
 
-  problems.push(
-    ...semanticProblems({
-      environment,
-      prefix,
-      host,
-      hasPrivateKey: raw.sshPrivateKey !== undefined || refused.has("sshPrivateKey"),
-      network,
-      serviceNames: services.names,
-      services: services.parsed,
-      envs: parsedEnvs(refused.has("services") ? undefined : raw.services, services.parsed),
-      databaseNames: databases.names,
-      databases: databases.parsed,
-      edge,
-      secretNames: secrets === undefined ? undefined : new Set(Object.keys(secrets)),
-      secretLengths: secrets === undefined ? undefined : new Map(Object.entries(secrets).map(([k, v]) => [k, Buffer.byteLength(v, "utf8")])),
-      cloudflareToken: cloudflareToken(),
-      projectDir: process.cwd(),
-    }),
-  );
+  const semantic = semanticProblems({
+    environment,
+    prefix,
+    host,
+    hasPrivateKey: raw.sshPrivateKey !== undefined || refused.has("sshPrivateKey"),
+    network,
+    serviceNames: services.names,
+    services: services.parsed,
+    envs: parsedEnvs(refused.has("services") ? undefined : raw.services, services.parsed),
+    databaseNames: databases.names,
+    databases: databases.parsed,
+    edge,
+    secretNames: secrets === undefined ? undefined : new Set(Object.keys(secrets)),
+    secretLengths: secrets === undefined ? undefined : new Map(Object.entries(secrets).map(([k, v]) => [k, Buffer.byteLength(v, "utf8")])),
+    cloudflareToken: cloudflareToken(),
+    projectDir: process.cwd(),
+  });
+  problems.push(...semantic.problems);
 
-  if (problems.length > 0 || !environment || !prefix || !host || !logs || !deploy || !edge || !secrets) {
+  if (problems.length > 0 || !environment || !prefix || !host || !logs || !deploy || !edge || !secrets || !semantic.env) {
     throw new RailyardConfigError(problems);
   }
   return {
@@ -271,7 +270,7 @@ export function loadStackConfig(stack: string = pulumi.getStack()): StackConfig 
     databases: databases.parsed,
     edge: planEdge(prefix, environment, host, edge, services.parsed),
     secrets: Object.fromEntries(Object.entries(secrets).map(([k, v]) => [k, pulumi.secret(v)])),
-    env: planEnv(prefix, services.parsed, databases.parsed),
+    env: semantic.env,
     names: {
       services: Object.fromEntries(Object.keys(services.parsed).map((n) => [n, serviceNames(prefix, n)])),
       databases: Object.fromEntries(Object.keys(databases.parsed).map((n) => [n, databaseNames(prefix, n)])),

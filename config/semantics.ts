@@ -50,7 +50,8 @@ export const MAX_ENV_STRING = 128 * 1024;
 /** All of a service's env together, in bytes, well under the kernel's 2 MiB for a program's arguments and environment. */
 export const MAX_ENV_TOTAL = 1024 * 1024;
 
-export function semanticProblems(s: PartialStack): ConfigProblem[] {
+/** The problems found, and each service's expanded env when the references allowed expanding it (checked once, used once). */
+export function semanticProblems(s: PartialStack): { problems: ConfigProblem[]; env?: Record<string, ServiceEnvPlan> } {
   const problems = [
     ...hostProblems(s),
     ...nameProblems(s),
@@ -71,7 +72,7 @@ export function semanticProblems(s: PartialStack): ConfigProblem[] {
   problems.push(...referenceProblems, ...secretListProblems(s));
   const allParsed =
     s.serviceNames.length === Object.keys(s.services).length && s.databaseNames.length === Object.keys(s.databases).length;
-  if (s.prefix === undefined) return problems;
+  if (s.prefix === undefined) return { problems };
   // Expansion needs every reference to resolve; its size is measured before anything is expanded.
   const expandable = referenceProblems.length === 0 && allParsed && shared.size === 0 && s.secretLengths !== undefined;
   const lengths = expandable ? expandedLengths(s.prefix, s.services, s.databases, (name) => s.secretLengths?.get(name) ?? 0) : undefined;
@@ -89,7 +90,7 @@ export function semanticProblems(s: PartialStack): ConfigProblem[] {
       edge: Object.values(s.services).some((svc) => svc.domains.length > 0),
     }),
   );
-  return problems;
+  return { problems, env: plans };
 }
 
 function hostProblems(s: PartialStack): ConfigProblem[] {
@@ -402,6 +403,7 @@ function migrationLineProblems(s: PartialStack, lengths: Record<string, Record<s
   }
   return out;
 }
+
 /** Secret env values reach the container as files that a shell exports before the start command runs. */
 function secretDeliveryProblems(s: PartialStack, plans: Record<string, ServiceEnvPlan>): ConfigProblem[] {
   const out: ConfigProblem[] = [];
