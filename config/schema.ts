@@ -176,7 +176,10 @@ export const serviceSchema = z
     healthcheck: healthcheckSchema.optional(),
     restartPolicy: restartPolicySchema,
     env: z.record(ownKey(z.string().regex(p.ENV_NAME, { error: "expected an environment variable name", abort: true })), envValue).default({}),
-    secrets: z.array(z.string().regex(p.SECRET_NAME, { error: "expected a secret name such as SECRET_KEY" })).default([]),
+    secrets: z
+      .array(z.string().regex(p.SECRET_NAME, { error: "expected a secret name such as SECRET_KEY" }))
+      .max(100, { error: "expected at most 100 secrets" })
+      .default([]),
     resources: resourcesSchema,
     update: updateSchema,
     stopGracePeriod: duration("30s"),
@@ -323,7 +326,11 @@ export const edgeSchema = z
     /** The address DNS records point at; defaults to host.address. */
     publicAddress: z.union([z.ipv4(), z.ipv6()], { error: "expected the public IPv4 or IPv6 address of the host" }).optional(),
     /** Domains that redirect permanently to a routed domain, e.g. www.example.com: example.com. */
-    redirects: z.record(ownKey(domain), domain, { error: "expected a map of domain → domain" }).default({}),
+    redirects: z
+      .record(ownKey(domain), domain, { error: "expected a map of domain → domain" })
+      // Each is a DNS record and a name on the one Origin CA certificate.
+      .refine((r) => Object.keys(r).length <= 100, { error: "expected at most 100 redirects" })
+      .default({}),
     image: z.string().regex(p.TAGGED_IMAGE, { error: "expected a Caddy image reference" }).default("caddy:2.10-alpine"),
     frontImage: z.string().regex(p.TAGGED_IMAGE, { error: "expected an HAProxy image reference" }).default("haproxy:2.6"),
     replicas: z.int({ error: "expected a whole number of replicas" }).min(1, { error: "expected 1 to 10 replicas" }).max(10, {

@@ -233,6 +233,12 @@ const hardening: Case[] = [
   { name: "a build context that does not exist", mutate: (c) => (delete svc(c, "beat").image, (svc(c, "beat").build = { context: "./nope" })), line: "railyard:services.beat.build.context: expected an existing directory in the project directory", contains: 'got "./nope", which is not one' },
   { name: "a file as build context", mutate: (c) => (delete svc(c, "beat").image, (svc(c, "beat").build = { context: "package.json" })), line: "railyard:services.beat.build.context: expected an existing directory" },
   { name: "a Dockerfile that does not exist", mutate: (c) => (delete svc(c, "beat").image, (svc(c, "beat").build = { context: "examples/app", dockerfile: "examples/app/Nope" })), line: "railyard:services.beat.build.dockerfile: expected an existing file" },
+  { name: "more than 100 file secrets", mutate: (c) => (svc(c, "api").secrets = Array.from({ length: 101 }, (_, i) => `S${i}`)), line: "railyard:services.api.secrets: expected at most 100 secrets" },
+  {
+    name: "more than 100 redirects",
+    mutate: (c) => (edge(c).redirects = Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`r${i}.example.com`, "staging.example.com"]))),
+    line: "railyard:edge.redirects: expected at most 100 redirects",
+  },
   { name: "memory over 1024G", mutate: (c) => (svc(c, "api").resources = { memory: "2048G" }), line: "railyard:services.api.resources.memory: expected at most 1024G", contains: 'got "2048G"' },
   { name: "memory that would overflow", mutate: (c) => (svc(c, "api").resources = { memory: "99999999999999999999G" }), line: "railyard:services.api.resources.memory: expected a memory size" },
   { name: "CPUs over 64", mutate: (c) => (svc(c, "api").resources = { cpus: 1e21 }), line: "railyard:services.api.resources.cpus: expected at most 64 CPUs" },
