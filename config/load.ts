@@ -53,6 +53,8 @@ export interface StackNames {
   edge: EdgeNames;
 }
 
+/** The shape of a service's or database's name (the key of its entry). */
+const ENTRY_NAME = stackSchema.shape.services.unwrap().keyType;
 /** Most services or databases one stack file may declare (each is a Swarm service on the host). */
 const MAX_ENTRIES = 100;
 
@@ -140,9 +142,8 @@ function parseEntries<T extends z.ZodType>(
     problems.push({ path: [key], expected: `at most ${MAX_ENTRIES} ${kind}s`, got: `${names.length}` });
     return { names: [], parsed };
   }
-  const nameSchema = stackSchema.shape.services.unwrap().keyType;
   for (const [name, value] of Object.entries(raw)) {
-    const okName = parseInto(nameSchema, name, [key, name], problems);
+    const okName = parseInto(ENTRY_NAME, name, [key, name], problems);
     const entry = parseInto(schema, value, [key, name], problems);
     if (okName !== undefined && entry !== undefined) parsed[name] = entry;
   }
@@ -160,7 +161,7 @@ function parsedEnvs(raw: unknown, services: Record<string, ServiceConfig>): Reco
     if (Object.hasOwn(services, name)) envs[name] = services[name].env;
     else if (isRecord(value)) {
       const env = serviceSchema.shape.env.safeParse(value.env);
-      if (env.success && stackSchema.shape.services.unwrap().keyType.safeParse(name).success) envs[name] = env.data;
+      if (env.success && ENTRY_NAME.safeParse(name).success) envs[name] = env.data;
     }
   }
   return envs;

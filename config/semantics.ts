@@ -87,10 +87,15 @@ export function semanticProblems(s: PartialStack): { problems: ConfigProblem[]; 
       services: s.services,
       secretVars: Object.fromEntries(Object.entries(plans ?? {}).map(([n, p]) => [n, Object.keys(p.vars).filter((v) => p.vars[v].secret)])),
       databases: Object.keys(s.databases),
-      edge: Object.values(s.services).some((svc) => svc.domains.length > 0),
+      edge: hasRoutes(s),
     }),
   );
   return { problems, env: plans };
+}
+
+/** Whether a parsed service has a domain: then the stack has an edge (and, with a zone, Cloudflare records). */
+function hasRoutes(s: PartialStack): boolean {
+  return Object.values(s.services).some((svc) => svc.domains.length > 0);
 }
 
 function hostProblems(s: PartialStack): ConfigProblem[] {
@@ -128,7 +133,7 @@ function imageProblems(s: PartialStack): ConfigProblem[] {
     ["services", name, "image"],
     service.image,
   ]);
-  if (s.edge && routedDomains(s).size > 0) images.push([["edge", "image"], s.edge.image], [["edge", "frontImage"], s.edge.frontImage]);
+  if (s.edge && hasRoutes(s)) images.push([["edge", "image"], s.edge.image], [["edge", "frontImage"], s.edge.frontImage]);
   const out: ConfigProblem[] = [];
   for (const [path, image] of images) {
     if (image === undefined) continue;
@@ -459,7 +464,7 @@ function buildProblems(s: PartialStack): ConfigProblem[] {
 
 /** The edge's host ports must not take the port sshd listens on (the host's SSH port; 22 on a local engine). */
 function portProblems(s: PartialStack): ConfigProblem[] {
-  if (!s.edge || !s.host || !Object.values(s.services).some((svc) => svc.domains.length > 0)) return [];
+  if (!s.edge || !s.host || !hasRoutes(s)) return [];
   const ssh = s.host.mode === "ssh" ? s.host.port : 22;
   const out: ConfigProblem[] = [];
   for (const key of ["httpPort", "httpsPort"] as const) {
@@ -471,7 +476,7 @@ function portProblems(s: PartialStack): ConfigProblem[] {
 /** The Cloudflare provider needs its API token, as a secret, whenever railyard manages the zone. */
 function cloudflareTokenProblems(s: PartialStack): ConfigProblem[] {
   const edge = s.edge;
-  if (!edge?.cloudflare || !Object.values(s.services).some((svc) => svc.domains.length > 0)) return [];
+  if (!edge?.cloudflare || !hasRoutes(s)) return [];
   const hint = "pulumi config set --secret cloudflare:apiToken <token with Zone DNS, Zone Settings and SSL edit>";
   if (s.cloudflareToken === "absent") {
     return [{ path: [], key: "cloudflare:apiToken", expected: `the Cloudflare API token for edge.cloudflare (${hint})`, got: "nothing" }];
