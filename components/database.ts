@@ -11,7 +11,7 @@ import * as random from "@pulumi/random";
 import type { DatabaseNames } from "../config/names";
 import type { DatabaseConfig } from "../config/schema";
 import { PLUGINS } from "../databases";
-import { ContainerInputs, DatabasePlugin, Endpoint, PASSWORD_LENGTH, PASSWORD_SECRET_FILE, PASSWORD_SECRET_PATH } from "../databases/plugin";
+import { ContainerInputs, DatabasePlugin, endpointOf, PASSWORD_LENGTH, PASSWORD_SECRET_FILE, PASSWORD_SECRET_PATH } from "../databases/plugin";
 import { LogSettings, logDriver, railyardLabels, resourceLimits, secretFile, swarmSecret } from "../lib/swarmSpec";
 import type { Host } from "./host";
 
@@ -38,11 +38,8 @@ export class Database extends pulumi.ComponentResource {
     super("railyard:index:Database", name, {}, opts);
     this.plugin = PLUGINS[args.config.engine];
     const plugin = this.plugin;
-    const inputs: ContainerInputs = {
-      user: args.config.user ?? plugin.defaultUser,
-      database: args.config.database ?? plugin.defaultDatabase,
-      passwordFile: PASSWORD_SECRET_PATH,
-    };
+    const endpoint = endpointOf(plugin, args.names.swarm, args.config);
+    const inputs: ContainerInputs = { user: endpoint.user, database: endpoint.database, passwordFile: PASSWORD_SECRET_PATH };
     const childOpts = { parent: this, provider: args.host.provider, dependsOn: [args.host.ready] };
     const password = new random.RandomPassword(`${name}-password`, { length: PASSWORD_LENGTH, special: false }, { parent: this });
     const secret = swarmSecret(args.names.passwordSecret, password.result, railyardLabels(args.stack, "database", name), childOpts);
@@ -52,12 +49,6 @@ export class Database extends pulumi.ComponentResource {
       { ...childOpts, retainOnDelete: true },
     );
     this.service = databaseService(name, args, plugin, inputs, secret, this.volume, childOpts);
-    const endpoint: Omit<Endpoint, "password"> = {
-      host: args.names.swarm,
-      port: plugin.port,
-      user: inputs.user,
-      database: inputs.database,
-    };
     this.variables = Object.fromEntries(
       plugin.variables.map((v) => [
         v.name,

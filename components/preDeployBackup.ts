@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { backupCommand } from "../commands/backup";
 import type { DatabaseConfig } from "../config/schema";
 import { PLUGINS } from "../databases";
+import { endpointOf } from "../databases/plugin";
 import type { Host } from "./host";
 
 /** Seconds one database's dump may take. */
@@ -30,12 +31,12 @@ export class PreDeployBackup extends pulumi.ComponentResource {
   constructor(name: string, args: PreDeployBackupArgs, opts?: pulumi.ComponentResourceOptions) {
     super("railyard:index:PreDeployBackup", name, {}, opts);
     this.commands = Object.entries(args.databases).map(([db, d]) => {
-      const plugin = PLUGINS[d.config.engine];
+      const { user, database } = endpointOf(PLUGINS[d.config.engine], d.serviceName, d.config);
       const create = backupCommand(args.host.scriptPath("railyard-backup.sh"), {
         service: d.serviceName,
         engine: d.config.engine,
-        user: d.config.user ?? plugin.defaultUser,
-        database: d.config.database ?? plugin.defaultDatabase,
+        user,
+        database,
         dir: `${args.host.stackDir}/backups`,
         keep: args.keep,
         timeoutSeconds: BACKUP_TIMEOUT_S,

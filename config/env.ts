@@ -5,7 +5,7 @@
  * work is linear in the size of the result.
  */
 import { PLUGINS } from "../databases";
-import { PASSWORD_LENGTH } from "../databases/plugin";
+import { endpointOf, PASSWORD_LENGTH } from "../databases/plugin";
 import { swarmName } from "./names";
 import { parseTemplate } from "./references";
 import type { DatabaseConfig, ServiceConfig } from "./schema";
@@ -109,13 +109,7 @@ export function expandedLengths(
 /** A database variable's value with a stand-in password of the generated length. */
 function databaseValue(prefix: string, name: string, db: DatabaseConfig, variable: string): string {
   const plugin = PLUGINS[db.engine];
-  const endpoint = {
-    host: swarmName(prefix, name),
-    port: plugin.port,
-    user: db.user ?? plugin.defaultUser,
-    database: db.database ?? plugin.defaultDatabase,
-    password: "x".repeat(PASSWORD_LENGTH),
-  };
+  const endpoint = { ...endpointOf(plugin, swarmName(prefix, name), db), password: "x".repeat(PASSWORD_LENGTH) };
   return plugin.variables.find((v) => v.name === variable)?.value(endpoint) ?? "";
 }
 

@@ -57,6 +57,14 @@ export interface DatabasePlugin {
   variables: DatabaseVariable[];
 }
 
+/**
+ * Where a database is reached, without its password: its Swarm DNS name and port, and the app user and database
+ * the stack file chose (or the plugin's defaults).
+ */
+export function endpointOf(plugin: DatabasePlugin, host: string, chosen: { user?: string; database?: string }): Omit<Endpoint, "password"> {
+  return { host, port: plugin.port, user: chosen.user ?? plugin.defaultUser, database: chosen.database ?? plugin.defaultDatabase };
+}
+
 /** Characters of a generated database password (letters and digits). */
 export const PASSWORD_LENGTH = 32;
 
