@@ -29,7 +29,9 @@ export function edgeRequest(r: EdgeRequest): Promise<EdgeResponse> {
       port: r.port,
       path: r.path ?? "/",
       method: r.method ?? "GET",
-      headers: { Host: r.host, ...(r.body ? { "Content-Length": String(r.body.length) } : {}) },
+      // A body waits for the server's 100 Continue, as curl does with large bodies: a server that refuses it (413)
+      // answers before any of it is sent, instead of closing mid-upload (a reset can then swallow the 413).
+      headers: { Host: r.host, ...(r.body ? { "Content-Length": String(r.body.length), Expect: "100-continue" } : {}) },
       agent: false as const,
       timeout: 10_000,
     };
@@ -44,7 +46,8 @@ export function edgeRequest(r: EdgeRequest): Promise<EdgeResponse> {
     const req = r.scheme === "https" ? https.request({ ...options, servername: r.host, ca: r.ca }, onResponse) : http.request(options, onResponse);
     req.on("timeout", () => req.destroy(new Error("timed out")));
     req.on("error", reject);
-    req.end(r.body);
+    if (r.body) req.on("continue", () => req.end(r.body));
+    else req.end();
   });
 }
 
