@@ -28,3 +28,8 @@ export function bootstrapFromStdin(a: BootstrapArgs, timeoutSeconds: number): st
 export function bootstrapFromFile(scriptPath: string, a: BootstrapArgs, timeoutSeconds: number): string {
   return shellJoin(["timeout", String(timeoutSeconds), "bash", scriptPath, ...bootstrapArgs(a)]);
 }
+
+/** Prints the ID of the stack's network (the bootstrap made it), failing when it does not exist. */
+export function networkIdCommand(network: string, timeoutSeconds: number): string {
+  return shellJoin(["timeout", String(timeoutSeconds), "docker", "network", "inspect", "--format", "{{.Id}}", network]);
+}

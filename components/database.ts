@@ -1,9 +1,12 @@
 /**
  * Database: a Railway-like database plugin (postgres, mysql, mongo, redis) as a single-replica Swarm service.
  * Its data lives in a named volume that Pulumi never deletes; its password is generated and reaches the
- * container only as a Swarm secret; it is placed on the node labelled railyard.data=true (the one with its
- * volume), updated stop-first, and health-checked with the engine's own client. Services reference its
- * `variables` (DATABASE_URL, PGHOST, …); the ones holding the password are secret Outputs.
+ * container only as a Swarm secret; it is updated stop-first and health-checked with the engine's own client.
+ * Services reference its `variables` (DATABASE_URL, PGHOST, …); the ones holding the password are secret Outputs.
+ * Its spec declares no placement: on one node the volume is always there, and a declared placement would make
+ * the next `pulumi up` restart it (the provider's create adds the registry's platforms to it, which its next
+ * diff removes). Any change to its declaration restarts it, since the provider sends env in map order; nothing
+ * outside the database's own entry, the stack's log settings and railyard itself feeds that declaration.
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
@@ -12,7 +15,7 @@ import type { DatabaseNames } from "../config/names";
 import type { DatabaseConfig } from "../config/schema";
 import { PLUGINS } from "../databases";
 import { ContainerInputs, DatabasePlugin, endpointOf, PASSWORD_LENGTH, PASSWORD_SECRET_FILE, PASSWORD_SECRET_PATH } from "../databases/plugin";
-import { LogSettings, logDriver, railyardLabels, resourceLimits, secretFile, swarmSecret } from "../lib/swarmSpec";
+import { fixedName, LogSettings, logDriver, railyardLabels, resourceLimits, secretFile, serviceImage, swarmSecret } from "../lib/swarmSpec";
 import type { Host } from "./host";
 
 export interface DatabaseArgs {
@@ -79,16 +82,15 @@ function databaseService(
       mode: { replicated: { replicas: 1 } },
       taskSpec: {
         containerSpec: {
-          image: args.config.image ?? plugin.defaultImage,
+          image: serviceImage(`${name}-image`, args.config.image ?? plugin.defaultImage, opts),
           commands: plugin.command?.(inputs),
           env: plugin.containerEnv(inputs),
           secrets: [secretFile(secret, PASSWORD_SECRET_FILE)],
           mounts: [{ type: "volume", source: volume.name, target: plugin.dataPath }],
-          healthcheck: { tests: plugin.healthcheck(inputs), interval: "5s", timeout: "5s", retries: 5, startPeriod: "60s" },
+          healthcheck: { tests: plugin.healthcheck(inputs), interval: "5s", timeout: "5s", retries: 5, startPeriod: "1m" },
           stopGracePeriod: args.config.stopGracePeriod,
         },
-        networksAdvanceds: [{ name: args.host.network }],
-        placement: { constraints: ["node.labels.railyard.data==true"] },
+        networksAdvanceds: [{ id: args.host.networkId }],
         restartPolicy: { condition: "any", delay: "5s" },
         resources: resourceLimits(args.config.resources),
         logDriver: logDriver(args.logs),
@@ -97,6 +99,6 @@ function databaseService(
       updateConfig: { parallelism: 1, order: "stop-first", failureAction: "pause", monitor: "30s" },
       convergeConfig: { delay: "2s", timeout: "5m" },
     },
-    opts,
+    fixedName(opts),
   );
 }

@@ -14,7 +14,7 @@ import { httpHealthcheck } from "../commands/container";
 import type { EdgePlan } from "../config/edge";
 import type { EdgeNames } from "../config/names";
 import { durationMs } from "../lib/units";
-import { contentNamedConfig, LogSettings, logDriver, railyardLabels, resourceLimits, secretFile, swarmSecret } from "../lib/swarmSpec";
+import { contentNamedConfig, fixedName, LogSettings, logDriver, railyardLabels, resourceLimits, secretFile, serviceImage, swarmSecret } from "../lib/swarmSpec";
 import { caddyfile, EDGE_CERT_FILE, EDGE_HEALTH_PORT, EDGE_KEY_FILE } from "../render/caddyfile";
 import { haproxyConfig } from "../render/haproxy";
 import type { Host } from "./host";
@@ -74,7 +74,7 @@ function caddyService(name: string, args: EdgeArgs, text: string, opts: pulumi.C
     : [];
   // ACME account and certificates (and the internal CA) survive task replacement and a stack's removal.
   const data = new docker.Volume(`${name}-data`, { name: args.names.volume, labels }, { ...opts, retainOnDelete: true });
-  const update = { parallelism: 1, delay: "0s", monitor: "10s", maxFailureRatio: "0", order: "start-first" };
+  const update = { parallelism: 1, delay: "0s", monitor: "10s", maxFailureRatio: "0.0", order: "start-first" };
   return new docker.Service(
     name,
     {
@@ -83,7 +83,7 @@ function caddyService(name: string, args: EdgeArgs, text: string, opts: pulumi.C
       mode: { replicated: { replicas: args.plan.settings.replicas } },
       taskSpec: {
         containerSpec: {
-          image: args.plan.settings.image,
+          image: serviceImage(`${name}-image`, args.plan.settings.image, opts),
           commands: ["caddy", "run", "--config", `${CONFIG_DIR}/Caddyfile`, "--adapter", "caddyfile"],
           env: { XDG_DATA_HOME: "/data", XDG_CONFIG_HOME: "/config" },
           configs: [{ configId: config.id, configName: config.name, fileName: `${CONFIG_DIR}/Caddyfile`, fileMode: 0o444 }],
@@ -98,7 +98,7 @@ function caddyService(name: string, args: EdgeArgs, text: string, opts: pulumi.C
           },
           stopGracePeriod: "15s",
         },
-        networksAdvanceds: [{ name: args.host.network }],
+        networksAdvanceds: [{ id: args.host.networkId }],
         restartPolicy: { condition: "any", maxAttempts: 10, delay: "2s", window: "2m" },
         resources: resourceLimits(args.plan.settings.resources),
         logDriver: logDriver(args.logs),
@@ -108,7 +108,7 @@ function caddyService(name: string, args: EdgeArgs, text: string, opts: pulumi.C
       rollbackConfig: { ...update, failureAction: "pause" },
       convergeConfig: { delay: "2s", timeout: "5m" },
     },
-    opts,
+    fixedName(opts),
   );
 }
 
@@ -120,7 +120,7 @@ function frontService(name: string, args: EdgeArgs, opts: pulumi.CustomResourceO
   const config = contentNamedConfig(`${name}-front-config`, args.names.frontConfig, text, labels, opts);
   const published = (target: number) => (target === HTTP ? s.httpPort : s.httpsPort);
   // Host-mode ports on one node: the old task must leave before the new one can bind (stop-first).
-  const update = { parallelism: 1, delay: "0s", monitor: "5s", maxFailureRatio: "0", order: "stop-first" };
+  const update = { parallelism: 1, delay: "0s", monitor: "5s", maxFailureRatio: "0.0", order: "stop-first" };
   return new docker.Service(
     `${name}-front`,
     {
@@ -129,12 +129,12 @@ function frontService(name: string, args: EdgeArgs, opts: pulumi.CustomResourceO
       mode: { replicated: { replicas: 1 } },
       taskSpec: {
         containerSpec: {
-          image: s.frontImage,
+          image: serviceImage(`${name}-front-image`, s.frontImage, opts),
           commands: ["haproxy", "-W", "-db", "-f", `${CONFIG_DIR}/haproxy.cfg`],
           configs: [{ configId: config.id, configName: config.name, fileName: `${CONFIG_DIR}/haproxy.cfg`, fileMode: 0o444 }],
           stopGracePeriod: "10s",
         },
-        networksAdvanceds: [{ name: args.host.network }],
+        networksAdvanceds: [{ id: args.host.networkId }],
         restartPolicy: { condition: "any", maxAttempts: 0, delay: "1s", window: "0s" },
         logDriver: logDriver(args.logs),
       },
@@ -146,6 +146,6 @@ function frontService(name: string, args: EdgeArgs, opts: pulumi.CustomResourceO
       rollbackConfig: { ...update, failureAction: "pause" },
       convergeConfig: { delay: "2s", timeout: "5m" },
     },
-    opts,
+    fixedName(opts),
   );
 }

@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { BootstrapArgs, bootstrapFromFile, bootstrapFromStdin } from "../commands/bootstrap";
+import { BootstrapArgs, bootstrapFromFile, bootstrapFromStdin, networkIdCommand } from "../commands/bootstrap";
 import type { HostConfig } from "../config/schema";
 import { dockerSshHost, knownHostsLine, sshOptions, writeSshFiles } from "../lib/sshFiles";
 
@@ -25,6 +25,8 @@ export const HOST_SCRIPTS = ["railyard-lib.sh", "railyard-backup.sh", "railyard-
 export type HostScript = (typeof HOST_SCRIPTS)[number];
 /** Seconds the bootstrap may take before it is stopped and reported as failed. */
 const BOOTSTRAP_TIMEOUT_S = 300;
+/** Seconds the network check may take. */
+const NETWORK_LOOKUP_TIMEOUT_S = 30;
 
 export interface HostArgs {
   /** The stack's name on the host (its prefix): names the host directories `<dataDir>/<stack>`. */
@@ -44,6 +46,11 @@ export class Host extends pulumi.ComponentResource {
   readonly ready: pulumi.Resource;
   /** The overlay network services and databases attach to. */
   readonly network: string;
+  /**
+   * Its ID, looked up once the network exists: services attach by ID, the form the provider reads back (by name,
+   * every `pulumi up` would replace every service).
+   */
+  readonly networkId: pulumi.Output<string>;
   /** The stack's folder on the host (backups, scripts, builds). */
   readonly stackDir: string;
   /** SSH connection for remote commands; undefined for the local engine. */
@@ -72,7 +79,8 @@ export class Host extends pulumi.ComponentResource {
       this.ready = localBootstrap(name, this, bootstrap);
       this.scriptsReady = [this.ready];
     }
-    this.registerOutputs({ network: this.network, stackDir: this.stackDir });
+    this.networkId = lookUpNetwork(name, this, args);
+    this.registerOutputs({ network: this.network, networkId: this.networkId, stackDir: this.stackDir });
   }
 
   /** Where a host script is: uploaded under <stackDir>/scripts over SSH, in this checkout locally. */
@@ -97,6 +105,21 @@ export class Host extends pulumi.ComponentResource {
 }
 
 type SshTarget = Extract<HostConfig, { mode: "ssh" }>;
+
+/**
+ * The network's ID from the engine, looked up after a command that checks the network exists (the bootstrap
+ * made it). The lookup waits on that command rather than on the bootstrap: the bootstrap is replaced whenever
+ * its script changes, and a lookup that waited on it would be unknown in such a preview, which would then show
+ * every service as replaced. This command changes only with the stack and network names.
+ */
+function lookUpNetwork(name: string, parent: Host, args: HostArgs): pulumi.Output<string> {
+  const exists = parent.run(
+    `${name}-network`,
+    { create: networkIdCommand(args.network, NETWORK_LOOKUP_TIMEOUT_S), triggers: [args.stack, args.network] },
+    { parent, dependsOn: [parent.ready] },
+  );
+  return docker.getNetworkOutput({ name: args.network }, { parent, provider: parent.provider, dependsOn: [exists] }).id;
+}
 
 /** Uploads each host script to <stackDir>/scripts (CopyToRemote), replaced when its content changes. */
 function uploadScripts(

@@ -13,8 +13,8 @@ import { migrateCommand } from "../commands/release";
 import type { EnvVar, ServiceEnvPlan } from "../config/env";
 import type { ServiceNames } from "../config/names";
 import type { ServiceConfig } from "../config/schema";
-import { LogSettings, logDriver, railyardLabels, resourceLimits, secretFile, swarmSecret } from "../lib/swarmSpec";
-import { durationMs } from "../lib/units";
+import { fixedName, LogSettings, logDriver, railyardLabels, resourceLimits, secretFile, serviceImage, swarmSecret } from "../lib/swarmSpec";
+import { durationMs, goDuration } from "../lib/units";
 import type { Database } from "./database";
 import type { Host } from "./host";
 
@@ -54,7 +54,9 @@ export class Service extends pulumi.ComponentResource {
       provider: args.host.provider,
       dependsOn: [args.host.ready, ...(args.dependsOn ?? [])],
     };
-    this.image = args.config.build ? builtImage(name, args, childOpts).repoDigest : pulumi.output(args.config.image ?? "");
+    this.image = args.config.build
+      ? builtImage(name, args, childOpts).repoDigest
+      : serviceImage(`${name}-image`, args.config.image ?? "", childOpts);
     const labels = railyardLabels(args.stack, args.config.kind, name);
     const plain: Record<string, pulumi.Input<string>> = {};
     const secretRefs: docker.types.input.ServiceTaskSpecContainerSpecSecret[] = [];
@@ -145,11 +147,14 @@ function builtImage(name: string, args: ServiceArgs, opts: pulumi.CustomResource
   );
 }
 
-/** Monitor long enough to see a task fail its health check: the configured window or a full cycle of (hung) probes. */
+/**
+ * Monitor long enough to see a task fail its health check: the configured window or a full cycle of (hung)
+ * probes, printed as the provider reads it back.
+ */
 function monitorWindow(config: ServiceConfig): string {
   const h = config.healthcheck;
   const needed = h ? durationMs(h.startPeriod) + (durationMs(h.interval) + durationMs(h.timeout)) * (h.retries + 1) : 0;
-  return `${Math.max(durationMs(config.update.monitor), needed)}ms`;
+  return goDuration(Math.max(durationMs(config.update.monitor), needed));
 }
 
 function swarmService(
@@ -167,7 +172,8 @@ function swarmService(
     parallelism: c.update.parallelism,
     delay: c.update.delay,
     monitor: monitorWindow(c),
-    maxFailureRatio: String(c.update.maxFailureRatio),
+    // One decimal, as the provider reads it back (the config allows no more).
+    maxFailureRatio: c.update.maxFailureRatio.toFixed(1),
     order: "start-first",
   };
   return new docker.Service(
@@ -191,7 +197,7 @@ function swarmService(
           },
           stopGracePeriod: c.stopGracePeriod,
         },
-        networksAdvanceds: [{ name: args.host.network }],
+        networksAdvanceds: [{ id: args.host.networkId }],
         restartPolicy: {
           condition: c.restartPolicy.condition,
           maxAttempts: c.restartPolicy.maxAttempts,
@@ -207,6 +213,6 @@ function swarmService(
       // A rollback restores every task at once (start-first keeps capacity): no monitor window between batches.
       rollbackConfig: { ...update, parallelism: 0, failureAction: "pause" },
     },
-    opts,
+    fixedName(opts),
   );
 }

@@ -5,16 +5,20 @@
 import * as path from "node:path";
 import { z } from "zod";
 import { ENGINES } from "../databases";
-import { DURATION_PATTERN, durationMs, MEMORY_PATTERN, memoryBytes } from "../lib/units";
+import { DURATION_PATTERN, durationMs, goDuration, MEMORY_PATTERN, memoryBytes } from "../lib/units";
 import * as p from "./patterns";
 
+/** A duration in the form the Docker provider reads back ("60s" is "1m", "1500ms" is "1.5s"), so a declared one never differs from it. */
+const canonical = (d: string) => goDuration(durationMs(d));
+/** A duration, checked in the stack file's form ("30s", "500ms", "2m", "1h") and kept in canonical form. */
 const duration = (fallback: string, min = "0ms") =>
   z
     .string()
     .regex(DURATION_PATTERN, { error: 'expected a duration such as "30s", "500ms", "2m" or "1h"', abort: true })
     .refine((d) => durationMs(d) >= durationMs(min), { error: `expected a duration of at least ${min}` })
     .refine((d) => durationMs(d) <= 24 * 3_600_000, { error: "expected a duration of at most 24h" })
-    .default(fallback);
+    .transform(canonical)
+    .default(canonical(fallback));
 /** Property names every JavaScript object has: as map keys they would be dropped or clash (`__proto__`, `constructor`). */
 export const PROTOTYPE_KEYS = new Set(Object.getOwnPropertyNames(Object.prototype));
 export const NOT_PROTOTYPE_KEY = "a name other than a JavaScript object property (constructor, __proto__, toString, hasOwnProperty, …)";
@@ -98,9 +102,13 @@ const updateSchema = z
     }).default(1),
     delay: duration("0s"),
     monitor: duration("30s"),
-    maxFailureRatio: z.number({ error: "expected a ratio from 0 to 1" }).min(0, { error: "expected a ratio from 0 to 1" }).max(1, {
-      error: "expected a ratio from 0 to 1",
-    }).default(0),
+    // The provider reads the ratio back with one decimal: 0.25 would read back as 0.2 and differ on every run.
+    maxFailureRatio: z
+      .number({ error: "expected a ratio from 0 to 1" })
+      .min(0, { error: "expected a ratio from 0 to 1" })
+      .max(1, { error: "expected a ratio from 0 to 1" })
+      .refine((r) => Math.abs(r * 10 - Math.round(r * 10)) < 1e-9, { error: "expected a ratio with one decimal at most (0, 0.1, … 1)" })
+      .default(0),
   })
   .default({ parallelism: 1, delay: "0s", monitor: "30s", maxFailureRatio: 0 });
 

@@ -135,6 +135,20 @@ function imageProblems(s: PartialStack): ConfigProblem[] {
   ]);
   if (s.edge && hasRoutes(s)) images.push([["edge", "image"], s.edge.image], [["edge", "frontImage"], s.edge.frontImage]);
   const out: ConfigProblem[] = [];
+  for (const [name, db] of Object.entries(s.databases)) {
+    // The provider pins a tag to a digest when it creates the service but sends the bare tag on update, so a
+    // tag rolls (restarts) the database on the next `pulumi up`; outside dev the stack file pins it.
+    const fallback = PLUGINS[db.engine].defaultImage;
+    if (db.image !== undefined || s.environment === "dev" || s.environment === undefined) {
+      images.push([["databases", name, "image"], db.image]);
+      continue;
+    }
+    out.push({
+      path: ["databases", name, "image"],
+      expected: `an image pinned by digest outside dev (the default ${fallback} is a tag), e.g. ${fallback}@sha256:<64 hex>`,
+      got: "nothing",
+    });
+  }
   for (const [path, image] of images) {
     if (image === undefined) continue;
     if (!registryOk(image)) {

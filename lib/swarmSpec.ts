@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { ResourcesConfig } from "../config/schema";
+import { familiarImage, pinnedByDigest } from "./imageRef";
 import { memoryBytes, nanoCpus } from "./units";
 
 export interface LogSettings {
@@ -15,15 +16,31 @@ export function logDriver(logs: LogSettings): docker.types.input.ServiceTaskSpec
   return { name: "json-file", options: { "max-size": logs.maxSize, "max-file": String(logs.maxFiles) } };
 }
 
-/** CPU and memory limits, when the stack file sets them. */
-export function resourceLimits(r: ResourcesConfig): docker.types.input.ServiceTaskSpecResources | undefined {
-  if (r.cpus === undefined && r.memory === undefined) return undefined;
+/**
+ * CPU and memory limits, always declared (0 is no limit): the provider keeps limits a stack file no longer sets
+ * when the block is left out (it is Optional and Computed), so removing them would change nothing.
+ */
+export function resourceLimits(r: ResourcesConfig): docker.types.input.ServiceTaskSpecResources {
   return {
     limits: {
-      nanoCpus: r.cpus === undefined ? undefined : nanoCpus(r.cpus),
-      memoryBytes: r.memory === undefined ? undefined : memoryBytes(r.memory),
+      nanoCpus: r.cpus === undefined ? 0 : nanoCpus(r.cpus),
+      memoryBytes: r.memory === undefined ? 0 : memoryBytes(r.memory),
     },
   };
+}
+
+/**
+ * The image a service declares, in the form the provider reads back: a reference pinned by digest as it is
+ * (familiar form); a tag (dev only: the config refuses one elsewhere) pulled once by a RemoteImage and declared
+ * by the digest it resolved to. The provider pins a tag to its digest when it creates a service and sends the
+ * bare tag on update, so a tag would roll the service on the next `pulumi up`. An image with no registry digest
+ * (built or loaded locally) is declared as named.
+ */
+export function serviceImage(name: string, image: string, opts: pulumi.CustomResourceOptions): pulumi.Output<string> {
+  const familiar = familiarImage(image);
+  if (pinnedByDigest(familiar)) return pulumi.output(familiar);
+  const pulled = new docker.RemoteImage(name, { name: familiar, keepLocally: true }, opts);
+  return pulled.repoDigest.apply((digest) => (digest === "" ? familiar : digest));
 }
 
 /** Labels that tell which stack and railyard resource a Docker object belongs to. */
@@ -64,4 +81,13 @@ export function contentNamedConfig(
 ): docker.ServiceConfig {
   const hash = createHash("sha256").update(text).digest("hex").slice(0, 12);
   return new docker.ServiceConfig(name, { name: `${swarmName}-${hash}`, data: Buffer.from(text, "utf8").toString("base64"), labels }, opts);
+}
+
+/**
+ * Options for a Swarm service, whose name is fixed (its DNS name): a replacement (a ForceNew field such as its
+ * network changed) deletes the old service first. Pulumi's default creates the new one first, which Swarm
+ * refuses under the same name, so the `pulumi up` would fail halfway.
+ */
+export function fixedName(opts: pulumi.CustomResourceOptions): pulumi.CustomResourceOptions {
+  return { ...opts, deleteBeforeReplace: true };
 }

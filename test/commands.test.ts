@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { backupCommand } from "../commands/backup";
-import { bootstrapFromFile, bootstrapFromStdin } from "../commands/bootstrap";
+import { bootstrapFromFile, bootstrapFromStdin, networkIdCommand } from "../commands/bootstrap";
 import { commandHealthcheck, httpHealthcheck, startCommand } from "../commands/container";
 import { BOOTSTRAP_SCRIPT } from "../components/host";
 import { shellJoin, shellQuote } from "../lib/shell";
@@ -48,6 +48,10 @@ describe("bootstrap command", () => {
     expect(bootstrapFromFile("/opt/rail yard/b.sh", args, 60)).toBe(
       "timeout 60 bash '/opt/rail yard/b.sh' --stack staging --network staging-net --data-dir /srv/railyard",
     );
+  });
+
+  it("looks up the network's ID (services attach by ID, as the provider reads them back)", () => {
+    expect(networkIdCommand("staging-net", 30)).toBe("timeout 30 docker network inspect --format '{{.Id}}' staging-net");
   });
 
   const run = (argv: string[], env: NodeJS.ProcessEnv = process.env) =>

@@ -21,6 +21,8 @@ export interface Captured {
   parent?: string;
   /** Names given in `aliases` (earlier names of the resource). */
   aliases?: string[];
+  /** Whether a replacement deletes the old resource first. */
+  deleteBeforeReplace?: boolean;
   /** Set once the mock monitor saw the registration (inputs are final). */
   registered: boolean;
 }
@@ -64,6 +66,17 @@ export function mockSecretName(resource: string): string {
   return `${resource}-abc1234`;
 }
 
+/** The ID the mocked engine gives a network (docker.getNetwork). */
+export function mockNetworkId(network: string): string {
+  return `${network}-network-id`;
+}
+
+/** The digest a mocked RemoteImage pull resolves a tag to. */
+export function mockRepoDigest(image: string): string {
+  const repo = image.replace(/:[^/:]+$/, "");
+  return `${repo}@sha256:${"b".repeat(64)}`;
+}
+
 /** Mock outputs for resources whose outputs the program reads. */
 function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
   switch (type) {
@@ -77,6 +90,8 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
       return { ...inputs, certRequestPem: testCa.request(String(reveal(inputs.privateKeyPem)), reveal(inputs.dnsNames) as string[]) };
     case "cloudflare:index/originCaCertificate:OriginCaCertificate":
       return { ...inputs, certificate: testCa.sign(String(reveal(inputs.csr))) };
+    case "docker:index/remoteImage:RemoteImage":
+      return { ...inputs, repoDigest: mockRepoDigest(String(inputs.name)) };
     case "docker:index/image:Image":
       return { ...inputs, repoDigest: `${String(inputs.imageName).split(":")[0]}@sha256:${"a".repeat(64)}` };
     default:
@@ -100,7 +115,7 @@ export async function runStack(stack: string, plain: ConfigMap, secret: ConfigMa
         }
         return { id: `${a.name}-id`, state: mockState(a.type, a.name, a.inputs) };
       },
-      call: (a) => a.inputs,
+      call: (a) => (a.token === "docker:index/getNetwork:getNetwork" ? { ...a.inputs, id: mockNetworkId(String(a.inputs.name)) } : a.inputs),
     },
     "railyard",
     stack,
@@ -117,7 +132,16 @@ export async function runStack(stack: string, plain: ConfigMap, secret: ConfigMa
       const deps = Array.isArray(t.opts.dependsOn) ? t.opts.dependsOn : [];
       const parent = t.opts.parent ? names.get(t.opts.parent) : undefined;
       const aliases = (t.opts.aliases ?? []).flatMap((a) => (typeof a === "object" && "name" in a && typeof a.name === "string" ? [a.name] : []));
-      const entry: Captured = { type: t.type, name: t.name, inputs: {}, dependsOn: [], parent, aliases, registered: false };
+      const entry: Captured = {
+        type: t.type,
+        name: t.name,
+        inputs: {},
+        dependsOn: [],
+        parent,
+        aliases,
+        deleteBeforeReplace: (t.opts as pulumi.CustomResourceOptions).deleteBeforeReplace,
+        registered: false,
+      };
       resources.push(entry);
       // dependsOn may name resources created earlier; resolve their names after the program ran.
       queueMicrotask(() => {

@@ -2,7 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import type { DeclaredService } from "./engine/spec";
-import { byType, Captured, isSecretValue, one, reveal, runStack, stackFile, StackRun, testSecrets } from "./harness";
+import { byType, Captured, isSecretValue, mockNetworkId, one, reveal, runStack, stackFile, StackRun, testSecrets } from "./harness";
 
 const SERVICE = "docker:index/service:Service";
 const SECRET = "docker:index/secret:Secret";
@@ -22,11 +22,18 @@ describe.each(["dev", "staging", "production"])("stack %s", (stack) => {
     const appServices = byType(r, SERVICE).filter((s) => !["edge", "edge-front"].includes(s.name));
     expect(appServices.map((s) => s.name).sort()).toEqual(names);
     for (const s of appServices) expect(spec(s).name).toBe(`${stack}-${s.name}`);
+    // A fixed Swarm name: a replacement must delete the old service first (Swarm refuses a second of that name).
+    for (const s of byType(r, SERVICE)) expect(`${s.name}: ${s.deleteBeforeReplace}`).toBe(`${s.name}: true`);
     expect(byType(r, "pulumi:providers:docker")).toHaveLength(1);
     const bootstrapType = stack === "dev" ? "command:local:Command" : "command:remote:Command";
     const bootstrap = one(r, bootstrapType, "host-bootstrap");
     expect(bootstrap.inputs.create).toContain(`--stack ${stack} --network ${stack}-net`);
     expect(bootstrap.inputs.addPreviousOutputInEnv).toBe(false);
+    // The network's ID is looked up after a check that changes only with the names, not with the bootstrap
+    // script: a replaced bootstrap leaves the ID known in a preview (no service shows as replaced).
+    const check = one(r, bootstrapType, "host-network");
+    expect(check.dependsOn).toContain("host-bootstrap");
+    expect(reveal(check.inputs.triggers)).toEqual([stack, `${stack}-net`]);
   });
 
   it("rolls services start-first with rollback on failure", async () => {
@@ -41,12 +48,13 @@ describe.each(["dev", "staging", "production"])("stack %s", (stack) => {
       expect(s.convergeConfig).toBeUndefined();
       expect(s.taskSpec.restartPolicy).toMatchObject({ condition: "any", maxAttempts: 10 });
       expect(s.endpointSpec).toEqual({ mode: "dnsrr" });
-      expect(s.taskSpec.networksAdvanceds).toEqual([{ name: `${stack}-net` }]);
+      // By ID, the form the provider reads back (by name, the next `pulumi up` would replace the service).
+      expect(s.taskSpec.networksAdvanceds).toEqual([{ id: mockNetworkId(`${stack}-net`) }]);
       expect(s.taskSpec.logDriver.name).toBe("json-file");
     }
   });
 
-  it("runs each database as one stop-first replica on the data node, with its volume and password secret", async () => {
+  it("runs each database as one stop-first replica with its volume and password secret, and no placement", async () => {
     const r = await run(stack);
     const declared = Object.keys((stackFile(stack) as { "railyard:databases": object })["railyard:databases"]);
     const dbs = byType(r, SERVICE).filter((s) => declared.includes(s.name));
@@ -55,7 +63,8 @@ describe.each(["dev", "staging", "production"])("stack %s", (stack) => {
       const s = spec(db);
       expect(s.mode.replicated.replicas).toBe(1);
       expect(s.updateConfig.order).toBe("stop-first");
-      expect(s.taskSpec.placement?.constraints).toEqual(["node.labels.railyard.data==true"]);
+      // A declared placement would take the registry's platforms on create and lose them on the next update.
+      expect(s.taskSpec.placement).toBeUndefined();
       expect(s.taskSpec.containerSpec.mounts?.[0]).toMatchObject({ type: "volume", source: `${stack}-${db.name}-data` });
       expect(s.taskSpec.containerSpec.secrets?.map((x) => x.fileName)).toEqual(["railyard_db_password"]);
       expect(JSON.stringify(s.taskSpec.containerSpec.env ?? {})).not.toMatch(/pw[a-z]+0123456789/);
@@ -168,6 +177,8 @@ describe("per-stack differences come from config, not code", () => {
   it("limits CPU and memory where the stack file sets them", async () => {
     const r = await run("staging");
     expect(spec(one(r, SERVICE, "api")).taskSpec.resources?.limits).toEqual({ nanoCpus: 1e9, memoryBytes: 512 * 1024 ** 2 });
-    expect(spec(one(r, SERVICE, "postgres")).taskSpec.resources?.limits).toEqual({ memoryBytes: 1024 ** 3 });
+    expect(spec(one(r, SERVICE, "postgres")).taskSpec.resources?.limits).toEqual({ nanoCpus: 0, memoryBytes: 1024 ** 3 });
+    // Unset limits are declared as 0 (none), so removing them from the stack file removes them from the service.
+    expect(spec(one(r, SERVICE, "beat")).taskSpec.resources?.limits).toEqual({ nanoCpus: 0, memoryBytes: 0 });
   });
 });

@@ -2,7 +2,7 @@
  * Translates the inputs the program gives pulumi-docker's `docker.Service` into the Engine API's ServiceSpec
  * (the fields the provider sends on create/update). Durations become nanoseconds, label lists become maps.
  */
-import { reveal } from "../harness";
+import { mockNetworkId, reveal } from "../harness";
 
 export interface DeclaredService {
   name: string;
@@ -19,7 +19,7 @@ export interface DeclaredService {
       healthcheck?: { tests: string[]; interval: string; timeout: string; retries: number; startPeriod: string };
       stopGracePeriod?: string;
     };
-    networksAdvanceds: { name: string }[];
+    networksAdvanceds: { id: string }[];
     placement?: { constraints: string[] };
     restartPolicy: { condition: string; delay?: string; maxAttempts?: number; window?: string };
     resources?: { limits: { nanoCpus?: number; memoryBytes?: number } };
@@ -60,6 +60,12 @@ function updateSpec(u: UpdateLike | undefined) {
     MaxFailureRatio: u.maxFailureRatio === undefined ? undefined : Number(u.maxFailureRatio),
     Order: u.order,
   };
+}
+
+/** The network a declared ID names: the mocked engine's ID for a network becomes its name (Swarm resolves it). */
+function networkTarget(id: string): string {
+  const suffix = mockNetworkId("");
+  return id.endsWith(suffix) ? id.slice(0, -suffix.length) : id;
 }
 
 export interface SecretRef {
@@ -107,7 +113,7 @@ export function toServiceSpec(
         },
         StopGracePeriod: goDurationNs(c.stopGracePeriod),
       },
-      Networks: d.taskSpec.networksAdvanceds.map((n) => ({ Target: n.name })),
+      Networks: d.taskSpec.networksAdvanceds.map((n) => ({ Target: networkTarget(n.id) })),
       Placement: d.taskSpec.placement && { Constraints: d.taskSpec.placement.constraints },
       RestartPolicy: {
         Condition: d.taskSpec.restartPolicy.condition,
