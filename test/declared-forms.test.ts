@@ -126,3 +126,22 @@ describe("the schema keeps durations in the provider's form", () => {
     expect((reveal(one(r, SERVICE, "worker").inputs) as unknown as DeclaredService).taskSpec.restartPolicy.delay).toBe("1m");
   });
 });
+
+describe("a release of the app touches no database and no edge declaration", () => {
+  // Any change to a database's declared inputs makes the provider update it, and an update sends its env in
+  // map order, which Swarm treats as a new task: the database restarts (stop-first). Its declaration must
+  // therefore depend on nothing an app release changes.
+  it("staging: a new api image, env, replica count and health check leave every database, the edge and the front as declared", async () => {
+    const before = await runStack("staging", stackFile("staging"), testSecrets("staging"));
+    const plain = stackFile("staging");
+    const api = (plain["railyard:services"] as Record<string, Record<string, unknown>>).api;
+    api.image = `registry.example.com/aponta/api@sha256:${"c".repeat(64)}`;
+    api.env = { ...(api.env as Record<string, unknown>), FEATURE_FLAG: "on" };
+    api.replicas = 3;
+    api.healthcheck = { ...(api.healthcheck as Record<string, unknown>), retries: 5 };
+    const after = await runStack("staging", plain, testSecrets("staging"));
+    const untouched = ["postgres", "redis", "edge", "edge-front"];
+    for (const name of untouched) expect(reveal(one(after, SERVICE, name).inputs), name).toEqual(reveal(one(before, SERVICE, name).inputs));
+    expect(reveal(one(after, SERVICE, "api").inputs)).not.toEqual(reveal(one(before, SERVICE, "api").inputs));
+  });
+});
