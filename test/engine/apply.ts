@@ -1,13 +1,14 @@
 /**
  * Applies what the program declared (under mocks) to the real engine, in registration order, the way the
  * provider's create/update path would: the bootstrap command runs for real, volumes and secrets are created,
- * services are created or updated through the Engine API, and each is waited on like `convergeConfig` does.
- * This emulates `pulumi up`'s effect on the engine; it is not `pulumi up`.
+ * services are created or updated through the Engine API, and each is waited on as the provider waits on its
+ * `convergeConfig` (converge.ts). This emulates `pulumi up`'s effect on the engine; it is not `pulumi up`.
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { createHash } from "node:crypto";
 import { Captured, mockSecretName, reveal, StackRun } from "../harness";
+import { providerConverge } from "./converge";
 import { engine, filters } from "./engineApi";
 import { DeclaredService, revealDeep, SecretRef, toServiceSpec } from "./spec";
 
@@ -15,8 +16,9 @@ export interface ApplyResult {
   /** Declared resource name → Swarm service name. */
   services: Record<string, string>;
   /**
-   * Per service with convergeConfig: "converged", or "rolled back" when Swarm rolled the update back; per service
-   * without (the health gate waits for those): "applied"; per host command: "ok".
+   * Per service with convergeConfig, what the provider's wait reports (./converge.ts): "converged", or
+   * "failed: <its error>" (Swarm rolled back or paused before it looked, or the timeout); "unchanged" when the
+   * update changed nothing; per service without (the health gate waits for those): "applied"; per host command: "ok".
    */
   outcome: Record<string, string>;
   /** Milliseconds each applied command or service took (a failed command included). */
@@ -48,25 +50,6 @@ interface ContainerLike {
   Env?: string[];
   Configs?: { ConfigName: string }[];
   Secrets?: { SecretName: string }[];
-}
-
-/** Whether an update replaces tasks (image, command, env, configs or secrets changed): then its rollout must be waited for. */
-function rollsOut(existing: SwarmService, spec: Record<string, unknown>): boolean {
-  const next = (spec.TaskTemplate as { ContainerSpec: ContainerLike }).ContainerSpec;
-  const now = existing.Spec.TaskTemplate.ContainerSpec;
-  const key = (c: ContainerLike) =>
-    JSON.stringify([c.Image, c.Command ?? [], c.Env ?? [], (c.Configs ?? []).map((x) => x.ConfigName), (c.Secrets ?? []).map((x) => x.SecretName)]);
-  return key(now) !== key(next);
-}
-
-/** Waits until Swarm reports the rollout of this update (a new UpdateStatus), so its end is not mistaken for the last one's. */
-async function rolloutStarted(service: string, previous: string | undefined): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const s = await engine<SwarmService>("GET", `/services/${service}`);
-    if (s.UpdateStatus?.StartedAt !== undefined && s.UpdateStatus.StartedAt !== previous) return;
-    await sleep(100);
-  }
-  throw new Error(`${service}: Swarm did not start rolling out the update`);
 }
 
 export interface SwarmTask {
@@ -105,20 +88,20 @@ export async function tasks(service: string, desired = "running"): Promise<Swarm
   return engine<SwarmTask[]>("GET", `/tasks?filters=${filters({ service: [service], "desired-state": [desired] })}`);
 }
 
-/** Waits until the service runs its replicas (healthy: Swarm reports running only after the health check) or an update ends. */
-export async function converge(service: string, timeoutMs = 240_000): Promise<string> {
-  const start = Date.now();
-  while (Date.now() - start < timeoutMs) {
-    const s = await engine<SwarmService>("GET", `/services/${service}`);
-    const state = s.UpdateStatus?.State;
-    const running = (await tasks(service)).filter((t) => t.Status.State === "running").length;
-    const replicas = s.Spec.Mode.Replicated.Replicas;
-    if (state === "rollback_completed") return "rolled back";
-    if (state === "paused" || state === "rollback_paused") return `paused: ${s.UpdateStatus?.Message ?? ""}`;
-    if ((state === undefined || state === "completed") && running === replicas) return "converged";
-    await sleep(500);
+/**
+ * What `pulumi up` waits for after a service's create or update: without a convergeConfig nothing ("applied");
+ * with one the provider's own wait (./converge.ts): "converged", or "failed: <the provider's error>". An update
+ * that changed nothing Swarm keeps (its Spec equals its PreviousSpec) is "unchanged": Pulumi would not have
+ * called the provider at all (the bed re-sends every service; waiting 7 s on each would model nothing).
+ */
+async function convergeLikeProvider(name: string, phase: "create" | "update", cfg: unknown): Promise<string> {
+  if (!cfg) return "applied";
+  if (phase === "update") {
+    const s = await engine<{ Spec: unknown; PreviousSpec?: unknown }>("GET", `/services/${name}`);
+    if (JSON.stringify(s.Spec) === JSON.stringify(s.PreviousSpec)) return "unchanged";
   }
-  throw new Error(`${service} did not converge within ${timeoutMs} ms`);
+  const r = await providerConverge(name, phase, cfg as { delay: string; timeout: string });
+  return r.outcome === "converged" ? "converged" : `failed: ${r.error}`;
 }
 
 /**
@@ -173,11 +156,10 @@ export async function applyStack(run: StackRun, image: (name: string) => string,
       const existing = await engine<SwarmService>("GET", `/services/${name}`).catch(() => undefined);
       if (existing) {
         await engine("POST", `/services/${existing.ID}/update?version=${existing.Version.Index}`, spec);
-        if (rollsOut(existing, spec)) await rolloutStarted(name, existing.UpdateStatus?.StartedAt);
       } else {
         await engine("POST", "/services/create", spec);
       }
-      result.outcome[r.name] = r.inputs.convergeConfig ? await converge(name) : "applied";
+      result.outcome[r.name] = await convergeLikeProvider(name, existing ? "update" : "create", r.inputs.convergeConfig);
       result.durations[r.name] = Date.now() - began;
     }
   }
