@@ -2,7 +2,8 @@
  * Command builders for the release steps around a service update (Kamal style: pure functions returning shell
  * lines; every value is one quoted word, so nothing in it is expanded). The scripts live in host/ and work by
  * hand with --help: railyard-migrate.sh (pre-deploy command as a Swarm job from the new image) and
- * railyard-gate.sh (health gate after the update, rollback on failure).
+ * railyard-gate.sh (health gate after the update, rollback on failure; with --settle, the wait for Swarm's own
+ * update of the edge and the databases, which convergeConfig ends too early).
  */
 import { shellJoin } from "../lib/shell";
 import { startCommand } from "./container";
@@ -76,4 +77,16 @@ export function gateCommand(scriptPath: string, g: GateArgs): string {
   // Bounded even if Docker hangs: every attempt plus the 120 s rollback wait, plus a margin.
   const limit = Math.ceil(g.attempts * (g.intervalSeconds + 15) + 180);
   return shellJoin(["timeout", String(limit), ...words]);
+}
+
+export interface SettleArgs {
+  /** Swarm service name. */
+  service: string;
+  /** How long Swarm's update (its monitor window, and a rollback) may take, in whole seconds. */
+  timeoutSeconds: number;
+}
+
+/** Waits for Swarm's own update of the service to complete (railyard-gate.sh --settle); `timeout` a minute after its own limit. */
+export function settleCommand(scriptPath: string, g: SettleArgs): string {
+  return shellJoin(["timeout", String(g.timeoutSeconds + 60), "bash", scriptPath, "--settle", "--service", g.service, "--timeout", String(g.timeoutSeconds)]);
 }

@@ -16,6 +16,7 @@ usage() {
   cat <<'USAGE'
 Usage: railyard-gate.sh --service NAME --image IMAGE [--port PORT --path PATH] [--url URL [--host HOST]]
                         [--attempts N] [--interval SECONDS] [--since EPOCH] [--insecure]
+       railyard-gate.sh --settle --service NAME [--timeout SECONDS]
 
 Waits up to N attempts (default 30) × INTERVAL seconds (default 5), watching every half second, until every replica of Swarm service
 NAME runs the service's current spec (image IMAGE, its command, env, secrets, configs) and answers its health
@@ -34,21 +35,35 @@ spec and its running tasks carry IMAGE.
 Only a service railyard deployed (it carries a railyard.stack label) is gated: any other is refused (2) before
 anything is changed.
 
+--settle: for services whose updates Swarm alone judges (the edge, its front, databases: no probe of their own,
+their failure action rollback or pause). The provider's convergeConfig returns as soon as every replica runs,
+while Swarm may still roll the update back within its monitor window; this waits up to SECONDS (default 300)
+until Swarm's update of NAME is completed (or there is none) and every replica runs the service's current spec.
+It fails when Swarm rolled the update back (44: after waiting for the previous release to run again) or paused
+it or its rollback (45), printing Swarm's message and, for each task that failed since the update started (the
+newest 5), its last 50 log lines, or Swarm's own error when it left none. It never rolls back itself.
+
 Arguments: NAME a Swarm service name (lower-case letters, digits and inner hyphens, at most 63 characters,
 starting with a letter); PORT 1 to 65535, given together with PATH; URL http[s]://HOST[:PORT][/PATH];
---host and --insecure only with --url; N 1 to 999; SECONDS above 0 (decimals allowed, e.g. 0.5).
+--host and --insecure only with --url; N 1 to 999; SECONDS above 0 (decimals allowed, e.g. 0.5). With --settle
+only --service and --timeout (whole seconds, 1 to 86400).
 
 Exit codes:
-  0   every running task runs IMAGE and is healthy
+  0   every running task runs IMAGE and is healthy (--settle: Swarm completed the update, every replica runs)
   2   bad arguments, no service NAME, or NAME has no railyard.stack label (nothing is changed)
   40  a task of IMAGE failed or exited (rolled back)
   41  not healthy within the attempts (rolled back)
   42  the rollback did not bring the previous release back within 120 s, or there is none (a first deploy)
   43  the service does not run IMAGE: it was rolled back earlier (nothing is changed)
+  44  --settle: Swarm rolled the update back (also when it did so before this run)
+  45  --settle: Swarm paused the update or its rollback (the service may run a mix: fix it, deploy again)
+  46  --settle: not settled within SECONDS (Swarm still updating, or replicas not running)
 USAGE
 }
 
-service="" image="" port="" path="" url="" host="" attempts=30 interval=5 since="" insecure=0
+service="" image="" port="" path="" url="" host="" attempts=30 interval=5 since="" insecure=0 settle=0 settle_timeout=""
+# Options of the health gate that --settle does not take (it waits on Swarm's own update).
+gate_only=()
 # The service's ID, once it is known to be railyard's (docker commands use it: a name can also match an ID prefix).
 sid=""
 
@@ -56,20 +71,29 @@ parse_args() {
   while [ $# -gt 0 ]; do
     case "$1" in
       --service) opt_value service "$@"; shift 2 ;;
-      --image) opt_value image "$@"; shift 2 ;;
-      --port) opt_value port "$@"; shift 2 ;;
-      --path) opt_value path "$@"; shift 2 ;;
-      --url) opt_value url "$@"; shift 2 ;;
-      --host) opt_value host "$@"; shift 2 ;;
-      --attempts) opt_value attempts "$@"; shift 2 ;;
-      --interval) opt_value interval "$@"; shift 2 ;;
-      --since) opt_value since "$@"; shift 2 ;;
-      --insecure) insecure=1; shift ;;
+      --image) opt_value image "$@"; gate_only+=("$1"); shift 2 ;;
+      --port) opt_value port "$@"; gate_only+=("$1"); shift 2 ;;
+      --path) opt_value path "$@"; gate_only+=("$1"); shift 2 ;;
+      --url) opt_value url "$@"; gate_only+=("$1"); shift 2 ;;
+      --host) opt_value host "$@"; gate_only+=("$1"); shift 2 ;;
+      --attempts) opt_value attempts "$@"; gate_only+=("$1"); shift 2 ;;
+      --interval) opt_value interval "$@"; gate_only+=("$1"); shift 2 ;;
+      --since) opt_value since "$@"; gate_only+=("$1"); shift 2 ;;
+      --insecure) insecure=1; gate_only+=("$1"); shift ;;
+      --settle) settle=1; shift ;;
+      --timeout) opt_value settle_timeout "$@"; shift 2 ;;
       -h|--help) usage; exit 0 ;;
       *) unknown_argument "$1" ;;
     esac
   done
   check --service "$service" "a lower-case name (a Swarm service name: a-z, 0-9, inner -, at most 63)" is_name
+  if [ "$settle" = 1 ]; then
+    [ "${#gate_only[@]}" -eq 0 ] || fail 2 "${gate_only[0]} cannot be used with --settle (it waits on Swarm's own update)"
+    settle_timeout=${settle_timeout:-300}
+    check --timeout "$settle_timeout" "whole seconds, 1 to 86400" is_int_in 1 86400
+    return 0
+  fi
+  [ -z "$settle_timeout" ] || fail 2 "--timeout needs --settle"
   check --image "$image" "an image reference ([registry[:port]/]path[:tag][@digest])" is_image
   [ -z "$port" ] || check --port "$port" "a port number (1 to 65535)" is_port
   [ -z "$path" ] || check --path "$path" "an HTTP path (/, then letters, digits and ._~%/?=&-)" is_http_path
@@ -148,12 +172,34 @@ probe_url() {
   [ "$code" = 200 ] && body_ok "$body"
 }
 
+# For each task: its last 50 log lines, or Swarm's own error when it left none (a task that never started its
+# container: a missing image, a mount or secret it could not get).
 show_failed_logs() {
-  local id
+  local id out why
   for id in "$@"; do
-    echo "railyard-gate: last 50 log lines of task $id:" >&2
-    timeout 5 docker service logs --raw --tail 50 "$id" >&2 2>&1 || true
+    why=$(docker inspect --format '{{.Status.State}}{{with .Status.Err}}: {{.}}{{end}}' "$id" 2>/dev/null || true)
+    out=$(timeout 5 docker service logs --raw --tail 50 "$id" 2>&1 || true)
+    if [ -n "$out" ]; then
+      echo "railyard-gate: last 50 log lines of task $id ($why):" >&2
+      printf '%s\n' "$out" >&2
+    else
+      echo "railyard-gate: task $id left no log lines; Swarm: $why" >&2
+    fi
   done
+}
+
+# Whether every replica runs the service's current spec and no other task should run (sets replicas and current).
+replicas=0 current=0
+release_runs() {
+  local key tkey state desired other=0
+  replicas=$(docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "$sid" 2>/dev/null || echo -1)
+  key=$(service_key)
+  current=0
+  while read -r _ state desired _ tkey _; do
+    [ "$desired" = running ] || continue
+    if [ "$tkey" = "$key" ]; then [ "$state" = running ] && current=$((current + 1)); else other=$((other + 1)); fi
+  done < <(task_lines)
+  [ "$current" -eq "$replicas" ] && [ "$other" -eq 0 ]
 }
 
 rollback() {
@@ -180,16 +226,9 @@ rollback() {
   # The rollback runs while the logs are printed.
   show_failed_logs "$@"
   # Done when the previous release (now the service's spec) runs every replica and nothing else runs.
-  local deadline=$((SECONDS + 120)) replicas current other key
+  local deadline=$((SECONDS + 120))
   while [ "$SECONDS" -lt "$deadline" ]; do
-    replicas=$(docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "$sid" 2>/dev/null || echo -1)
-    key=$(service_key)
-    current=0 other=0
-    while read -r _ state desired _ tkey _; do
-      [ "$desired" = running ] || continue
-      if [ "$tkey" = "$key" ]; then [ "$state" = running ] && current=$((current + 1)); else other=$((other + 1)); fi
-    done < <(task_lines)
-    if [[ "$(update_state)" == rollback_* ]] && [ "$current" -eq "$replicas" ] && [ "$other" -eq 0 ]; then
+    if release_runs && [[ "$(update_state)" == rollback_* ]]; then
       fail "$code" "$service rolled back: the previous release runs again on $current task(s) ($(($(date +%s) - since)) s after the update started); the update failed"
     fi
     sleep 0.5
@@ -273,11 +312,56 @@ watch_release() {
   rollback 41 "not healthy after $attempts attempts × ${interval}s"
 }
 
+# The tasks of a release: created since its update started (or since the service was created).
+update_since() {
+  docker service inspect --format '{{if .UpdateStatus}}{{if .UpdateStatus.StartedAt}}{{.UpdateStatus.StartedAt.Unix}}{{else}}{{.CreatedAt.Unix}}{{end}}{{else}}{{.CreatedAt.Unix}}{{end}}' "$sid"
+}
+
+# --settle fails: the newest 5 tasks that failed or exited since the update started (logs or Swarm's error), then
+# CODE and the reason.
+settle_failed() {
+  local code=$1 why=$2 id state created ids=()
+  while read -r id state _ created _; do
+    [[ "$state" =~ ^(failed|rejected|complete)$ ]] && [ "$created" -ge "$since" ] && ids+=("$id")
+  done < <(task_lines | sort -k4,4nr)
+  [ "${#ids[@]}" -le 5 ] || echo "railyard-gate: $service: ${#ids[@]} tasks failed or exited since the update started; the newest 5:" >&2
+  show_failed_logs ${ids[@]+"${ids[@]:0:5}"}
+  fail "$code" "$service: $why"
+}
+
+# --settle: waits until Swarm's own update of the service is over. Success needs UpdateStatus completed (Swarm sets
+# it only after the monitor window) or none (a new service, or an update that replaced no task), and every replica
+# running the current spec. Swarm says why it rolls back only while it does (rollback_started's message): kept.
+settle() {
+  local started=$SECONDS deadline=$((SECONDS + settle_timeout)) status state="" message reason=""
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    status=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}|{{.UpdateStatus.Message}}{{end}}' "$sid" 2>/dev/null || true)
+    state=${status%%|*} message=${status#*|}
+    case "$state" in
+      ""|completed)
+        if release_runs; then
+          echo "railyard-gate: $service: ${state:-no update under way}; $current task(s) run the current spec (settled in $((SECONDS - started)) s)" >&2
+          exit 0
+        fi ;;
+      rollback_started) reason=$message ;;
+      rollback_completed)
+        release_runs && settle_failed 44 "Swarm rolled the update back (${reason:-$message}); the previous release runs again on $current task(s). Fix the release and deploy again" ;;
+      paused) settle_failed 45 "Swarm paused the update: $message. The service may run old and new tasks: fix the release and deploy again, or docker service rollback $service" ;;
+      rollback_paused) settle_failed 45 "Swarm paused the rollback of the update: $message. The service may run old and new tasks: deploy a release that works" ;;
+    esac
+    sleep 0.5
+  done
+  release_runs || true
+  [[ "$state" != rollback_* ]] ||
+    settle_failed 44 "Swarm is rolling the update back (${reason:-$message}); after $settle_timeout s the previous release runs on $current of $replicas task(s)"
+  settle_failed 46 "not settled within $settle_timeout s (Swarm's update: ${state:-none}; $current of $replicas replica(s) run the current spec)"
+}
+
 main() {
   parse_args "$@"
   require_railyard_service
-  # The release's tasks are those created since its update started (or since the service was created).
-  since=${since:-$(docker service inspect --format '{{if .UpdateStatus}}{{if .UpdateStatus.StartedAt}}{{.UpdateStatus.StartedAt.Unix}}{{else}}{{.CreatedAt.Unix}}{{end}}{{else}}{{.CreatedAt.Unix}}{{end}}' "$sid")}
+  since=${since:-$(update_since)}
+  if [ "$settle" = 1 ]; then settle; fi
   refuse_rolled_back
   watch_release
 }

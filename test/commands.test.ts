@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { backupCommand } from "../commands/backup";
 import { bootstrapFromFile, bootstrapFromStdin, networkIdCommand } from "../commands/bootstrap";
+import { settleCommand } from "../commands/release";
 import { commandHealthcheck, httpHealthcheck, startCommand } from "../commands/container";
 import { BOOTSTRAP_SCRIPT } from "../components/host";
 import { shellJoin, shellQuote } from "../lib/shell";
@@ -109,6 +110,17 @@ describe("backup command", () => {
       }),
     ).toBe(
       "timeout 1800 bash /srv/railyard/production/scripts/railyard-backup.sh --service production-postgres --engine postgres --user crm --database crm --dir /srv/railyard/production/backups --keep 5",
+    );
+  });
+});
+
+describe("settle command (the edge's and databases' gate)", () => {
+  it("builds the exact line: the gate's --settle mode, bounded by timeout a minute after its own limit", () => {
+    expect(settleCommand("/srv/railyard/production/scripts/railyard-gate.sh", { service: "production-edge", timeoutSeconds: 300 })).toBe(
+      "timeout 360 bash /srv/railyard/production/scripts/railyard-gate.sh --settle --service production-edge --timeout 300",
+    );
+    expect(settleCommand("/opt/rail yard/railyard-gate.sh", { service: "dev-postgres", timeoutSeconds: 30 })).toBe(
+      "timeout 90 bash '/opt/rail yard/railyard-gate.sh' --settle --service dev-postgres --timeout 30",
     );
   });
 });

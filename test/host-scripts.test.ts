@@ -109,6 +109,15 @@ const BAD: [Script, string, string[]][] = [
   ["railyard-gate.sh", "--interval", withOption("railyard-gate.sh", "--interval", "-1")],
   ["railyard-gate.sh", "--since", withOption("railyard-gate.sh", "--since", "yesterday")],
   ["railyard-gate.sh", "--since", withOption("railyard-gate.sh", "--since", "17000000000")],
+  // gate --settle (the edge's and databases' gate): only --service and --timeout
+  ["railyard-gate.sh", "--image", ["--settle", "--service", "ryt-edge", "--image", "railyard-test/edge:v1"]],
+  ["railyard-gate.sh", "--attempts", ["--settle", "--service", "ryt-edge", "--attempts", "5"]],
+  ["railyard-gate.sh", "--insecure", ["--settle", "--service", "ryt-edge", "--insecure"]],
+  ["railyard-gate.sh", "--timeout", ["--settle", "--service", "ryt-edge", "--timeout", "0"]],
+  ["railyard-gate.sh", "--timeout", ["--settle", "--service", "ryt-edge", "--timeout", "86401"]],
+  ["railyard-gate.sh", "--timeout", ["--settle", "--service", "ryt-edge", "--timeout", "1.5"]],
+  ["railyard-gate.sh", "--timeout", [...valid["railyard-gate.sh"], "--timeout", "30"]],
+  ["railyard-gate.sh", "--service", ["--settle", "--service", `edge${ESC}`]],
 ];
 
 describe("host scripts refuse bad options before anything runs", () => {
@@ -137,6 +146,13 @@ describe("host scripts refuse bad options before anything runs", () => {
     const r = run("railyard-gate.sh", args);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("no Swarm service named ryt-api");
+    expect(recorded()).toContain("service inspect");
+  });
+
+  it("a gate --settle with --timeout gets past its checks", () => {
+    const r = run("railyard-gate.sh", ["--settle", "--service", "ryt-edge", "--timeout", "86400"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("no Swarm service named ryt-edge");
     expect(recorded()).toContain("service inspect");
   });
 
@@ -366,5 +382,97 @@ esac
     expect(r.status).toBe(34);
     expect(r.stderr).toContain("NOT restored: ryt-worker=2; restore by hand: docker service scale ryt-worker=2");
     expect(r.calls.match(/service scale --detach wid=2/g)).toHaveLength(3);
+  });
+});
+
+/**
+ * railyard-gate --settle against a scripted `docker`: Swarm's UpdateStatus answers in turn from STATES (the last
+ * one repeats), its tasks from TASKS. Success needs the update completed (or none) with every replica running;
+ * a rollback (with the reason Swarm gave while it rolled back), a pause and the time budget fail with their
+ * codes, the failed tasks' logs or Swarm's own error, and the script never changes the service.
+ */
+describe("railyard-gate --settle", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "railyard-settle-"));
+  const log = path.join(dir, "calls");
+  const spec = 'railyard-test/edge:v1|["caddy"]|null|null|null|null';
+  fs.writeFileSync(
+    path.join(dir, "docker"),
+    `#!/bin/bash
+printf '%s\\n' "$*" >> ${log}
+case "$*" in
+  *railyard.stack*) echo "ryt-edge|sid ryt" ;;
+  *StartedAt.Unix*) echo 1000 ;;
+  *UpdateStatus.State*)
+    n=$(cat ${dir}/n 2>/dev/null || echo 0); echo $((n + 1)) > ${dir}/n
+    IFS=';' read -ra states <<<"$STATES"
+    [ "\${#states[@]}" -eq 0 ] || echo "\${states[n < \${#states[@]} ? n : \${#states[@]} - 1]}" ;;
+  *Replicated.Replicas*) echo 2 ;;
+  *TaskTemplate.ContainerSpec*) echo '${spec}' ;;
+  "service ps -q --no-trunc sid") for t in $TASKS; do echo "\${t%%:*}"; done ;;
+  "inspect --format {{.ID}}"*)
+    for t in $TASKS; do IFS=: read -r id state desired created <<<"$t"; printf '%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n' "$id" "$state" "$desired" "$created" railyard-test/edge:v1 '${spec}'; done ;;
+  *Status.Err*) [ "$3" != "{{.Status.State}}{{with .Status.Err}}: {{.}}{{end}}" ] || echo "failed: task: non-zero exit (1)" ;;
+  "service logs --raw --tail 50 t4") echo "caddy: the second task fails now" ;;
+  "service logs"*) ;;
+  *) exit 1 ;;
+esac
+`,
+    { mode: 0o755 },
+  );
+  const settle = (states: string, tasks: string, timeout = "5") => {
+    fs.rmSync(log, { force: true });
+    fs.rmSync(path.join(dir, "n"), { force: true });
+    const r = spawnSync("bash", [path.join(HOST, "railyard-gate.sh"), "--settle", "--service", "ryt-edge", "--timeout", timeout], {
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, STATES: states, TASKS: tasks },
+    });
+    const calls = fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "";
+    // Never rolls back, updates or scales anything itself.
+    expect(calls).not.toMatch(/service (rollback|update|scale|rm)/);
+    return r;
+  };
+  const RUNNING = "t1:running:running:1001 t2:running:running:1002";
+  const FAILED = "t3:failed:shutdown:1003 t4:failed:shutdown:1004 t0:failed:shutdown:999";
+
+  it("passes once Swarm completed the update and every replica runs the current spec", () => {
+    const r = settle("updating|update in progress;updating|update in progress;completed|update completed", RUNNING);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain("ryt-edge: completed; 2 task(s) run the current spec");
+  });
+
+  it("passes a service with no update (a first deploy) once every replica runs", () => {
+    expect(settle("", RUNNING).status).toBe(0);
+    const starting = settle("", "t1:running:running:1001 t2:starting:running:1002", "1");
+    expect(starting.status).toBe(46);
+    expect(starting.stderr).toContain("not settled within 1 s (Swarm's update: none; 1 of 2 replica(s) run the current spec)");
+  });
+
+  it("fails with 44 when Swarm rolled back, with the reason it gave while rolling back and each failed task's logs or error", () => {
+    const reason = "update rolled back due to failure or early termination of task t4";
+    const r = settle(`updating|update in progress;rollback_started|${reason};rollback_completed|rollback completed`, `${RUNNING} ${FAILED}`);
+    expect(r.status, r.stderr).toBe(44);
+    expect(r.stderr).toContain("railyard-gate: last 50 log lines of task t4 (failed: task: non-zero exit (1)):\ncaddy: the second task fails now\n");
+    expect(r.stderr).toContain("railyard-gate: task t3 left no log lines; Swarm: failed: task: non-zero exit (1)\n");
+    expect(r.stderr, "a task older than the update is not shown").not.toContain("t0");
+    expect(r.stderr).toMatch(new RegExp(`railyard-gate: ryt-edge: Swarm rolled the update back \\(${reason}\\); the previous release runs again on 2 task\\(s\\)`));
+    // Run again later (the rollback long done): still 44.
+    expect(settle("rollback_completed|rollback completed", RUNNING).status).toBe(44);
+  });
+
+  it("fails with 45 when Swarm paused the update or its rollback", () => {
+    const paused = settle("paused|update paused due to failure or early termination of task t4", `${RUNNING} ${FAILED}`);
+    expect(paused.status).toBe(45);
+    expect(paused.stderr).toContain("Swarm paused the update: update paused due to failure or early termination of task t4");
+    expect(paused.stderr).toContain("caddy: the second task fails now");
+    expect(settle("rollback_paused|rollback paused", RUNNING).status).toBe(45);
+  });
+
+  it("fails with 46 when Swarm is still updating at the end of the budget, and with 44 when it is still rolling back", () => {
+    const updating = settle("updating|update in progress", RUNNING, "1");
+    expect(updating.status).toBe(46);
+    expect(updating.stderr).toContain("not settled within 1 s (Swarm's update: updating; 2 of 2 replica(s) run the current spec)");
+    const rolling = settle("rollback_started|update rolled back due to failure", "t1:running:running:1001 t2:starting:running:1002", "1");
+    expect(rolling.status).toBe(44);
+    expect(rolling.stderr).toContain("Swarm is rolling the update back (update rolled back due to failure); after 1 s the previous release runs on 1 of 2 task(s)");
   });
 });
