@@ -16,6 +16,7 @@ import type { DatabaseConfig } from "../config/schema";
 import { PLUGINS } from "../databases";
 import { ContainerInputs, DatabasePlugin, endpointOf, PASSWORD_LENGTH, PASSWORD_SECRET_FILE, PASSWORD_SECRET_PATH } from "../databases/plugin";
 import { fixedName, LogSettings, logDriver, railyardLabels, resourceLimits, secretFile, serviceImage, swarmSecret } from "../lib/swarmSpec";
+import { settleGate } from "./healthGate";
 import type { Host } from "./host";
 
 export interface DatabaseArgs {
@@ -32,6 +33,8 @@ export class Database extends pulumi.ComponentResource {
   readonly plugin: DatabasePlugin;
   readonly service: docker.Service;
   readonly volume: docker.Volume;
+  /** Swarm's own verdict on each update (railyard-gate.sh --settle), after convergeConfig. */
+  readonly gate: pulumi.CustomResource;
   /** Variables services may reference; those holding the password are secret. */
   readonly variables: Record<string, pulumi.Output<string>>;
   /** The connection URL (secret). */
@@ -52,6 +55,7 @@ export class Database extends pulumi.ComponentResource {
       { ...childOpts, retainOnDelete: true },
     );
     this.service = databaseService(name, args, plugin, inputs, secret, this.volume, childOpts);
+    this.gate = settleGate(name, args.host, this.service, args.names.swarm, this);
     this.variables = Object.fromEntries(
       plugin.variables.map((v) => [
         v.name,

@@ -17,6 +17,7 @@ import { durationMs } from "../lib/units";
 import { contentNamedConfig, fixedName, LogSettings, logDriver, railyardLabels, resourceLimits, secretFile, serviceImage, swarmSecret } from "../lib/swarmSpec";
 import { caddyfile, EDGE_CERT_FILE, EDGE_HEALTH_PORT, EDGE_KEY_FILE } from "../render/caddyfile";
 import { haproxyConfig } from "../render/haproxy";
+import { settleGate } from "./healthGate";
 import type { Host } from "./host";
 
 export interface EdgeCertificate {
@@ -49,6 +50,8 @@ const HTTPS = 443;
 export class Edge extends pulumi.ComponentResource {
   readonly caddy: docker.Service;
   readonly front: docker.Service;
+  /** Swarm's own verdict on each update of the two (railyard-gate.sh --settle), after convergeConfig. */
+  readonly gates: pulumi.CustomResource[];
   /** The Caddyfile the edge runs (plain text; it holds no secret). */
   readonly caddyfile: string;
 
@@ -59,6 +62,7 @@ export class Edge extends pulumi.ComponentResource {
     this.caddyfile = caddyfile(args.plan);
     this.caddy = caddyService(name, args, this.caddyfile, childOpts);
     this.front = frontService(name, args, childOpts);
+    this.gates = [settleGate(name, args.host, this.caddy, args.names.caddy, this), settleGate(`${name}-front`, args.host, this.front, args.names.front, this)];
     this.registerOutputs({ caddy: this.caddy.name, front: this.front.name });
   }
 }

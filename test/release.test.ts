@@ -148,6 +148,20 @@ describe.each([
     expect(create(one(r, type, "worker-gate"))).not.toContain("--port");
   });
 
+  it("gates the edge, its front and each database on Swarm's own update (--settle), after the service, inside its component", async () => {
+    const r = await run(stack);
+    const databases = Object.keys((stackFile(stack) as { "railyard:databases": object })["railyard:databases"]);
+    const gated = [["edge", "edge", "edge"], ["edge-front", "front", "edge"], ...databases.map((d) => [d, d, d])];
+    for (const [service, swarm, parent] of gated) {
+      const gate = one(r, type, `${service}-settle`);
+      expect(create(gate)).toBe(`timeout 360 bash ${scripts}railyard-gate.sh --settle --service ${stack}-${swarm} --timeout 300`);
+      expect(gate.parent).toBe(parent);
+      expect(gate.dependsOn).toContain(service);
+      expect(gate.inputs).toMatchObject({ addPreviousOutputInEnv: false, logging: "stdoutAndStderr" });
+    }
+    expect(byType(r, type).filter((c) => c.name.endsWith("-settle")).map((c) => c.name).sort()).toEqual(gated.map(([s]) => `${s}-settle`).sort());
+  });
+
   it(`dumps ${backups.length ? backups.join(", ") : "no database"} before the migrations`, async () => {
     const r = await run(stack);
     const dumps = byType(r, type).filter((c) => c.name.startsWith("backup-"));
@@ -166,6 +180,35 @@ describe.each([
     for (const c of [...byType(r, "command:remote:Command"), ...byType(r, "command:local:Command")]) {
       for (const s of [...secrets, ...passwords]) expect(create(c), c.name).not.toContain(s);
     }
+  });
+});
+
+describe("settle gates re-run when their service's spec changes, and only then", () => {
+  const trigger = (r: StackRun, name: string) => JSON.stringify(reveal(one(r, "command:remote:Command", `${name}-settle`).inputs.triggers));
+  type Entries = Record<string, Record<string, unknown>>;
+  const staging = (change: (c: Record<string, Entries>) => void) => {
+    const plain = stackFile("staging") as Record<string, Entries>;
+    change(plain);
+    return runStack("staging", plain, testSecrets("staging"));
+  };
+  const GATED = ["edge", "edge-front", "postgres", "redis"];
+
+  it("keeps every trigger for the same stack file", async () => {
+    const [a, b] = [await run("staging"), await staging(() => undefined)];
+    for (const name of GATED) expect(trigger(b, name), name).toBe(trigger(a, name));
+    expect(trigger(a, "edge")).toContain("caddyfile");
+  });
+
+  it("changes only the edge's when its Caddyfile changes, none for an app release, only a database's for its image", async () => {
+    const base = await run("staging");
+    const app = await staging((c) => (c["railyard:services"].api.image = `registry.example.com/aponta/api@sha256:${"2".repeat(64)}`));
+    for (const name of GATED) expect(trigger(app, name), name).toBe(trigger(base, name));
+    const edge = await staging((c) => ((c["railyard:edge"] as Record<string, unknown>).maxRequestBody = "20M"));
+    expect(trigger(edge, "edge")).not.toBe(trigger(base, "edge"));
+    for (const name of ["edge-front", "postgres", "redis"]) expect(trigger(edge, name), name).toBe(trigger(base, name));
+    const db = await staging((c) => (c["railyard:databases"].postgres.image = `postgres:16.4-bookworm@sha256:${"9".repeat(64)}`));
+    expect(trigger(db, "postgres")).not.toBe(trigger(base, "postgres"));
+    for (const name of ["edge", "edge-front", "redis"]) expect(trigger(db, name), name).toBe(trigger(base, name));
   });
 });
 
