@@ -54,4 +54,7 @@ echo "POSTGRES=$(build postgres 'COPY pg-entrypoint.sh /usr/local/bin/pg-entrypo
 ENTRYPOINT ["/usr/local/bin/pg-entrypoint.sh"]')"
 echo "REDIS=$(build redis 'CMD ["redis-server", "--protected-mode", "no"]')"
 echo "EDGE=$(build edge 'CMD ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]')"
+# A bad edge release: its first task runs, its second fails a few seconds after it started (images/caddy-second-fails.sh).
+echo "EDGE_SECOND_FAILS=$(build edge-second-fails 'COPY caddy-second-fails.sh /usr/local/bin/caddy
+CMD ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]')"
 echo "FRONT=$(build front 'CMD ["haproxy", "-W", "-db", "-f", "/etc/haproxy/haproxy.cfg"]')"
