@@ -145,3 +145,20 @@ describe("a release of the app touches no database and no edge declaration", () 
     expect(reveal(one(after, SERVICE, "api").inputs)).not.toEqual(reveal(one(before, SERVICE, "api").inputs));
   });
 });
+
+describe("a second run of an unchanged stack declares every other resource identically", () => {
+  // Pulumi updates or replaces a resource whose inputs changed: for commands (migration, gates, bootstrap,
+  // network check, backups), secrets, configs, volumes, images and DNS records, identical inputs mean nothing
+  // runs again. (Docker services are planned against the engine's read-back: test/engine/second-apply.test.ts.)
+  it.each(["dev", "staging", "production"])("%s", async (stack) => {
+    const first = await runStack(stack, stackFile(stack), testSecrets(stack));
+    const second = await runStack(stack, stackFile(stack), testSecrets(stack));
+    const compared = first.resources.filter((r) => r.type !== SERVICE && !r.type.startsWith("pulumi:"));
+    expect(compared.length).toBeGreaterThan(5);
+    for (const r of compared) {
+      const again = one(second, r.type, r.name);
+      expect(JSON.stringify(reveal(again.inputs)), `${r.type} ${r.name}`).toBe(JSON.stringify(reveal(r.inputs)));
+    }
+    expect(second.resources.length).toBe(first.resources.length);
+  });
+});

@@ -77,6 +77,18 @@ export function mockRepoDigest(image: string): string {
   return `${repo}@sha256:${"b".repeat(64)}`;
 }
 
+/**
+ * Generated outputs kept per resource and inputs, as Pulumi's state keeps them: a second run of the same stack
+ * gets the same key, request and certificate (fresh ones would make every run look changed).
+ */
+const generated = new Map<string, string>();
+function kept(type: string, name: string, inputs: Record<string, unknown>, make: () => string): string {
+  const key = `${type} ${name} ${JSON.stringify(reveal(inputs))}`;
+  const value = generated.get(key) ?? make();
+  generated.set(key, value);
+  return value;
+}
+
 /** Mock outputs for resources whose outputs the program reads. */
 function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
   switch (type) {
@@ -85,11 +97,14 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
     case "docker:index/secret:Secret":
       return { ...inputs, name: mockSecretName(name) };
     case "tls:index/privateKey:PrivateKey":
-      return { ...inputs, privateKeyPem: testCa.newKey() };
+      return { ...inputs, privateKeyPem: kept(type, name, inputs, () => testCa.newKey()) };
     case "tls:index/certRequest:CertRequest":
-      return { ...inputs, certRequestPem: testCa.request(String(reveal(inputs.privateKeyPem)), reveal(inputs.dnsNames) as string[]) };
+      return {
+        ...inputs,
+        certRequestPem: kept(type, name, inputs, () => testCa.request(String(reveal(inputs.privateKeyPem)), reveal(inputs.dnsNames) as string[])),
+      };
     case "cloudflare:index/originCaCertificate:OriginCaCertificate":
-      return { ...inputs, certificate: testCa.sign(String(reveal(inputs.csr))) };
+      return { ...inputs, certificate: kept(type, name, inputs, () => testCa.sign(String(reveal(inputs.csr)))) };
     case "docker:index/remoteImage:RemoteImage":
       return { ...inputs, repoDigest: mockRepoDigest(String(inputs.name)) };
     case "docker:index/image:Image":
