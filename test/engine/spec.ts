@@ -1,8 +1,11 @@
 /**
- * Translates the inputs the program gives pulumi-docker's `docker.Service` into the Engine API's ServiceSpec
- * (the fields the provider sends on create/update). Durations become nanoseconds, label lists become maps.
+ * The inputs the program gives pulumi-docker's `docker.Service`, and the Engine API ServiceSpec the provider
+ * sends for them (the model in ./provider: tfConfig, plannedValues, providerSpec), with the bed's substitutions.
  */
 import { mockNetworkId, reveal } from "../harness";
+import { EngineServiceSpec, TfState } from "./provider/flatten";
+import { tfConfig } from "./provider/plan";
+import { plannedValues, providerSpec, SendOptions } from "./provider/send";
 
 export interface DeclaredService {
   name: string;
@@ -50,18 +53,6 @@ export function goDurationNs(value: string | undefined): number | undefined {
   return parts.reduce((sum, p) => sum + Math.round(Number(p[1]) * UNIT_NS[p[2]]), 0);
 }
 
-function updateSpec(u: UpdateLike | undefined) {
-  if (!u) return undefined;
-  return {
-    Parallelism: u.parallelism,
-    Delay: goDurationNs(u.delay),
-    FailureAction: u.failureAction,
-    Monitor: goDurationNs(u.monitor),
-    MaxFailureRatio: u.maxFailureRatio === undefined ? undefined : Number(u.maxFailureRatio),
-    Order: u.order,
-  };
-}
-
 /** The network a declared ID names: the mocked engine's ID for a network becomes its name (Swarm resolves it). */
 function networkTarget(id: string): string {
   const suffix = mockNetworkId("");
@@ -73,66 +64,60 @@ export interface SecretRef {
   name: string;
 }
 
+/** What the bed puts in place of the declaration's: the test image, the secrets and configs created on the engine. */
+export interface BedSubstitutes {
+  image: string;
+  secret: (declaredId: string) => SecretRef;
+  /** The secret mapper when not given. */
+  config?: (declaredId: string) => SecretRef;
+}
+
+/** A declared secret or config reference (the inputs' id and name fields) pointed at the engine's. */
+function onEngine<T>(ref: T, id: keyof T, name: keyof T, map: (declaredId: string) => SecretRef): T {
+  const real = map(String(ref[id]));
+  return { ...ref, [id]: real.id, [name]: real.name };
+}
+
 /**
- * The Engine API ServiceSpec for a declared service. `image` replaces the image reference (the test images);
- * `secret` maps the declared secret reference to the secret really created on the engine.
+ * The declared inputs as the bed applies them: the substitutes in place of the image, secret and config
+ * references, a mocked network ID turned into the network's name (Swarm resolves it). Secrets revealed.
  */
+export function resolveDeclared(raw: unknown, bed: BedSubstitutes): Record<string, unknown> {
+  const d = revealDeep(raw) as DeclaredService;
+  const c = d.taskSpec.containerSpec;
+  const config = bed.config ?? bed.secret;
+  return {
+    ...d,
+    taskSpec: {
+      ...d.taskSpec,
+      containerSpec: {
+        ...c,
+        image: bed.image,
+        secrets: c.secrets?.map((s) => onEngine(s, "secretId", "secretName", bed.secret)),
+        configs: c.configs?.map((s) => onEngine(s, "configId", "configName", config)),
+      },
+      networksAdvanceds: d.taskSpec.networksAdvanceds.map((n) => ({ ...n, id: networkTarget(n.id) })),
+    },
+  };
+}
+
+/**
+ * What the real provider passes the Docker client for a declared service (./provider/send.ts): createServiceSpec
+ * of what its Create reads, or with `state` (the service as last read back) what its Update reads. The client's
+ * own rewriting (clientCreate, clientUpdate) is not applied.
+ */
+export function toProviderSpec(raw: unknown, bed: BedSubstitutes, opts: SendOptions & { state?: TfState } = {}): EngineServiceSpec {
+  return providerSpec(plannedValues(tfConfig(resolveDeclared(raw, bed)), opts.state), opts);
+}
+
+/** toProviderSpec on create, as the JSON body of the Engine API request. */
 export function toServiceSpec(
   raw: unknown,
   image: string,
   secret: (declaredId: string) => SecretRef,
   config: (declaredId: string) => SecretRef = secret,
 ): Record<string, unknown> {
-  const d = revealDeep(raw) as DeclaredService;
-  const c = d.taskSpec.containerSpec;
-  const h = c.healthcheck;
-  return {
-    Name: d.name,
-    Labels: Object.fromEntries((d.labels ?? []).map((l) => [l.label, l.value])),
-    Mode: { Replicated: { Replicas: d.mode.replicated.replicas } },
-    TaskTemplate: {
-      ContainerSpec: {
-        Image: image,
-        Command: c.commands,
-        Env: Object.entries(c.env ?? {}).map(([k, v]) => `${k}=${v}`),
-        Secrets: (c.secrets ?? []).map((s) => {
-          const real = secret(s.secretId);
-          return { SecretID: real.id, SecretName: real.name, File: { Name: s.fileName, UID: "0", GID: "0", Mode: s.fileMode ?? 0o444 } };
-        }),
-        Configs: (c.configs ?? []).map((s) => {
-          const real = config(s.configId);
-          return { ConfigID: real.id, ConfigName: real.name, File: { Name: s.fileName, UID: "0", GID: "0", Mode: s.fileMode ?? 0o444 } };
-        }),
-        Mounts: (c.mounts ?? []).map((m) => ({ Type: m.type, Source: m.source, Target: m.target })),
-        HealthCheck: h && {
-          Test: h.tests,
-          Interval: goDurationNs(h.interval),
-          Timeout: goDurationNs(h.timeout),
-          Retries: h.retries,
-          StartPeriod: goDurationNs(h.startPeriod),
-        },
-        StopGracePeriod: goDurationNs(c.stopGracePeriod),
-      },
-      Networks: d.taskSpec.networksAdvanceds.map((n) => ({ Target: networkTarget(n.id) })),
-      Placement: d.taskSpec.placement && { Constraints: d.taskSpec.placement.constraints },
-      RestartPolicy: {
-        Condition: d.taskSpec.restartPolicy.condition,
-        Delay: goDurationNs(d.taskSpec.restartPolicy.delay),
-        MaxAttempts: d.taskSpec.restartPolicy.maxAttempts,
-        Window: goDurationNs(d.taskSpec.restartPolicy.window),
-      },
-      Resources: d.taskSpec.resources && {
-        Limits: { NanoCPUs: d.taskSpec.resources.limits.nanoCpus, MemoryBytes: d.taskSpec.resources.limits.memoryBytes },
-      },
-      LogDriver: { Name: d.taskSpec.logDriver.name, Options: d.taskSpec.logDriver.options },
-    },
-    EndpointSpec: d.endpointSpec && {
-      Mode: d.endpointSpec.mode,
-      Ports: d.endpointSpec.ports?.map((p) => ({ Protocol: p.protocol, TargetPort: p.targetPort, PublishedPort: p.publishedPort, PublishMode: p.publishMode })),
-    },
-    UpdateConfig: updateSpec(d.updateConfig),
-    RollbackConfig: updateSpec(d.rollbackConfig),
-  };
+  return { ...toProviderSpec(raw, { image, secret, config }) };
 }
 
 /** The declared inputs with every secret marker replaced by its value (the provider sends the values). */

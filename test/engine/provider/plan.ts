@@ -132,7 +132,7 @@ function zero(attr: TfAttr): Primitive {
   return attr.type === "bool" ? false : attr.type === "int" || attr.type === "float" ? 0 : "";
 }
 
-type Side = "state" | "config";
+export type Side = "state" | "config";
 
 /**
  * A whole value as a reader returns it: ValueOrZero all the way down (readObjectField fills every field of an
@@ -508,6 +508,15 @@ function toTfValue(v: Value): TfValue {
   if (Array.isArray(v)) return v.map(toTfValue);
   if (typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toTfValue(x)]));
   return v;
+}
+
+/**
+ * A value as a field reader returns it (send.ts's plannedValues): "config" with the schema defaults filled in,
+ * "state" with zero values; every field of a block present (ValueOrZero), a set as Set.List() gives it (its
+ * elements once each, ordered by their codes as strings).
+ */
+export function readValue(side: Side, attr: TfAttr, raw: TfValue | undefined): TfValue {
+  return toTfValue(normalize(side, attr, raw));
 }
 
 /**
