@@ -95,7 +95,8 @@ function databaseService(
           stopGracePeriod: args.config.stopGracePeriod,
         },
         networksAdvanceds: [{ id: args.host.networkId }],
-        restartPolicy: { condition: "any", delay: "5s" },
+        // Every field declared: the provider sends an unset one as 0 and reads it back ("0s"), which would differ.
+        restartPolicy: { condition: "any", delay: "5s", maxAttempts: 0, window: "0s" },
         resources: resourceLimits(args.config.resources),
         logDriver: logDriver(args.logs),
       },

@@ -1,8 +1,9 @@
 /**
  * Applies what the program declared (under mocks) to the real engine, in registration order, the way the
- * provider's create/update path would: the bootstrap command runs for real, volumes and secrets are created,
- * services are created or updated through the Engine API, and each is waited on as the provider waits on its
- * `convergeConfig` (converge.ts). This emulates `pulumi up`'s effect on the engine; it is not `pulumi up`.
+ * provider's cycle would: the bootstrap command runs for real, volumes and secrets are created, each service is
+ * read back, planned against its declaration and then left alone, updated, replaced or created as the provider
+ * would (serviceStep.ts), and waited on as the provider waits on its `convergeConfig` (converge.ts). This
+ * emulates `pulumi up`'s effect on the engine; it is not `pulumi up`.
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -10,7 +11,9 @@ import { createHash } from "node:crypto";
 import { Captured, mockSecretName, reveal, StackRun } from "../harness";
 import { providerConverge } from "./converge";
 import { engine, filters } from "./engineApi";
-import { DeclaredService, revealDeep, SecretRef, toServiceSpec } from "./spec";
+import type { Plan } from "./provider/plan";
+import { applyService, planOnly, StepResult } from "./serviceStep";
+import { DeclaredService, revealDeep, SecretRef } from "./spec";
 
 export interface ApplyResult {
   /** Declared resource name → Swarm service name. */
@@ -18,11 +21,23 @@ export interface ApplyResult {
   /**
    * Per service with convergeConfig, what the provider's wait reports (./converge.ts): "converged", or
    * "failed: <its error>" (Swarm rolled back or paused before it looked, or the timeout); "unchanged" when the
-   * update changed nothing; per service without (the health gate waits for those): "applied"; per host command: "ok".
+   * provider's plan against the engine's read-back was empty (Pulumi calls nothing); per service without (the health gate waits for those): "applied"; per host command: "ok".
    */
   outcome: Record<string, string>;
   /** Milliseconds each applied command or service took (a failed command included). */
   durations: Record<string, number>;
+  /** Per service, what `pulumi up` did with it after planning against the engine's read-back (./serviceStep.ts). */
+  actions: Record<string, StepResult["action"]>;
+  /** Per service already on the engine, the plan the provider made. */
+  plans: Record<string, Plan>;
+}
+
+export interface ApplyOptions {
+  /**
+   * false: do not wait for services with a convergeConfig ("not waited"), for tests of what is declared and
+   * planned rather than of what runs (images that cannot pass their health check here, such as Mongo's).
+   */
+  converge?: boolean;
 }
 
 /** A host command failed: `pulumi up` stops there (its dependents are not applied). */
@@ -35,21 +50,6 @@ export class CommandFailed extends Error {
   ) {
     super(`${resource} exited ${exitCode}:\n${output}`);
   }
-}
-
-interface SwarmService {
-  ID: string;
-  Version: { Index: number };
-  Spec: { Mode: { Replicated: { Replicas: number } }; TaskTemplate: { ContainerSpec: ContainerLike } };
-  UpdateStatus?: { State: string; Message?: string; StartedAt?: string };
-}
-
-interface ContainerLike {
-  Image?: string;
-  Command?: string[];
-  Env?: string[];
-  Configs?: { ConfigName: string }[];
-  Secrets?: { SecretName: string }[];
 }
 
 export interface SwarmTask {
@@ -90,16 +90,10 @@ export async function tasks(service: string, desired = "running"): Promise<Swarm
 
 /**
  * What `pulumi up` waits for after a service's create or update: without a convergeConfig nothing ("applied");
- * with one the provider's own wait (./converge.ts): "converged", or "failed: <the provider's error>". An update
- * that changed nothing Swarm keeps (its Spec equals its PreviousSpec) is "unchanged": Pulumi would not have
- * called the provider at all (the bed re-sends every service; waiting 7 s on each would model nothing).
+ * with one the provider's own wait (./converge.ts): "converged", or "failed: <the provider's error>".
  */
 async function convergeLikeProvider(name: string, phase: "create" | "update", cfg: unknown): Promise<string> {
   if (!cfg) return "applied";
-  if (phase === "update") {
-    const s = await engine<{ Spec: unknown; PreviousSpec?: unknown }>("GET", `/services/${name}`);
-    if (JSON.stringify(s.Spec) === JSON.stringify(s.PreviousSpec)) return "unchanged";
-  }
   const r = await providerConverge(name, phase, cfg as { delay: string; timeout: string });
   return r.outcome === "converged" ? "converged" : `failed: ${r.error}`;
 }
@@ -110,10 +104,15 @@ async function convergeLikeProvider(name: string, phase: "create" | "update", cf
  * configs and volumes are content-named or idempotent, so they are always looked up or created).
  * Returns per service whether it converged or was rolled back.
  */
-export async function applyStack(run: StackRun, image: (name: string) => string, only?: (name: string) => boolean): Promise<ApplyResult> {
+export async function applyStack(
+  run: StackRun,
+  image: (name: string) => string,
+  only?: (name: string) => boolean,
+  opts: ApplyOptions = {},
+): Promise<ApplyResult> {
   const secrets = new Map<string, SecretRef>();
   const configs = new Map<string, SecretRef>();
-  const result: ApplyResult = { services: {}, outcome: {}, durations: {} };
+  const result: ApplyResult = { services: {}, outcome: {}, durations: {}, actions: {}, plans: {} };
   // Commands name the declared images (migration job, gate): they get the same substitutes as the services.
   const substitutes = run.resources
     .filter((r) => r.type === "docker:index/service:Service")
@@ -150,20 +149,38 @@ export async function applyStack(run: StackRun, image: (name: string) => string,
         if (!found) throw new Error(`service ${r.name} refers to undeclared ${kind} ${id}`);
         return found;
       };
-      const spec = toServiceSpec(r.inputs, image(r.name), declared("secret", secrets), declared("config", configs));
-      const name = String(spec.Name);
+      const name = String((revealDeep(r.inputs) as DeclaredService).name);
       result.services[r.name] = name;
-      const existing = await engine<SwarmService>("GET", `/services/${name}`).catch(() => undefined);
-      if (existing) {
-        await engine("POST", `/services/${existing.ID}/update?version=${existing.Version.Index}`, spec);
-      } else {
-        await engine("POST", "/services/create", spec);
-      }
-      result.outcome[r.name] = await convergeLikeProvider(name, existing ? "update" : "create", r.inputs.convergeConfig);
+      const step = await applyService(r.inputs, image(r.name), { secret: declared("secret", secrets), config: declared("config", configs) });
+      result.actions[r.name] = step.action;
+      if (step.plan) result.plans[r.name] = step.plan;
+      if (step.action === "none") result.outcome[r.name] = "unchanged";
+      else if (opts.converge === false) result.outcome[r.name] = "not waited";
+      else result.outcome[r.name] = await convergeLikeProvider(name, step.action === "update" ? "update" : "create", r.inputs.convergeConfig);
       result.durations[r.name] = Date.now() - began;
     }
   }
   return result;
+}
+
+/**
+ * The plan `pulumi up` would make for each declared service of a stack run against what the engine runs now,
+ * without changing any service (undefined: not on the engine). Secrets and configs are looked up by content
+ * (created when new, as the run would create them first).
+ */
+export async function planStack(run: StackRun, image: (name: string) => string): Promise<Record<string, Plan | undefined>> {
+  const secrets = new Map<string, SecretRef>();
+  const configs = new Map<string, SecretRef>();
+  for (const r of run.resources) {
+    if (r.type === "docker:index/secret:Secret") secrets.set(`${r.name}-id`, await createSecret(r));
+    if (r.type === "docker:index/serviceConfig:ServiceConfig") configs.set(`${r.name}-id`, await createConfig(r));
+  }
+  const lookup = (map: Map<string, SecretRef>) => (id: string) => map.get(id) ?? { id, name: id };
+  const plans: Record<string, Plan | undefined> = {};
+  for (const r of run.resources.filter((x) => x.type === "docker:index/service:Service")) {
+    plans[r.name] = await planOnly(r.inputs, image(r.name), { secret: lookup(secrets), config: lookup(configs) });
+  }
+  return plans;
 }
 
 /** Removes what the tests created for a stack prefix: services, secrets, volumes, the network. */

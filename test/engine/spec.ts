@@ -66,10 +66,13 @@ export interface SecretRef {
 
 /** What the bed puts in place of the declaration's: the test image, the secrets and configs created on the engine. */
 export interface BedSubstitutes {
-  image: string;
+  /** The test image in place of the declared one (kept when not given). */
+  image?: string;
   secret: (declaredId: string) => SecretRef;
   /** The secret mapper when not given. */
   config?: (declaredId: string) => SecretRef;
+  /** The engine's network ID for a declared (mocked) one; by default the network's name, which Swarm resolves. */
+  network?: (declaredId: string) => string;
 }
 
 /** A declared secret or config reference (the inputs' id and name fields) pointed at the engine's. */
@@ -92,11 +95,11 @@ export function resolveDeclared(raw: unknown, bed: BedSubstitutes): Record<strin
       ...d.taskSpec,
       containerSpec: {
         ...c,
-        image: bed.image,
+        image: bed.image ?? c.image,
         secrets: c.secrets?.map((s) => onEngine(s, "secretId", "secretName", bed.secret)),
         configs: c.configs?.map((s) => onEngine(s, "configId", "configName", config)),
       },
-      networksAdvanceds: d.taskSpec.networksAdvanceds.map((n) => ({ ...n, id: networkTarget(n.id) })),
+      networksAdvanceds: d.taskSpec.networksAdvanceds.map((n) => ({ ...n, id: (bed.network ?? networkTarget)(n.id) })),
     },
   };
 }
