@@ -49,6 +49,17 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def do_POST(self):
+        # Read the whole body before answering, as a real framework does: a server that answers and closes with
+        # the body unread makes the proxy in front fail the request (502, or a hang-up) while it still sends it.
+        received = len(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        data = json.dumps({"received": received}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def log_message(self, *args):
         pass
 

@@ -20,6 +20,11 @@ import { DeclaredService, resolveDeclared, revealDeep, SecretRef } from "./spec"
 /** The bed's "Pulumi state" of auth and convergeConfig, which the provider never reads back: the last declaration per Swarm service. */
 const lastDeclared = new Map<string, Record<string, unknown>>();
 
+/** Forgets what the bed applied (after a teardown, the next application is a first deploy). */
+export function forgetServices(): void {
+  lastDeclared.clear();
+}
+
 /** References the bed resolves: the engine's secrets and configs in place of the mocked ones. */
 export interface EngineRefs {
   secret: (declaredId: string) => SecretRef;
