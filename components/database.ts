@@ -16,7 +16,7 @@ import type { DatabaseConfig } from "../config/schema";
 import { PLUGINS } from "../databases";
 import { ContainerInputs, DatabasePlugin, endpointOf, PASSWORD_LENGTH, PASSWORD_SECRET_FILE, PASSWORD_SECRET_PATH } from "../databases/plugin";
 import { fixedName, LogSettings, logDriver, railyardLabels, resourceLimits, secretFile, serviceImage, swarmSecret } from "../lib/swarmSpec";
-import { settleGate } from "./healthGate";
+import { settleGate } from "./settleGate";
 import type { Host } from "./host";
 
 export interface DatabaseArgs {

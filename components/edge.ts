@@ -17,7 +17,7 @@ import { durationMs } from "../lib/units";
 import { contentNamedConfig, fixedName, LogSettings, logDriver, railyardLabels, resourceLimits, secretFile, serviceImage, swarmSecret } from "../lib/swarmSpec";
 import { caddyfile, EDGE_CERT_FILE, EDGE_HEALTH_PORT, EDGE_KEY_FILE } from "../render/caddyfile";
 import { haproxyConfig } from "../render/haproxy";
-import { settleGate } from "./healthGate";
+import { settleGate } from "./settleGate";
 import type { Host } from "./host";
 
 export interface EdgeCertificate {

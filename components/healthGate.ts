@@ -4,11 +4,10 @@
  * the edge as users reach it. A task that fails or exits, or a health JSON with a bad component, rolls the
  * service back at once (host/railyard-gate.sh) and fails `pulumi up` with the failed tasks' last log lines.
  * Re-run whenever the image or the task spec changes; a later run fails again while the rolled-back image runs.
- * settleGate: the edge's and databases' counterpart, which waits for Swarm's own verdict.
+ * The edge's and databases' counterpart, which waits for Swarm's own verdict, is components/settleGate.ts.
  */
-import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { GateArgs, gateCommand, settleCommand } from "../commands/release";
+import { GateArgs, gateCommand } from "../commands/release";
 import type { Host } from "./host";
 
 export interface HealthGateArgs {
@@ -52,30 +51,4 @@ export class HealthGate extends pulumi.ComponentResource {
     );
     this.registerOutputs({});
   }
-}
-
-/** How long a settle gate waits for Swarm: the monitor windows (edge 10 s, front 5 s, databases 30 s), a rollback, a start period. */
-export const SETTLE_TIMEOUT_SECONDS = 300;
-
-/**
- * The gate of a service whose updates Swarm alone judges (the edge, its front, a database): convergeConfig returns
- * as soon as every replica runs, inside Swarm's monitor window, so after the service's create or update this waits
- * for Swarm's own update to complete (railyard-gate.sh --settle) and fails `pulumi up` when Swarm rolled it back
- * or paused it. Re-run whenever the service's declared spec changes, and only then.
- */
-export function settleGate(name: string, host: Host, service: docker.Service, swarmName: string, parent: pulumi.Resource): pulumi.CustomResource {
-  const spec = pulumi.output({
-    name: service.name,
-    labels: service.labels,
-    mode: service.mode,
-    taskSpec: service.taskSpec,
-    endpointSpec: service.endpointSpec,
-    updateConfig: service.updateConfig,
-    rollbackConfig: service.rollbackConfig,
-  });
-  return host.run(
-    `${name}-settle`,
-    { create: settleCommand(host.scriptPath("railyard-gate.sh"), { service: swarmName, timeoutSeconds: SETTLE_TIMEOUT_SECONDS }), triggers: [pulumi.jsonStringify(spec)] },
-    { parent, dependsOn: [...host.scriptsReady, service] },
-  );
 }

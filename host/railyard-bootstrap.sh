@@ -18,7 +18,8 @@ Usage: railyard-bootstrap.sh --stack NAME --network NAME --data-dir DIR [--adver
 Prepares this host for a railyard stack:
   1. checks that the Docker engine is installed and answers;
   2. runs `docker swarm init` only when this node is not in a swarm yet;
-  3. labels this node railyard.data=true (databases are placed on the node that holds their volumes);
+  3. refuses a swarm of more than one node (databases stay on the node that holds their volumes) and labels
+     this node railyard.data=true;
   4. creates the stack's attachable overlay network (labelled railyard.stack=STACK) unless it exists; an
      existing one is used as it is, never changed;
   5. creates the stack's host directories under DIR/STACK (backups, scripts, builds), mode 0700.
@@ -37,6 +38,9 @@ Exit codes:
       railyard stack (its railyard.stack label names another STACK)
   14  the host directories cannot be created (create DIR as root and give it to this user)
   15  this node's swarm is locked, pending or in error
+  16  this node's swarm has more than one node: railyard places each database with its volume on this one
+      node without a placement constraint (one would restart it on the next update), so another node could
+      start it on an empty volume; use a single-node swarm
 USAGE
 }
 
@@ -64,7 +68,7 @@ check_engine() {
   docker info >/dev/null 2>&1 || fail 11 "the Docker engine does not answer (is dockerd running? does this user have access to its socket?)"
 }
 
-# A single-node swarm unless this node is in one; this node must be a manager.
+# A single-node swarm (initialised unless this node is in one); this node must be its manager.
 join_swarm() {
   local state init
   state=$(docker info --format '{{.Swarm.LocalNodeState}}')
@@ -78,6 +82,9 @@ join_swarm() {
     echo "railyard-bootstrap: initialised a single-node swarm"
   fi
   [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = "true" ] || fail 12 "this node is a swarm worker; run railyard against a manager node"
+  local nodes
+  nodes=$(docker info --format '{{.Swarm.Nodes}}')
+  [ "$nodes" = 1 ] || fail 16 "this node's swarm has $(q "$nodes") nodes; railyard keeps each database on this node with its volume and declares no placement, so use a single-node swarm"
   docker node update --label-add railyard.data=true "$(docker info --format '{{.Swarm.NodeID}}')" >/dev/null
 }
 

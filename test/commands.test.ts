@@ -94,6 +94,24 @@ describe("bootstrap command", () => {
     expect(r.status).toBe(11);
     expect(r.stderr).toContain("the Docker engine does not answer");
   });
+
+  it("refuses a swarm of more than one node with exit 16, before it labels a node or creates anything", () => {
+    // A docker first on PATH that answers as the manager of a three-node swarm and records every call.
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), "railyard-swarm3-"));
+    const calls = path.join(bin, "calls");
+    const answers: Record<string, string> = {
+      "{{.Swarm.LocalNodeState}}": "active",
+      "{{.Swarm.ControlAvailable}}": "true",
+      "{{.Swarm.Nodes}}": "3",
+    };
+    const cases = Object.entries(answers).map(([f, a]) => `  *'${f}'*) echo ${a} ;;`).join("\n");
+    fs.writeFileSync(path.join(bin, "docker"), `#!/bin/bash\necho "$*" >> ${calls}\ncase "$*" in\n${cases}\nesac\nexit 0\n`, { mode: 0o755 });
+    const r = run(["--stack", "s", "--network", "n", "--data-dir", "/tmp/railyard-t"], { ...process.env, PATH: `${bin}:${process.env.PATH}` });
+    expect(r.status).toBe(16);
+    expect(r.stderr).toContain("this node's swarm has 3 nodes");
+    const made = fs.readFileSync(calls, "utf8");
+    expect(made).not.toMatch(/node update|network create|swarm init/);
+  });
 });
 
 describe("backup command", () => {

@@ -7,6 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { familiarImage, pinnedByDigest } from "../lib/imageRef";
 import { durationMs, goDuration } from "../lib/units";
+import { shortDur } from "./engine/provider/flatten";
 import type { DeclaredService } from "./engine/spec";
 import { byType, mockNetworkId, mockRepoDigest, one, reveal, runStack, stackFile, testSecrets } from "./harness";
 
@@ -87,8 +88,10 @@ describe.each(["dev", "staging", "production"])("stack %s declares what the prov
     expect(services.length).toBeGreaterThan(4);
     for (const svc of services) {
       const s = reveal(svc.inputs) as unknown as DeclaredService;
-      for (const [where, d] of durations(s)) expect(`${svc.name}.${where}=${d}`).toBe(`${svc.name}.${where}=${goDuration(durationMs(d))}`);
-      for (const u of [s.updateConfig, s.rollbackConfig]) expect(u?.maxFailureRatio ?? "0.0").toMatch(/^[01]\.\d$/);
+      // Against the port of the provider's own printing (Go's Duration.String and shortDur), not railyard's.
+      for (const [where, d] of durations(s)) expect(`${svc.name}.${where}=${d}`).toBe(`${svc.name}.${where}=${shortDur(BigInt(Math.round(durationMs(d) * 1e6)))}`);
+      // Unset takes the provider's default "0.0"; a declared one has one decimal, as it is read back.
+      for (const u of [s.updateConfig, s.rollbackConfig]) if (u?.maxFailureRatio !== undefined) expect(u.maxFailureRatio).toMatch(/^[01]\.\d$/);
       expect(s.taskSpec.networksAdvanceds).toEqual([{ id: mockNetworkId(`${stack}-net`) }]);
     }
   });

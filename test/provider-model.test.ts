@@ -201,13 +201,13 @@ describe("flattening what the engine returns", () => {
     api.Spec.TaskTemplate.Networks = [{ Target: "bednetid" }];
     expect(plan(declared(), api).action).toBe("replace");
     const mapped = planAgainstEngine(declared(), api, { image: () => IMAGE, network: (t) => (t === "bednetid" ? NET_ID : t) });
-    expect(mapped).toEqual({ action: "none", changes: [] });
+    expect(mapped).toMatchObject({ action: "none", changes: [], raw: [] });
   });
 });
 
 describe("the plan of the next `pulumi up`", () => {
   test("the declaration the service was created from plans nothing", () => {
-    expect(plan(declared())).toEqual({ action: "none", changes: [] });
+    expect(plan(declared())).toMatchObject({ action: "none", changes: [], raw: [] });
   });
 
   test("a network declared by name is replaced: the read-back set element has only the id", () => {
@@ -232,7 +232,7 @@ describe("the plan of the next `pulumi up`", () => {
     const d = declared();
     d.taskSpec.containerSpec.stopGracePeriod = "30000ms";
     const p = plan(d);
-    expect(p).toEqual({
+    expect(p).toMatchObject({
       action: "update",
       changes: [{ path: "task_spec.0.container_spec.0.stop_grace_period", old: "30s", new: "30000ms", requiresNew: false }],
     });
@@ -247,7 +247,7 @@ describe("the plan of the next `pulumi up`", () => {
   test("a changed env value updates that key only", () => {
     const d = declared();
     d.taskSpec.containerSpec.env = { ...d.taskSpec.containerSpec.env, B: "3" };
-    expect(plan(d)).toEqual({ action: "update", changes: [{ path: "task_spec.0.container_spec.0.env.B", old: "2", new: "3", requiresNew: false }] });
+    expect(plan(d)).toEqual({ action: "update", changes: [{ path: "task_spec.0.container_spec.0.env.B", old: "2", new: "3", requiresNew: false }], raw: ["task_spec.0.container_spec.0.env.B"] });
   });
 
   test("a secret declared without uid, gid and mode is the read-back element once the defaults fill in", () => {
@@ -284,7 +284,7 @@ describe("the plan of the next `pulumi up`", () => {
     d.updateConfig.maxFailureRatio = "0.25";
     const api = engineService();
     api.Spec.UpdateConfig = { ...api.Spec.UpdateConfig, MaxFailureRatio: 0.25 };
-    expect(plan(d, api)).toEqual({
+    expect(plan(d, api)).toMatchObject({
       action: "update",
       changes: [{ path: "update_config.0.max_failure_ratio", old: "0.2", new: "0.25", requiresNew: false }],
     });
@@ -309,7 +309,7 @@ describe("the plan of the next `pulumi up`", () => {
   test("a reservation the engine holds but the config (which sets resources) lacks is an update", () => {
     const api = engineService();
     api.Spec.TaskTemplate.Resources = { ...api.Spec.TaskTemplate.Resources, Reservations: {} };
-    expect(plan(declared(), api)).toEqual({
+    expect(plan(declared(), api)).toMatchObject({
       action: "update",
       changes: [{ path: "task_spec.0.resources.0.reservation.#", old: "1", new: "0", requiresNew: false }],
     });
@@ -329,7 +329,7 @@ describe("the plan of the next `pulumi up`", () => {
   test("a replicas change is an update: mode's ForceNew applies to its count only", () => {
     const d = declared();
     d.mode.replicated.replicas = 3;
-    expect(plan(d)).toEqual({ action: "update", changes: [{ path: "mode.0.replicated.0.replicas", old: "2", new: "3", requiresNew: false }] });
+    expect(plan(d)).toEqual({ action: "update", changes: [{ path: "mode.0.replicated.0.replicas", old: "2", new: "3", requiresNew: false }], raw: ["mode.0.replicated.0.replicas"] });
   });
 
   test("a ForceNew set of strings passes ForceNew to its elements: a new alias replaces", () => {

@@ -201,7 +201,7 @@ export async function planStack(run: StackRun, image: (name: string) => string):
  */
 export async function teardown(prefix: string, network: string): Promise<void> {
   commandState.clear();
-  forgetServices();
+  forgetServices(prefix);
   const label = filters({ label: [`railyard.stack=${prefix}`] });
   for (const s of await engine<{ ID: string }[]>("GET", `/services?filters=${label}`)) await engine("DELETE", `/services/${s.ID}`);
   const containers = filters({ name: [`${prefix}-`] });

@@ -20,9 +20,9 @@ import { DeclaredService, resolveDeclared, revealDeep, SecretRef } from "./spec"
 /** The bed's "Pulumi state" of auth and convergeConfig, which the provider never reads back: the last declaration per Swarm service. */
 const lastDeclared = new Map<string, Record<string, unknown>>();
 
-/** Forgets what the bed applied (after a teardown, the next application is a first deploy). */
-export function forgetServices(): void {
-  lastDeclared.clear();
+/** Forgets what the bed applied for a stack prefix (after its teardown, the next application is a first deploy). */
+export function forgetServices(prefix: string): void {
+  for (const name of [...lastDeclared.keys()]) if (name.startsWith(`${prefix}-`)) lastDeclared.delete(name);
 }
 
 /** References the bed resolves: the engine's secrets and configs in place of the mocked ones. */

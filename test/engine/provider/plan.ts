@@ -34,6 +34,11 @@ export interface PlannedChange {
 export interface Plan {
   action: "none" | "update" | "replace";
   changes: PlannedChange[];
+  /**
+   * Every attribute schemaMap.Diff listed, including removals of a zero value that PlanResourceChange counts as
+   * no change (ValuesSDKEquivalent): empty means no change on either of the bridge's diff paths.
+   */
+  raw: string[];
 }
 
 // ---- Pulumi inputs → Terraform config. ----
@@ -498,7 +503,7 @@ export function planService(config: TfConfig, state: TfState): Plan {
     }));
   const material = [...out.values()].some(changesSomething);
   const action = !material ? "none" : [...out.values()].some((d) => d.requiresNew) ? "replace" : "update";
-  return { action, changes: material ? changes : [] };
+  return { action, changes: material ? changes : [], raw: [...out.keys()] };
 }
 
 // ---- What the Read does not set. ----
