@@ -71,6 +71,12 @@ export function mockNetworkId(network: string): string {
   return `${network}-network-id`;
 }
 
+/** The network a mocked network ID stands for (an ID that is not a mocked one is returned as it is). */
+export function mockNetworkName(id: string): string {
+  const suffix = mockNetworkId("");
+  return id.endsWith(suffix) ? id.slice(0, -suffix.length) : id;
+}
+
 /** The digest a mocked RemoteImage pull resolves a tag to. */
 export function mockRepoDigest(image: string): string {
   const repo = image.replace(/:[^/:]+$/, "");

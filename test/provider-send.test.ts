@@ -16,7 +16,8 @@ import {
   RegistryModel,
   SendOptions,
 } from "./engine/provider/send";
-import { toServiceSpec } from "./engine/spec";
+import { mockNetworkName } from "./harness";
+import { resolveDeclared } from "./engine/spec";
 import { TfObject } from "./engine/provider/schema";
 
 const S = 1e9;
@@ -325,10 +326,11 @@ describe("the Docker client's rewriting", () => {
   });
 });
 
-describe("the bed's spec (test/engine/spec.ts toServiceSpec)", () => {
-  test("is the provider's create spec of the declaration with the test image, engine secrets and the network by name", () => {
+describe("the bed's spec (test/engine/spec.ts resolveDeclared, then the provider's create spec, as serviceStep.ts sends it)", () => {
+  test("is the provider's create spec of the declaration with the test image, engine secrets and the engine's network", () => {
     const d = { ...declared(), taskSpec: { ...declared().taskSpec, networksAdvanceds: [{ id: "psend-net-network-id" }] } };
-    const spec = toServiceSpec(d, "railyard-test/app-v1:abc", () => ({ id: "engine-secret-id", name: "psend-sec-1234567" }));
+    const bed = { image: "railyard-test/app-v1:abc", secret: () => ({ id: "engine-secret-id", name: "psend-sec-1234567" }), network: mockNetworkName };
+    const spec = sent(resolveDeclared(d, bed));
     const expected = sent(declared());
     const c = expected.TaskTemplate.ContainerSpec ?? {};
     expect(spec).toStrictEqual({

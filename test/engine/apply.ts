@@ -12,7 +12,7 @@ import { Captured, mockSecretName, reveal, StackRun } from "../harness";
 import { providerConverge } from "./converge";
 import { engine, filters } from "./engineApi";
 import type { Plan } from "./provider/plan";
-import { applyService, forgetServices, planOnly, StepResult } from "./serviceStep";
+import { applyService, EngineRefs, forgetServices, planOnly, StepResult } from "./serviceStep";
 import { DeclaredService, revealDeep, SecretRef } from "./spec";
 
 export interface ApplyResult {
@@ -156,14 +156,9 @@ export async function applyStack(
     } else if (r.type === "docker:index/serviceConfig:ServiceConfig") {
       configs.set(`${r.name}-id`, await createConfig(r));
     } else if (r.type === "docker:index/service:Service") {
-      const declared = (kind: string, map: Map<string, SecretRef>) => (id: string) => {
-        const found = map.get(id);
-        if (!found) throw new Error(`service ${r.name} refers to undeclared ${kind} ${id}`);
-        return found;
-      };
       const name = String((revealDeep(r.inputs) as DeclaredService).name);
       result.services[r.name] = name;
-      const step = await applyService(r.inputs, image(r.name), { secret: declared("secret", secrets), config: declared("config", configs) });
+      const step = await applyService(r.inputs, image(r.name), refsFrom(secrets, configs));
       result.actions[r.name] = step.action;
       if (step.plan) result.plans[r.name] = step.plan;
       if (step.action === "none") result.outcome[r.name] = "unchanged";
@@ -181,18 +176,33 @@ export async function applyStack(
  * (created when new, as the run would create them first).
  */
 export async function planStack(run: StackRun, image: (name: string) => string): Promise<Record<string, Plan | undefined>> {
+  const refs = await engineRefs(run);
+  const plans: Record<string, Plan | undefined> = {};
+  for (const r of run.resources.filter((x) => x.type === "docker:index/service:Service")) {
+    plans[r.name] = await planOnly(r.inputs, image(r.name), refs);
+  }
+  return plans;
+}
+
+/** The engine's secrets and configs of a stack run, by their mocked IDs (created when new, as the run would create them). */
+export async function engineRefs(run: StackRun): Promise<EngineRefs> {
   const secrets = new Map<string, SecretRef>();
   const configs = new Map<string, SecretRef>();
   for (const r of run.resources) {
     if (r.type === "docker:index/secret:Secret") secrets.set(`${r.name}-id`, await createSecret(r));
     if (r.type === "docker:index/serviceConfig:ServiceConfig") configs.set(`${r.name}-id`, await createConfig(r));
   }
-  const lookup = (map: Map<string, SecretRef>) => (id: string) => map.get(id) ?? { id, name: id };
-  const plans: Record<string, Plan | undefined> = {};
-  for (const r of run.resources.filter((x) => x.type === "docker:index/service:Service")) {
-    plans[r.name] = await planOnly(r.inputs, image(r.name), { secret: lookup(secrets), config: lookup(configs) });
-  }
-  return plans;
+  return refsFrom(secrets, configs);
+}
+
+/** Lookups of the engine's secrets and configs by mocked ID; an ID the run did not declare is an error. */
+function refsFrom(secrets: Map<string, SecretRef>, configs: Map<string, SecretRef>): EngineRefs {
+  const lookup = (kind: string, map: Map<string, SecretRef>) => (id: string) => {
+    const found = map.get(id);
+    if (!found) throw new Error(`a service refers to undeclared ${kind} ${id}`);
+    return found;
+  };
+  return { secret: lookup("secret", secrets), config: lookup("config", configs) };
 }
 
 /**

@@ -18,7 +18,7 @@
  */
 import { engine, filters } from "./engineApi";
 import { goDurationString } from "./provider/flatten";
-import { goDurationNs } from "./spec";
+import { goParseDuration } from "./provider/send";
 
 /** What the provider's refreshes use of retry.StateChangeConf (milliseconds). */
 export interface StateChangeTiming {
@@ -189,7 +189,8 @@ export type ConvergeResult = { outcome: "converged"; elapsedMs: number } | { out
 export async function providerConverge(service: string, phase: "create" | "update", cfg: { delay: string; timeout: string }): Promise<ConvergeResult> {
   const started = Date.now();
   const { ID: id } = await engine<{ ID: string }>("GET", `/services/${service}`);
-  const ms = (goDuration: string) => (goDurationNs(goDuration) ?? 0) / 1e6;
+  // createConvergeConfig: time.ParseDuration with its error ignored (0).
+  const ms = (goDuration: string) => (goParseDuration(goDuration) ?? 0) / 1e6;
   const timeoutMs = ms(cfg.timeout);
   const timing: StateChangeTiming = { delayMs: phase === "create" ? ms(cfg.delay) : UPDATE_DELAY_MS, minTimeoutMs: MIN_TIMEOUT_MS, timeoutMs };
   const result = phase === "create" ? await waitForState(timing, ["running", "complete"], () => createRefresh(id)) : await waitForState(timing, ["completed"], () => updateRefresh(id));

@@ -9,8 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ConfigMap, runStack, StackRun, testSecrets } from "../harness";
-import { applyStack, planStack, tasks, teardown } from "./apply";
-import { engine } from "./engineApi";
+import { applyStack, engineRefs, planStack, tasks, teardown } from "./apply";
 import { onLocalEngine } from "./probe";
 import type { Plan } from "./provider/plan";
 import { applyService } from "./serviceStep";
@@ -122,7 +121,7 @@ describe("staging after a first application: what a change plans and restarts", 
     const run = await runStack("staging", plain, secret);
     const declared = run.resources.find((r) => r.type === "docker:index/service:Service" && r.name === "postgres");
     if (!declared) throw new Error("no postgres service declared");
-    const refs = await secretRefs(`${PREFIX.staging}-`);
+    const refs = await engineRefs(run);
     // A service-level change only (a label), sent first with env in the declared order, then in another order.
     const labelled = (value: string) => ({ ...declared.inputs, labels: [...(declared.inputs.labels as object[]), { label: "railyard.test", value }] });
     const before = await runningTaskIds(`${PREFIX.staging}-postgres`);
@@ -138,15 +137,3 @@ describe("staging after a first application: what a change plans and restarts", 
     expect(after).not.toEqual(before);
   });
 });
-
-/** The engine's secrets of a prefix, by the mocked IDs the declarations use (`<resource>-id`). */
-async function secretRefs(prefix: string): Promise<{ secret: (id: string) => { id: string; name: string }; config: (id: string) => { id: string; name: string } }> {
-  const all = await engine<{ ID: string; Spec: { Name: string } }[]>("GET", "/secrets");
-  const byResource = new Map(all.map((s) => [`${s.Spec.Name.replace(/-[0-9a-f]{7}$/, "")}-id`, { id: s.ID, name: s.Spec.Name }]));
-  const find = (id: string) => {
-    const found = byResource.get(id);
-    if (!found) throw new Error(`no secret on the engine for ${id} (${prefix})`);
-    return found;
-  };
-  return { secret: find, config: find };
-}

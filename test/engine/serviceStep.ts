@@ -14,7 +14,7 @@ import { engine, filters } from "./engineApi";
 import { EngineService, EngineServiceSpec, flattenService, TfState } from "./provider/flatten";
 import { Plan, planService, TfConfig, tfConfig, withStateOnly } from "./provider/plan";
 import { clientCreate, clientUpdate, EnvOrder, plannedValues, providerSpec, RegistryModel } from "./provider/send";
-import { mockNetworkId } from "../harness";
+import { mockNetworkName } from "../harness";
 import { DeclaredService, resolveDeclared, revealDeep, SecretRef } from "./spec";
 
 /** The bed's "Pulumi state" of auth and convergeConfig, which the provider never reads back: the last declaration per Swarm service. */
@@ -68,11 +68,9 @@ async function waitGone(id: string): Promise<void> {
 
 /** The engine's ID of each network the service names by a mocked ID (the bootstrap made the network of that name). */
 async function networkIds(raw: unknown): Promise<Map<string, string>> {
-  const suffix = mockNetworkId("");
   const ids = new Map<string, string>();
   for (const { id } of (revealDeep(raw) as DeclaredService).taskSpec.networksAdvanceds) {
-    const name = id.endsWith(suffix) ? id.slice(0, -suffix.length) : id;
-    ids.set(id, (await engine<{ Id: string }>("GET", `/networks/${name}`)).Id);
+    ids.set(id, (await engine<{ Id: string }>("GET", `/networks/${mockNetworkName(id)}`)).Id);
   }
   return ids;
 }
