@@ -7,7 +7,7 @@
  * The edge's and databases' counterpart, which waits for Swarm's own verdict, is components/settleGate.ts.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { GateArgs, gateCommand } from "../commands/release";
+import { GateArgs, gateCommand } from "../commands/gate";
 import type { Host } from "./host";
 
 export interface HealthGateArgs {

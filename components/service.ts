@@ -9,7 +9,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { commandHealthcheck, envSecretFile, httpHealthcheck, startCommand } from "../commands/container";
-import { migrateCommand } from "../commands/release";
+import { migrateCommand } from "../commands/migrate";
 import type { EnvVar, ServiceEnvPlan } from "../config/env";
 import type { ServiceNames } from "../config/names";
 import type { ServiceConfig } from "../config/schema";

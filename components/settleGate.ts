@@ -4,7 +4,7 @@
  */
 import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { settleCommand } from "../commands/release";
+import { settleCommand } from "../commands/gate";
 import type { Host } from "./host";
 
 /** How long a settle gate waits for Swarm: the monitor windows (edge 10 s, front 5 s, databases 30 s), a rollback, a start period. */

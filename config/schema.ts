@@ -172,7 +172,12 @@ const envValue = z
 
 export const serviceSchema = z
   .strictObject({
-    kind: z.enum(["web", "worker"], { error: "expected web or worker" }).default("web"),
+    /**
+     * web: serves HTTP on `port`; worker: no port (queue consumers); scheduler: at most one task ever (Celery beat,
+     * cron-like senders): 0 or 1 replica, updated and rolled back stop-first, after any migration that pauses it.
+     * @default "web"
+     */
+    kind: z.enum(["web", "worker", "scheduler"], { error: "expected web, worker or scheduler" }).default("web"),
     image: noNul("image reference", 512).optional(),
     build: buildSchema.optional(),
     startCommand: noNul("start command", 4096).optional(),
@@ -207,22 +212,30 @@ export const serviceSchema = z
     if (s.kind === "web" && s.port === undefined) {
       ctx.addIssue({ code: "custom", path: ["port"], input: undefined, message: "expected a port for a web service" });
     }
-    if (s.kind === "worker" && s.port !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["port"], input: s.port, message: "expected no port on a worker service" });
+    if (s.kind !== "web" && s.port !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["port"], input: s.port, message: `expected no port on a ${s.kind} service` });
     }
-    if (s.kind === "worker" && s.healthcheck?.path !== undefined) {
+    if (s.kind !== "web" && s.healthcheck?.path !== undefined) {
       ctx.addIssue({
         code: "custom",
         path: ["healthcheck", "path"],
         input: s.healthcheck.path,
-        message: "expected a healthcheck command on a worker service (it has no port to probe)",
+        message: `expected a healthcheck command on a ${s.kind} service (it has no port to probe)`,
+      });
+    }
+    if (s.kind === "scheduler" && s.replicas > 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["replicas"],
+        input: s.replicas,
+        message: "expected 0 or 1 replicas for a scheduler (a second one would send every scheduled job twice)",
       });
     }
     if (s.pauseDuringMigration.length > 0 && s.preDeployCommand === undefined) {
       ctx.addIssue({ code: "custom", path: ["pauseDuringMigration"], input: s.pauseDuringMigration, message: "expected a preDeployCommand to pause services for" });
     }
-    if (s.kind === "worker" && s.domains.length > 0) {
-      ctx.addIssue({ code: "custom", path: ["domains"], input: s.domains, message: "expected no domains on a worker service (it has no port to route to)" });
+    if (s.kind !== "web" && s.domains.length > 0) {
+      ctx.addIssue({ code: "custom", path: ["domains"], input: s.domains, message: `expected no domains on a ${s.kind} service (it has no port to route to)` });
     }
     const seen = new Set<string>();
     s.secrets.forEach((name, i) => {

@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { backupCommand } from "../commands/backup";
 import { bootstrapFromFile, bootstrapFromStdin, networkIdCommand } from "../commands/bootstrap";
-import { settleCommand } from "../commands/release";
+import { settleCommand } from "../commands/gate";
 import { commandHealthcheck, httpHealthcheck, startCommand } from "../commands/container";
 import { BOOTSTRAP_SCRIPT } from "../components/host";
 import { shellJoin, shellQuote } from "../lib/shell";

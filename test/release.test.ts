@@ -9,7 +9,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { gateCommand, MigrationJob, migrationJobArgs, migrateCommand } from "../commands/release";
+import { gateCommand } from "../commands/gate";
+import { MigrationJob, migrationJobArgs, migrateCommand } from "../commands/migrate";
 import { HOSTILE } from "./hostile";
 import { byType, Captured, one, reveal, ROOT, runStack, stackFile, StackRun, testSecrets } from "./harness";
 

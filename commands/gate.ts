@@ -1,0 +1,42 @@
+/**
+ * Command builders for the gates after a service update (Kamal style: pure functions returning shell lines;
+ * every value is one quoted word, so nothing in it is expanded). The script lives in host/ and works by hand with
+ * --help: railyard-gate.sh (health gate after the update, rollback on failure; with --settle, the wait for
+ * Swarm's own update of the edge and the databases, which convergeConfig ends too early).
+ */
+import { shellJoin } from "../lib/shell";
+
+export interface GateArgs {
+  /** Swarm service name. */
+  service: string;
+  /** The image the update declared: the gate passes only when every running task runs it. */
+  image: string;
+  /** Probe each new task from inside on 127.0.0.1:port/path (web services with an HTTP health check). */
+  probe?: { port: number; path: string };
+  /** Probe through the edge: URL on the host, Host header / TLS name, accept the origin certificate. */
+  edge?: { url: string; host: string; insecure: boolean };
+  attempts: number;
+  intervalSeconds: number;
+}
+
+export function gateCommand(scriptPath: string, g: GateArgs): string {
+  const words = ["bash", scriptPath, "--service", g.service, "--image", g.image];
+  if (g.probe) words.push("--port", String(g.probe.port), "--path", g.probe.path);
+  if (g.edge) words.push("--url", g.edge.url, "--host", g.edge.host, ...(g.edge.insecure ? ["--insecure"] : []));
+  words.push("--attempts", String(g.attempts), "--interval", String(g.intervalSeconds));
+  // Bounded even if Docker hangs: every attempt plus the 120 s rollback wait, plus a margin.
+  const limit = Math.ceil(g.attempts * (g.intervalSeconds + 15) + 180);
+  return shellJoin(["timeout", String(limit), ...words]);
+}
+
+export interface SettleArgs {
+  /** Swarm service name. */
+  service: string;
+  /** How long Swarm's update (its monitor window, and a rollback) may take, in whole seconds. */
+  timeoutSeconds: number;
+}
+
+/** Waits for Swarm's own update of the service to complete (railyard-gate.sh --settle); `timeout` a minute after its own limit. */
+export function settleCommand(scriptPath: string, g: SettleArgs): string {
+  return shellJoin(["timeout", String(g.timeoutSeconds + 60), "bash", scriptPath, "--settle", "--service", g.service, "--timeout", String(g.timeoutSeconds)]);
+}
