@@ -13,7 +13,7 @@ import { PreDeployBackup } from "./components/preDeployBackup";
 import { Host } from "./components/host";
 import { Service } from "./components/service";
 import { publicUrls, serviceEdgeProbe } from "./config/edge";
-import { deployOrder } from "./config/env";
+import { deployOrder, pausedBy } from "./config/env";
 import { loadStackConfig } from "./config/load";
 import { durationMs } from "./lib/units";
 
@@ -48,8 +48,10 @@ const backup = config.deploy.preDeployBackup
     })
   : undefined;
 
+// A service that a migration pauses is updated after that migration (never while its job runs).
+const pausers = pausedBy(Object.fromEntries(Object.entries(config.services).map(([n, s]) => [n, s.pauseDuringMigration])));
 const services: Record<string, Service> = {};
-for (const name of deployOrder(config.env)) {
+for (const name of deployOrder(config.env, pausers)) {
   services[name] = new Service(name, {
     names: config.names.services[name],
     config: config.services[name],
@@ -64,6 +66,7 @@ for (const name of deployOrder(config.env)) {
     // The job script counts whole seconds: a limit such as 1500ms rounds up, never down to nothing.
     migrationTimeoutSeconds: Math.ceil(durationMs(config.deploy.migrationTimeout) / 1000),
     beforeMigration: backup?.commands,
+    afterMigrations: (pausers[name] ?? []).flatMap((p) => services[p].migration ?? []),
   });
 }
 

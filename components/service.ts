@@ -1,11 +1,13 @@
 /**
- * Service: a Railway-like service (web or worker) as a Swarm service. Image pinned by digest, or built on the
- * host from a build context. Updates roll start-first with `failure_action: rollback` and a monitor window;
+ * Service: a Railway-like service (web, worker or scheduler) as a Swarm service. Image pinned by digest, or built on
+ * the host from a build context. Updates roll start-first (a scheduler's stop-first: never two at once) with
+ * `failure_action: rollback` and a monitor window; tasks run under Docker's init, so SIGTERM reaches the app;
  * the health gate (components/healthGate.ts) waits for the release and rolls it back when it fails; Swarm's own
  * rollback stays as a backstop. A preDeployCommand runs first as a one-off job from the new image. Env values that hold
  * secrets (database passwords, app secrets) arrive as Swarm secret files and are exported by the start command;
  * the rest are plain env.
  */
+import { createHash } from "node:crypto";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { commandHealthcheck, envSecretFile, httpHealthcheck, startCommand } from "../commands/container";
@@ -40,12 +42,25 @@ export interface ServiceArgs {
   migrationTimeoutSeconds: number;
   /** Must finish before the migration runs (the pre-deploy backups). */
   beforeMigration?: pulumi.Resource[];
+  /**
+   * The migrations that pause this service (pauseDuringMigration of other services): its update waits for them, so
+   * `pulumi up` never rolls it while a job runs, nor starts it beside the one the job restored.
+   */
+  afterMigrations?: pulumi.Resource[];
 }
 
 export class Service extends pulumi.ComponentResource {
   readonly service: docker.Service;
   /** The image reference the tasks run (a digest). */
   readonly image: pulumi.Output<string>;
+  /**
+   * The release: a hash of the whole declared task template (image, command, env, secrets, limits, health check,
+   * restart policy, logging), carried by every task as the container label railyard.release. The health gate
+   * tells the release's tasks from any other by it, also after a rollback.
+   */
+  readonly release: pulumi.Output<string>;
+  /** The preDeployCommand's job, when there is one: services it pauses are updated after it. */
+  readonly migration?: pulumi.Resource;
 
   constructor(name: string, args: ServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("railyard:index:Service", name, {}, opts);
@@ -81,11 +96,14 @@ export class Service extends pulumi.ComponentResource {
             ...childOpts,
             dependsOn: [...childOpts.dependsOn, ...args.host.scriptsReady, ...(args.beforeMigration ?? [])],
           });
-    this.service = swarmService(name, args, this.image, plain, secretRefs, secretVars, {
+    this.migration = migration;
+    const declared = swarmService(name, args, this.image, plain, secretRefs, secretVars, {
       ...childOpts,
-      dependsOn: [...childOpts.dependsOn, ...(migration ? [migration] : [])],
+      dependsOn: [...childOpts.dependsOn, ...(migration ? [migration] : []), ...(args.afterMigrations ?? [])],
     });
-    this.registerOutputs({ serviceName: args.names.swarm, image: this.image });
+    this.service = declared.service;
+    this.release = declared.release;
+    this.registerOutputs({ serviceName: args.names.swarm, image: this.image, release: this.release });
   }
 }
 
@@ -157,6 +175,19 @@ function monitorWindow(config: ServiceConfig): string {
   return goDuration(Math.max(durationMs(config.update.monitor), needed));
 }
 
+/** The first 12 hex digits of the SHA-256 of a task template's JSON: the release label's value. */
+export function releaseHash(taskSpec: unknown): string {
+  return createHash("sha256").update(JSON.stringify(taskSpec)).digest("hex").slice(0, 12);
+}
+
+/**
+ * How tasks are replaced. Web services and workers start the new task first (no capacity lost); a scheduler stops
+ * the old one first, in updates and rollbacks alike, so two never run at once.
+ */
+function updateOrder(config: ServiceConfig): "start-first" | "stop-first" {
+  return config.kind === "scheduler" ? "stop-first" : "start-first";
+}
+
 function swarmService(
   name: string,
   args: ServiceArgs,
@@ -165,7 +196,7 @@ function swarmService(
   secrets: docker.types.input.ServiceTaskSpecContainerSpecSecret[],
   secretVars: string[],
   opts: pulumi.CustomResourceOptions,
-): docker.Service {
+): { service: docker.Service; release: pulumi.Output<string> } {
   const c = args.config;
   const h = c.healthcheck;
   const update = {
@@ -174,39 +205,45 @@ function swarmService(
     monitor: monitorWindow(c),
     // One decimal, as the provider reads it back (the config allows no more).
     maxFailureRatio: c.update.maxFailureRatio.toFixed(1),
-    order: "start-first",
+    order: updateOrder(c),
   };
-  return new docker.Service(
+  const containerSpec = {
+    image,
+    commands: c.startCommand === undefined ? undefined : startCommand(c.startCommand, secretVars),
+    env,
+    secrets,
+    healthcheck: h && {
+      tests: h.path !== undefined && c.port !== undefined ? httpHealthcheck(c.port, h.path) : commandHealthcheck(h.command ?? "", secretVars),
+      interval: h.interval,
+      timeout: h.timeout,
+      retries: h.retries,
+      startPeriod: h.startPeriod,
+    },
+    stopGracePeriod: c.stopGracePeriod,
+    // Docker's init (tini) as PID 1 forwards SIGTERM to the app: an app that installs its handler late, or never
+    // (PID 1 ignores signals it has no handler for), still stops at once instead of living out the grace period.
+    init: true,
+  };
+  const taskSpec = {
+    containerSpec,
+    networksAdvanceds: [{ id: args.host.networkId }],
+    restartPolicy: {
+      condition: c.restartPolicy.condition,
+      maxAttempts: c.restartPolicy.maxAttempts,
+      delay: c.restartPolicy.delay,
+      window: c.restartPolicy.window,
+    },
+    resources: resourceLimits(c.resources),
+    logDriver: logDriver(args.logs),
+  };
+  const release = pulumi.output(taskSpec).apply(releaseHash);
+  const service = new docker.Service(
     name,
     {
       name: args.names.swarm,
       labels: railyardLabels(args.stack, c.kind, name),
       mode: { replicated: { replicas: c.replicas } },
-      taskSpec: {
-        containerSpec: {
-          image,
-          commands: c.startCommand === undefined ? undefined : startCommand(c.startCommand, secretVars),
-          env,
-          secrets,
-          healthcheck: h && {
-            tests: h.path !== undefined && c.port !== undefined ? httpHealthcheck(c.port, h.path) : commandHealthcheck(h.command ?? "", secretVars),
-            interval: h.interval,
-            timeout: h.timeout,
-            retries: h.retries,
-            startPeriod: h.startPeriod,
-          },
-          stopGracePeriod: c.stopGracePeriod,
-        },
-        networksAdvanceds: [{ id: args.host.networkId }],
-        restartPolicy: {
-          condition: c.restartPolicy.condition,
-          maxAttempts: c.restartPolicy.maxAttempts,
-          delay: c.restartPolicy.delay,
-          window: c.restartPolicy.window,
-        },
-        resources: resourceLimits(c.resources),
-        logDriver: logDriver(args.logs),
-      },
+      taskSpec: { ...taskSpec, containerSpec: { ...containerSpec, labels: [{ label: "railyard.release", value: release }] } },
       // dnsrr: the service name resolves to its tasks' addresses, no IPVS virtual IP (the edge uses tasks.<name>).
       endpointSpec: { mode: "dnsrr" },
       updateConfig: { ...update, failureAction: "rollback" },
@@ -215,4 +252,5 @@ function swarmService(
     },
     fixedName(opts),
   );
+  return { service, release };
 }

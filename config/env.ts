@@ -161,14 +161,26 @@ function mergeText(parts: EnvPart[]): EnvPart[] {
   return out;
 }
 
-/** Service names so that every service comes after the services it refers to (references have no cycle). */
-export function deployOrder(plans: Record<string, ServiceEnvPlan>): string[] {
+/** For each service some migration pauses, the services whose migrations pause it (from pauseDuringMigration lists). */
+export function pausedBy(pauses: Record<string, string[]>): Record<string, string[]> {
+  const out = new Map<string, Set<string>>();
+  for (const [pauser, paused] of Object.entries(pauses)) {
+    for (const name of paused) out.set(name, new Set([...(out.get(name) ?? []), pauser]));
+  }
+  return Object.fromEntries([...out].map(([name, by]) => [name, [...by].sort()]));
+}
+
+/**
+ * Service names so that every service comes after the services it refers to and after those whose migration
+ * pauses it (`after`, from pausedBy; the checks refuse a cycle of the two).
+ */
+export function deployOrder(plans: Record<string, ServiceEnvPlan>, after: Record<string, string[]> = {}): string[] {
   const order: string[] = [];
   const placed = new Set<string>();
   const visit = (name: string) => {
     if (placed.has(name)) return;
     placed.add(name);
-    for (const dep of plans[name].services) visit(dep);
+    for (const dep of [...plans[name].services, ...(after[name] ?? [])]) visit(dep);
     order.push(name);
   };
   Object.keys(plans).sort().forEach(visit);

@@ -11,6 +11,7 @@ import { PINNED_IMAGE, registryOk, TAGGED_IMAGE } from "./patterns";
 import { expandedLengths, planEnv, serviceVariables } from "./env";
 import { nameProblems as derivedNameProblems } from "./names";
 import { ConfigProblem, describe } from "./problems";
+import { pausedBy } from "./env";
 import { findCycles, parseTemplate, serviceEdges } from "./references";
 import type { ServiceEnvPlan } from "./env";
 import type { DatabaseConfig, EdgeConfig, HostConfig, ServiceConfig } from "./schema";
@@ -70,6 +71,7 @@ export function semanticProblems(s: PartialStack): { problems: ConfigProblem[]; 
     databases: Object.fromEntries(Object.entries(s.databases).filter(([n]) => !shared.has(n))),
   });
   problems.push(...referenceProblems, ...secretListProblems(s));
+  if (referenceProblems.length === 0 && pauseProblems(s).length === 0) problems.push(...pauseOrderProblems(s));
   const allParsed =
     s.serviceNames.length === Object.keys(s.services).length && s.databaseNames.length === Object.keys(s.databases).length;
   if (s.prefix === undefined) return { problems };
@@ -239,6 +241,33 @@ function pauseProblems(s: PartialStack): ConfigProblem[] {
         const others = s.serviceNames.filter((n) => n !== name).join(", ") || "none";
         out.push({ path: ["services", name, "pauseDuringMigration", i], expected: `another service of the stack (${others})`, got: describe(other) });
       }
+    });
+  }
+  return out;
+}
+
+/**
+ * A paused service is updated after the migration that pauses it (a real `pulumi up` never updates it while the
+ * job runs), and that migration runs after everything its service refers to: the two orders must not meet in a
+ * cycle (api pauses worker while api refers to worker, directly or through other services).
+ */
+function pauseOrderProblems(s: PartialStack): ConfigProblem[] {
+  const graph = new Map<string, string[]>();
+  for (const [name, env] of Object.entries(s.envs)) {
+    graph.set(name, serviceEdges(env, (n) => Object.hasOwn(s.envs, n)).map((e) => e.target));
+  }
+  const pausers = pausedBy(Object.fromEntries(Object.entries(s.services).map(([n, c]) => [n, c.pauseDuringMigration])));
+  for (const [paused, by] of Object.entries(pausers)) if (graph.has(paused)) graph.set(paused, [...(graph.get(paused) ?? []), ...by]);
+  const out: ConfigProblem[] = [];
+  for (const cycle of findCycles(graph)) {
+    // Report it where a pause closes it: the pausing service's list entry.
+    const at = cycle.findIndex((node, i) => i + 1 < cycle.length && (pausers[node] ?? []).includes(cycle[i + 1]));
+    if (at < 0) continue;
+    const [paused, pauser] = [cycle[at], cycle[at + 1]];
+    out.push({
+      path: ["services", pauser, "pauseDuringMigration", s.services[pauser].pauseDuringMigration.indexOf(paused)],
+      expected: `a service ${pauser} does not need first (it is updated after ${pauser}'s migration, which runs after what ${pauser} refers to)`,
+      got: `the cycle ${cycle.join(" → ")}`,
     });
   }
   return out;

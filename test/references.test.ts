@@ -1,6 +1,6 @@
 /** Reference parsing, cycle detection and env planning: pure functions, exact results. */
 import { describe, expect, it } from "vitest";
-import { deployOrder, planEnv } from "../config/env";
+import { deployOrder, pausedBy, planEnv } from "../config/env";
 import { findCycles, parseTemplate } from "../config/references";
 import { databaseSchema, serviceSchema } from "../config/schema";
 import { PLUGINS } from "../databases";
@@ -68,6 +68,12 @@ describe("planEnv", () => {
 
   it("orders services after those they reference", () => {
     expect(deployOrder(plan)).toEqual(["api", "web", "worker"]);
+  });
+
+  it("orders a paused service after the services whose migrations pause it", () => {
+    expect(pausedBy({ worker: ["web", "api"], api: ["web"] })).toEqual({ web: ["api", "worker"], api: ["worker"] });
+    // worker's migration pauses web: web comes after worker (which still comes after api, which it refers to).
+    expect(deployOrder(plan, pausedBy({ worker: ["web"] }))).toEqual(["api", "worker", "web"]);
   });
 });
 

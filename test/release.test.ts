@@ -138,6 +138,16 @@ describe.each([
     expect(byType(r, type).filter((c) => c.name.endsWith("-migrate")).map((c) => c.name)).toEqual(["api-migrate"]);
   });
 
+  it("updates the services a migration pauses only after it (never while its job runs)", async () => {
+    const r = await run(stack);
+    const paused = stack === "dev" ? [] : ["worker", "beat"];
+    for (const name of ["worker", "beat"]) {
+      const deps = one(r, "docker:index/service:Service", name).dependsOn;
+      if (paused.includes(name)) expect(deps, name).toContain("api-migrate");
+      else expect(deps, name).not.toContain("api-migrate");
+    }
+  });
+
   it("gates every service after its update and the edge, on its declared image", async () => {
     const r = await run(stack);
     for (const name of ["api", "frontend", "worker", "beat"]) {

@@ -36,13 +36,16 @@ describe.each(["dev", "staging", "production"])("stack %s", (stack) => {
     expect(reveal(check.inputs.triggers)).toEqual([stack, `${stack}-net`]);
   });
 
-  it("rolls services start-first with rollback on failure", async () => {
+  it("rolls services start-first (the scheduler stop-first) with rollback on failure, under Docker's init", async () => {
     const r = await run(stack);
     for (const name of ["api", "frontend", "worker", "beat"]) {
       const s = spec(one(r, SERVICE, name));
-      expect(s.updateConfig.order).toBe("start-first");
+      // beat is the stack's scheduler: never two at once, in an update or a rollback.
+      const order = name === "beat" ? "stop-first" : "start-first";
+      expect(s.updateConfig.order).toBe(order);
       expect(s.updateConfig.failureAction).toBe("rollback");
-      expect(s.rollbackConfig?.order).toBe("start-first");
+      expect(s.rollbackConfig?.order).toBe(order);
+      expect(s.taskSpec.containerSpec.init).toBe(true);
       expect(s.rollbackConfig?.parallelism).toBe(0);
       // The health gate, not convergeConfig, waits for the release (and rolls it back within seconds).
       expect(s.convergeConfig).toBeUndefined();

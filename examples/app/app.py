@@ -3,12 +3,17 @@
   serve    HTTP on $PORT (8000): /health (or any path ending in /health) answers JSON with the version and the status of the database and Redis
            the env points at (checked with psql and redis-cli), "/" answers the role and version.
   migrate  stands in for a migration; MIGRATE_FAIL=1 makes it fail with exit 3.
-  worker, beat  idle with a heartbeat.
+  worker   idles with a heartbeat.
+  beat     a scheduler: every BEAT_EVERY seconds (1) it sends a tick, recorded as "<hostname> <epoch>" on the Redis
+           list railyard:beat (REDIS_URL), so two schedulers running at once are seen.
 APP_MODE=crash makes every mode but migrate exit 1 at once (a release whose migration passes but that crashes on start).
+APP_LATE_HANDLER=N waits N seconds before installing the SIGTERM handler, as a real app that imports for a while
+does (as PID 1, SIGTERM is ignored until then).
 """
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -70,7 +75,22 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
 
 
+def beat():
+    every = float(os.environ.get("BEAT_EVERY", "1"))
+    host = socket.gethostname()
+    while True:
+        if os.environ.get("REDIS_URL"):
+            try:
+                subprocess.run(["redis-cli", "-u", os.environ["REDIS_URL"], "--no-auth-warning", "rpush", "railyard:beat", f"{host} {time.time():.3f}"],
+                               capture_output=True, timeout=3)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        print(f"beat {VERSION}: sent a tick", flush=True)
+        time.sleep(every)
+
+
 def main():
+    time.sleep(float(os.environ.get("APP_LATE_HANDLER", "0")))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     mode = sys.argv[1] if len(sys.argv) > 1 else "serve"
     if os.environ.get("APP_MODE") == "crash" and mode != "migrate":
@@ -83,6 +103,8 @@ def main():
             print("migration failed: Multiple head revisions are present", file=sys.stderr)
             sys.exit(3)
         print("migrations: nothing to apply")
+    elif mode == "beat":
+        beat()
     else:
         while True:
             print(f"{mode} {VERSION}: alive", flush=True)

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds the real-engine test images without a registry: a Debian rootfs from debootstrap (python3, postgresql,
-# redis, curl, caddy, haproxy) imported with `docker import`, then small images on top of it. Everything is tagged with a hash
+# mariadb, redis, curl, caddy, haproxy, and Debian's real celery, alembic and uvicorn) imported with `docker import`,
+# then small images on top of it. Everything is tagged with a hash
 # of its inputs, so a second run reuses what exists. Prints the image names as KEY=IMAGE lines on stdout.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 mirror=${RAILYARD_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-packages=ca-certificates,curl,python3,postgresql,redis-server,procps,caddy,haproxy
+packages=ca-certificates,curl,python3,postgresql,redis-server,procps,caddy,haproxy,mariadb-server,mariadb-client,python3-celery,python3-redis,alembic,python3-sqlalchemy,python3-psycopg2,uvicorn,python3-fastapi
 
 base_hash=$(printf '%s\n' "$packages" "bookworm" | sha256sum | cut -c1-12)
 base=railyard-test/base:$base_hash
@@ -39,8 +40,13 @@ build() {
   echo "$tag"
 }
 
+# Debian's real celery runs the Celery app in images/celery_app.py (app.celery_app: a beat that records each send);
+# uvicorn and alembic are stand-ins that run app.py.
 app_body='COPY app.py /app/app.py
-COPY uvicorn celery alembic /usr/local/bin/
+COPY uvicorn alembic /usr/local/bin/
+COPY celery_app.py /opt/railyard-app/app/celery_app.py
+RUN touch /opt/railyard-app/app/__init__.py
+ENV PYTHONPATH=/opt/railyard-app
 CMD ["python3", "/app/app.py", "serve"]'
 echo "APP_V1=$(build app-v1 "$app_body
 ENV APP_VERSION=v1")"
@@ -52,6 +58,8 @@ echo "APP_CRASH=$(build app-crash "$app_body
 ENV APP_VERSION=v3 APP_MODE=crash")"
 echo "POSTGRES=$(build postgres 'COPY pg-entrypoint.sh /usr/local/bin/pg-entrypoint.sh
 ENTRYPOINT ["/usr/local/bin/pg-entrypoint.sh"]')"
+# MySQL stand-in: MariaDB with the official mysql image's entrypoint behaviour (an empty data directory, no socket trust).
+echo "MARIADB=$(build mariadb $'COPY mariadb-entrypoint.sh /usr/local/bin/\nRUN rm -rf /var/lib/mysql/*\nENTRYPOINT ["/usr/local/bin/mariadb-entrypoint.sh"]')"
 echo "REDIS=$(build redis 'CMD ["redis-server", "--protected-mode", "no"]')"
 echo "EDGE=$(build edge 'CMD ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]')"
 # A bad edge release: its first task runs, its second fails a few seconds after it started (images/caddy-second-fails.sh).

@@ -18,6 +18,8 @@ export interface DeclaredService {
       mounts?: { type: string; source: string; target: string }[];
       healthcheck?: { tests: string[]; interval: string; timeout: string; retries: number; startPeriod: string };
       stopGracePeriod?: string;
+      init?: boolean;
+      labels?: { label: string; value: string }[];
     };
     networksAdvanceds: { id: string }[];
     placement?: { constraints: string[] };
