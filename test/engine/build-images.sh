@@ -43,7 +43,7 @@ build() {
 # Debian's real celery runs the Celery app in images/celery_app.py (app.celery_app: a beat that records each send);
 # uvicorn and alembic are stand-ins that run app.py.
 app_body='COPY app.py /app/app.py
-COPY uvicorn alembic /usr/local/bin/
+COPY uvicorn alembic celery /usr/local/bin/
 COPY celery_app.py /opt/railyard-app/app/celery_app.py
 RUN touch /opt/railyard-app/app/__init__.py
 ENV PYTHONPATH=/opt/railyard-app
