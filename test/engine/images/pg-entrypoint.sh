@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Test stand-in for the official postgres image's entrypoint: reads POSTGRES_USER, POSTGRES_DB,
 # POSTGRES_PASSWORD_FILE and PGDATA the same way, initialises the cluster once, then runs postgres as PID 1.
+# Its pg_hba.conf is the official image's: initdb's defaults (trust on the socket and 127.0.0.1/::1), then
+# scram-sha-256 from every other address, so only a connection over the network proves a password.
 set -euo pipefail
 : "${PGDATA:=/var/lib/postgresql/data}"
 : "${POSTGRES_USER:=postgres}"
@@ -13,9 +15,9 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   pwfile=$(mktemp)
   printf '%s' "$password" >"$pwfile"
   chown postgres "$pwfile"
-  runuser -u postgres -- initdb -D "$PGDATA" -U "$POSTGRES_USER" --pwfile="$pwfile" -A scram-sha-256 >/dev/null
+  runuser -u postgres -- initdb -D "$PGDATA" -U "$POSTGRES_USER" --pwfile="$pwfile" >/dev/null
   rm -f "$pwfile"
-  echo "host all all 0.0.0.0/0 scram-sha-256" >>"$PGDATA/pg_hba.conf"
+  echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
   runuser -u postgres -- pg_ctl -D "$PGDATA" -o "-c listen_addresses=127.0.0.1" -w start >/dev/null
   if [ "$POSTGRES_DB" != "postgres" ]; then
     PGPASSWORD=$password psql -h 127.0.0.1 -U "$POSTGRES_USER" -d postgres -v ON_ERROR_STOP=1 \
