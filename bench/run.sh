@@ -2,10 +2,10 @@
 # Runs one benchmark on the real engine and prints its report last, so its final line is the machine-readable one
 # ("<name>: key=value …"). On any failure (an assertion, the engine, a missing report) it exits non-zero and
 # prints no report, so no figures line.
-#   bash bench/run.sh <rollout|recovery> [--quick]
+#   bash bench/run.sh <name> [--quick]   (name: a bench/<name>.bench-run.ts file: rollout, recovery, signals, …)
 # --quick: a short run of the same steps (RAILYARD_BENCH_QUICK=1; each benchmark says what it cuts).
 set -euo pipefail
-usage() { echo "usage: bench/run.sh <rollout|recovery> [--quick]" >&2; exit 2; }
+usage() { echo "usage: bench/run.sh <name> [--quick]   (bench/<name>.bench-run.ts)" >&2; exit 2; }
 [[ $# -ge 1 ]] || usage
 name=$1
 shift

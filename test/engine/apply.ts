@@ -13,7 +13,7 @@ import { providerConverge } from "./converge";
 import { engine, filters } from "./engineApi";
 import type { Plan } from "./provider/plan";
 import { applyService, EngineRefs, forgetServices, planOnly, StepResult } from "./serviceStep";
-import { DeclaredService, revealDeep, SecretRef } from "./spec";
+import { bedRelease, DeclaredService, declaredRelease, revealDeep, SecretRef } from "./spec";
 
 export interface ApplyResult {
   /** Declared resource name → Swarm service name. */
@@ -117,9 +117,14 @@ export async function applyStack(
   const configs = new Map<string, SecretRef>();
   const result: ApplyResult = { services: {}, outcome: {}, durations: {}, actions: {}, plans: {} };
   // Commands name the declared images (migration job, gate): they get the same substitutes as the services.
+  // So do the gates' release labels (a test image makes another release).
   const substitutes = run.resources
     .filter((r) => r.type === "docker:index/service:Service")
-    .map((r) => [String((revealDeep(r.inputs) as DeclaredService).taskSpec.containerSpec.image), image(r.name)] as const)
+    .flatMap((r) => {
+      const d = revealDeep(r.inputs) as DeclaredService;
+      const release = declaredRelease(d);
+      return [[String(d.taskSpec.containerSpec.image), image(r.name)] as const, ...(release ? [[release, bedRelease(release, image(r.name))] as const] : [])];
+    })
     .sort((a, b) => b[0].length - a[0].length) as [string, string][];
   for (const r of run.resources) {
     // `only`: the resources a real `pulumi up` would change (it skips the unchanged ones).

@@ -3,6 +3,7 @@
 beat sends the task `tick` every BEAT_EVERY seconds (1); each send is also recorded by beat itself, in its own
 process, as "<hostname> <epoch>" on the Redis list railyard:beat: two beats running at once show up as two
 hostnames sending within one period. The worker runs `tick`, and answers `celery inspect ping`.
+APP_MODE=crash fails the import with a KeyError, as a release missing a setting does (a crash on start).
 """
 import os
 import socket
@@ -11,6 +12,9 @@ import time
 import redis
 from celery import Celery
 from celery.signals import before_task_publish
+
+if os.environ.get("APP_MODE") == "crash":
+    raise KeyError("CELERY_BROKER_SETTING")
 
 BROKER = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 app = Celery("app", broker=BROKER)
