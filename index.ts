@@ -32,6 +32,7 @@ for (const [name, db] of Object.entries(config.databases)) {
     names: config.names.databases[name],
     config: db,
     host,
+    secrets: config.secrets,
     stack: config.prefix,
     logs: config.logs,
   });

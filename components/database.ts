@@ -1,7 +1,14 @@
 /**
  * Database: a Railway-like database plugin (postgres, mysql, mongo, redis) as a single-replica Swarm service.
- * Its data lives in a named volume that Pulumi never deletes; its password is generated and reaches the
- * container only as a Swarm secret; it is updated stop-first and health-checked with the engine's own client.
+ * Its data lives in a named volume that Pulumi never deletes; its password (generated, or an entry of
+ * railyard:secrets named by passwordSecret) reaches the container only as a Swarm secret; it is updated
+ * stop-first and health-checked with the engine's own client.
+ * Postgres, MySQL and Mongo apply the password only when they initialise an empty volume, so the password
+ * railyard holds could drift from the one the volume keeps (a lost state regenerates it). A new password is
+ * therefore set in the running database before the update that mounts it (`<name>-password-rotate`), and after
+ * the database settles `<name>-password-check` signs in with it over the apps' network, failing `pulumi up`
+ * before any service that uses the database is updated (services depend on this component). Redis reads the
+ * secret on every start: it needs neither.
  * Services reference its `variables` (DATABASE_URL, PGHOST, …); the ones holding the password are secret Outputs.
  * Its spec declares no placement: on one node the volume is always there, and a declared placement would make
  * the next `pulumi up` restart it (the provider's create adds the registry's platforms to it, which its next
@@ -13,6 +20,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { DatabaseNames } from "../config/names";
 import type { DatabaseConfig } from "../config/schema";
+import { passwordCheckCommand, PasswordArgs, passwordRotateCommand, passwordStdin } from "../commands/password";
 import { PLUGINS } from "../databases";
 import { ContainerInputs, DatabasePlugin, endpointOf, PASSWORD_LENGTH, PASSWORD_SECRET_FILE, PASSWORD_SECRET_PATH } from "../databases/plugin";
 import { fixedName, LogSettings, logDriver, railyardLabels, resourceLimits, secretFile, serviceImage, swarmSecret } from "../lib/swarmSpec";
@@ -25,6 +33,8 @@ export interface DatabaseArgs {
   /** The stack file's entry: engine, image (default per engine), user, database, limits. */
   config: DatabaseConfig;
   host: Host;
+  /** The stack's app secrets (secret Outputs): passwordSecret names one. */
+  secrets: Record<string, pulumi.Output<string>>;
   stack: string;
   logs: LogSettings;
 }
@@ -35,6 +45,10 @@ export class Database extends pulumi.ComponentResource {
   readonly volume: docker.Volume;
   /** Swarm's own verdict on each update (railyard-gate.sh --settle), after convergeConfig. */
   readonly gate: pulumi.CustomResource;
+  /** Sets a new password in the running database before the update that mounts it (none for Redis). */
+  readonly rotation?: pulumi.CustomResource;
+  /** After the gate: the password railyard holds opens the database over the apps' network (none for Redis). */
+  readonly check?: pulumi.CustomResource;
   /** Variables services may reference; those holding the password are secret. */
   readonly variables: Record<string, pulumi.Output<string>>;
   /** The connection URL (secret). */
@@ -47,26 +61,67 @@ export class Database extends pulumi.ComponentResource {
     const endpoint = endpointOf(plugin, args.names.swarm, args.config);
     const inputs: ContainerInputs = { user: endpoint.user, database: endpoint.database, passwordFile: PASSWORD_SECRET_PATH };
     const childOpts = { parent: this, provider: args.host.provider, dependsOn: [args.host.ready] };
-    const password = new random.RandomPassword(`${name}-password`, { length: PASSWORD_LENGTH, special: false }, { parent: this });
-    const secret = swarmSecret(args.names.passwordSecret, password.result, railyardLabels(args.stack, "database", name), childOpts);
+    const password = databasePassword(name, args, this);
+    const secret = swarmSecret(args.names.passwordSecret, password, railyardLabels(args.stack, "database", name), childOpts);
     this.volume = new docker.Volume(
       `${name}-data`,
       { name: args.names.volume, labels: railyardLabels(args.stack, "database", name) },
       { ...childOpts, retainOnDelete: true },
     );
-    this.service = databaseService(name, args, plugin, inputs, secret, this.volume, childOpts);
+    const step: PasswordArgs = { name, service: args.names.swarm, engine: plugin.engine, user: endpoint.user, database: endpoint.database };
+    const script = args.host.scriptPath("railyard-dbpass.sh");
+    const stdin = password.apply(passwordStdin);
+    // Run again whenever the password changes: a new value is a new auto-named Swarm secret.
+    this.rotation = plugin.passwordFromSecretOnStart
+      ? undefined
+      : args.host.run(
+          `${name}-password-rotate`,
+          { create: passwordRotateCommand(script, step), stdin, triggers: [secret.name] },
+          { parent: this, dependsOn: [...args.host.scriptsReady, secret] },
+        );
+    this.service = databaseService(name, args, plugin, inputs, secret, this.volume, {
+      ...childOpts,
+      dependsOn: [...childOpts.dependsOn, ...(this.rotation ? [this.rotation] : [])],
+    });
     this.gate = settleGate(name, args.host, this.service, args.names.swarm, this);
+    // Also when the service is created anew (a stack deployed again over its kept volume).
+    this.check = plugin.passwordFromSecretOnStart
+      ? undefined
+      : args.host.run(
+          `${name}-password-check`,
+          { create: passwordCheckCommand(script, { ...step, network: args.host.network }), stdin, triggers: [secret.name, this.service.id] },
+          { parent: this, dependsOn: [...args.host.scriptsReady, this.gate] },
+        );
     this.variables = Object.fromEntries(
       plugin.variables.map((v) => [
         v.name,
         v.secret
-          ? pulumi.secret(password.result.apply((pw) => v.value({ ...endpoint, password: pw })))
+          ? pulumi.secret(password.apply((pw) => v.value({ ...endpoint, password: pw })))
           : pulumi.output(v.value({ ...endpoint, password: "" })),
       ]),
     );
     this.connectionUrl = this.variables[plugin.variables[0].name];
     this.registerOutputs({ serviceName: args.names.swarm, connectionUrl: this.connectionUrl });
   }
+}
+
+/**
+ * The password: the railyard:secrets entry passwordSecret names (the config checked it exists), or one generated
+ * and kept in the Pulumi state, regenerated whenever passwordVersion changes (a keeper only when set, so stacks
+ * that never set it keep theirs).
+ */
+function databasePassword(name: string, args: DatabaseArgs, parent: pulumi.Resource): pulumi.Output<string> {
+  const chosen = args.config.passwordSecret;
+  if (chosen !== undefined) {
+    if (!Object.hasOwn(args.secrets, chosen)) throw new Error(`railyard: databases.${name}.passwordSecret names ${chosen}, which railyard:secrets does not hold`);
+    return pulumi.secret(args.secrets[chosen]);
+  }
+  const version = args.config.passwordVersion;
+  return new random.RandomPassword(
+    `${name}-password`,
+    { length: PASSWORD_LENGTH, special: false, ...(version === undefined ? {} : { keepers: { passwordVersion: String(version) } }) },
+    { parent },
+  ).result;
 }
 
 function databaseService(

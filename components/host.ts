@@ -21,7 +21,7 @@ export const HOST_LIB = path.join(HOST_DIR, "railyard-lib.sh");
  * Scripts the release steps call on the host, and the library they source beside them (uploaded to
  * <stackDir>/scripts over SSH; run in place locally).
  */
-export const HOST_SCRIPTS = ["railyard-lib.sh", "railyard-backup.sh", "railyard-migrate.sh", "railyard-gate.sh"] as const;
+export const HOST_SCRIPTS = ["railyard-lib.sh", "railyard-backup.sh", "railyard-migrate.sh", "railyard-gate.sh", "railyard-dbpass.sh"] as const;
 export type HostScript = (typeof HOST_SCRIPTS)[number];
 /** Seconds the bootstrap may take before it is stopped and reported as failed. */
 const BOOTSTRAP_TIMEOUT_S = 300;
@@ -90,14 +90,21 @@ export class Host extends pulumi.ComponentResource {
 
   /**
    * A command run on the host (over SSH with the pinned host key, or locally in dev) when created and whenever
-   * `triggers` change. `create` must hold no secret value: it is stored in the state and may be logged.
+   * `triggers` change. `create` must hold no secret value: it is stored in the state and may be logged; a secret
+   * goes on `stdin` (kept as a secret in the state, never on a command line).
    */
   run(
     name: string,
-    args: { create: pulumi.Input<string>; triggers: pulumi.Input<unknown>[] },
+    args: { create: pulumi.Input<string>; triggers: pulumi.Input<unknown>[]; stdin?: pulumi.Input<string> },
     opts: pulumi.CustomResourceOptions,
   ): pulumi.CustomResource {
-    const common = { create: args.create, triggers: args.triggers, addPreviousOutputInEnv: false, logging: "stdoutAndStderr" as const };
+    const common = {
+      create: args.create,
+      triggers: args.triggers,
+      ...(args.stdin === undefined ? {} : { stdin: pulumi.secret(args.stdin) }),
+      addPreviousOutputInEnv: false,
+      logging: "stdoutAndStderr" as const,
+    };
     return this.connection
       ? new command.remote.Command(name, { ...common, connection: this.connection }, opts)
       : new command.local.Command(name, common, opts);

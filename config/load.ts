@@ -11,6 +11,7 @@ import { DatabaseNames, databaseNames, EdgeNames, edgeNames, networkName, Servic
 import { ConfigProblem, describe, problemsFromZod, RailyardConfigError } from "./problems";
 import { DatabaseConfig, databaseSchema, HostConfig, NOT_PROTOTYPE_KEY, ParsedStack, serviceSchema, ServiceConfig, stackSchema, TOP_LEVEL_KEYS } from "./schema";
 import { semanticProblems } from "./semantics";
+import { databasePasswordProblems } from "./passwords";
 
 export type Environment = ParsedStack["environment"];
 
@@ -253,7 +254,7 @@ export function loadStackConfig(stack: string = pulumi.getStack()): StackConfig 
     cloudflareToken: cloudflareToken(),
     projectDir: process.cwd(),
   });
-  problems.push(...semantic.problems);
+  problems.push(...semantic.problems, ...databasePasswordProblems(databases.parsed, secrets));
 
   if (problems.length > 0 || !environment || !prefix || !host || !logs || !deploy || !edge || !secrets || !semantic.env) {
     throw new RailyardConfigError(problems);

@@ -257,6 +257,20 @@ export const databaseSchema = z.strictObject({
   database: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: "expected a lower-case database name" }).optional(),
   resources: resourcesSchema,
   stopGracePeriod: duration("60s"),
+  /**
+   * The password, from an entry of railyard:secrets (its NAME), instead of a generated one. Set it to the password
+   * a kept volume already has (after a lost or recreated state); changing it rotates the password (README:
+   * Database passwords). 16 to 128 printable ASCII characters, no space, quote, backslash or backtick.
+   * @default a generated password kept in the Pulumi state
+   */
+  passwordSecret: z.string().regex(p.SECRET_NAME, { error: "expected a secret name such as POSTGRES_PASSWORD" }).optional(),
+  /**
+   * A keeper on the generated password: any change (setting it the first time too) generates a new one, and
+   * `pulumi up` rotates the database to it. Not with passwordSecret.
+   */
+  passwordVersion: z.int({ error: "expected a whole number" }).min(1, { error: "expected 1 to 1000000" }).max(1_000_000, {
+    error: "expected 1 to 1000000",
+  }).optional(),
 });
 
 /**

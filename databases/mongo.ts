@@ -14,6 +14,7 @@ export const mongo: DatabasePlugin = {
     database: { names: ["admin", "local", "config"], prefixes: [] },
   },
   configurableUser: true,
+  passwordFromSecretOnStart: false,
   containerEnv: ({ user, database, passwordFile }) => ({
     MONGO_INITDB_ROOT_USERNAME: user,
     MONGO_INITDB_ROOT_PASSWORD_FILE: passwordFile,

@@ -15,6 +15,7 @@ export const mysql: DatabasePlugin = {
     database: { names: ["mysql", "sys", "information_schema", "performance_schema"], prefixes: [] },
   },
   configurableUser: true,
+  passwordFromSecretOnStart: false,
   containerEnv: ({ user, database, passwordFile }) => ({
     MYSQL_USER: user,
     MYSQL_DATABASE: database,

@@ -47,6 +47,13 @@ export interface DatabasePlugin {
   defaultDatabase: string;
   /** Whether the stack file may choose the user and database name. */
   configurableUser: boolean;
+  /**
+   * The engine reads its password from the Swarm secret on every start (Redis): nothing in its volume can drift
+   * from the password railyard holds, and the update that mounts a new secret is its rotation. The others apply
+   * it only when they initialise an empty data directory: railyard checks it after each change and sets a new one
+   * in the running database before the update that mounts it (host/railyard-dbpass.sh).
+   */
+  passwordFromSecretOnStart: boolean;
   /** App user and database names the engine refuses, or that would name its own system users and tables. */
   reserved: { user: ReservedNames; database: ReservedNames };
   containerEnv(inputs: ContainerInputs): Record<string, string>;

@@ -15,6 +15,7 @@ export const postgres: DatabasePlugin = {
     database: { names: ["template0", "template1"], prefixes: ["pg_"] },
   },
   configurableUser: true,
+  passwordFromSecretOnStart: false,
   containerEnv: ({ user, database, passwordFile }) => ({
     POSTGRES_USER: user,
     POSTGRES_DB: database,

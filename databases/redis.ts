@@ -14,6 +14,8 @@ export const redis: DatabasePlugin = {
   defaultDatabase: "0",
   reserved: { user: { names: [], prefixes: [] }, database: { names: [], prefixes: [] } },
   configurableUser: false,
+  // Reads it from the secret on every start (the command below): a new secret needs no change in the volume.
+  passwordFromSecretOnStart: true,
   containerEnv: () => ({}),
   command: ({ passwordFile }) => [
     "sh",

@@ -228,7 +228,7 @@ describe("host scripts upload", () => {
     const r = await run("staging");
     const copies = byType(r, "command:remote:CopyToRemote");
     expect(copies.map((c) => c.inputs.remotePath).sort()).toEqual(
-      ["railyard-backup.sh", "railyard-gate.sh", "railyard-lib.sh", "railyard-migrate.sh"].map((s) => `/srv/railyard/staging/scripts/${s}`),
+      ["railyard-backup.sh", "railyard-dbpass.sh", "railyard-gate.sh", "railyard-lib.sh", "railyard-migrate.sh"].map((s) => `/srv/railyard/staging/scripts/${s}`),
     );
     for (const c of copies) expect(reveal(c.inputs.triggers)).toEqual([expect.stringMatching(/^[0-9a-f]{64}$/)]);
     expect(one(r, "command:remote:Command", "api-migrate").dependsOn).toEqual(expect.arrayContaining(copies.map((c) => c.name)));
