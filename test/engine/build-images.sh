@@ -41,12 +41,18 @@ build() {
 }
 
 # Debian's real celery runs the Celery app in images/celery_app.py (app.celery_app: a beat that records each send);
-# uvicorn and alembic are stand-ins that run app.py.
+# Debian's real alembic runs the migration history in images/alembic_*.py (its wrapper picks the config); Debian's
+# real uvicorn serves images/fastapi_main.py (app.main:app), which answers like app.py's serve.
 app_body='COPY app.py /app/app.py
-COPY uvicorn alembic celery /usr/local/bin/
+COPY alembic celery /usr/local/bin/
 COPY celery_app.py /opt/railyard-app/app/celery_app.py
+COPY fastapi_main.py /opt/railyard-app/app/main.py
 RUN touch /opt/railyard-app/app/__init__.py
 ENV PYTHONPATH=/opt/railyard-app
+COPY alembic.ini alembic-twoheads.ini /opt/railyard-app/
+COPY alembic_env.py /opt/railyard-app/migrations/env.py
+COPY alembic_0001_items.py /opt/railyard-app/migrations/versions/0001_items.py
+COPY alembic_0002a.py alembic_0002b.py /opt/railyard-app/migrations/twoheads/
 CMD ["python3", "/app/app.py", "serve"]'
 echo "APP_V1=$(build app-v1 "$app_body
 ENV APP_VERSION=v1")"

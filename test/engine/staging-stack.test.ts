@@ -1,7 +1,7 @@
 /**
  * The staging stack file, unchanged but for its host (the local engine) and prefix, applied to a real engine:
  * API on 3002 behind /api/v1/health (on its own domain and under /api/v1 on the frontend's), an nginx-shaped
- * frontend on 80, a celery-shaped worker and beat (test stand-ins for uvicorn and celery), Postgres and Redis,
+ * frontend on 80, a Celery worker and beat (Debian's real uvicorn, Celery and Alembic on the test app), Postgres and Redis,
  * app secrets from railyard:secrets. The test app answers "/" with its APP_ROLE, set here to tell the two apart.
  */
 import { execFileSync } from "node:child_process";
