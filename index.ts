@@ -63,7 +63,10 @@ for (const name of deployOrder(config.env, pausers)) {
     dependsOn: [...config.env[name].databases.map((d) => databases[d]), ...config.env[name].services.map((s) => services[s])],
     stack: config.prefix,
     logs: config.logs,
-    pause: config.services[name].pauseDuringMigration.map((n) => config.names.services[n].swarm),
+    pause: config.services[name].pauseDuringMigration.map((n) => ({
+      service: config.names.services[n].swarm,
+      stopGraceSeconds: Math.ceil(durationMs(config.services[n].stopGracePeriod) / 1000),
+    })),
     // The job script counts whole seconds: a limit such as 1500ms rounds up, never down to nothing.
     migrationTimeoutSeconds: Math.ceil(durationMs(config.deploy.migrationTimeout) / 1000),
     beforeMigration: backup?.commands,

@@ -24,8 +24,13 @@ export interface MigrationJob {
   /** The service's preDeployCommand, e.g. "alembic upgrade head". */
   command: string;
   timeoutSeconds: number;
-  /** Swarm services scaled to 0 while the job runs (restored after, also on failure). */
-  pause: string[];
+  /**
+   * Services scaled to 0 while the job runs (restored after, also on failure), each with its stop grace period in
+   * whole seconds (rounded up): the script waits at most that long (+ 30 s) for their tasks to stop.
+   */
+  pause: { service: string; stopGraceSeconds: number }[];
+  /** Where the script keeps its per-job lock and its guardian's log on the host: `<stackDir>/state`. */
+  stateDir: string;
   labels: Record<string, string>;
 }
 
@@ -41,15 +46,28 @@ export function migrationJobArgs(j: MigrationJob): string[] {
   ];
 }
 
-/** Runs the migration job with railyard-migrate.sh; `timeout` stops the whole step a minute after the job's own limit. */
+/**
+ * Seconds railyard-migrate.sh may spend outside the job and the pause, by its own bounds (host/railyard-migrate.sh):
+ * another run's lock 60, a leftover job's removal 30, the pause's margin over the stop grace period 30, the job's
+ * removal 30 and restored tasks running 60, plus 60 for the docker calls in between.
+ */
+export const MIGRATE_OVERHEAD_SECONDS = 270;
+
+/**
+ * Runs the migration job with railyard-migrate.sh. The outer `timeout` stops the whole step only after every
+ * bound of the script: the job's own limit, the longest stop grace period of the paused services, and the rest
+ * (MIGRATE_OVERHEAD_SECONDS). If it fires anyway, the script's guardian restores the paused services.
+ */
 export function migrateCommand(scriptPath: string, j: MigrationJob): string {
+  const longestGrace = Math.max(0, ...j.pause.map((p) => p.stopGraceSeconds));
   return shellJoin([
-    "timeout", String(j.timeoutSeconds + 60),
+    "timeout", String(j.timeoutSeconds + longestGrace + MIGRATE_OVERHEAD_SECONDS),
     "bash", scriptPath,
     "--job", j.job,
     "--timeout", String(j.timeoutSeconds),
     "--stack", j.stack,
-    ...j.pause.flatMap((s) => ["--pause", s]),
+    "--state-dir", j.stateDir,
+    ...j.pause.flatMap((p) => ["--pause", p.service]),
     "--",
     ...migrationJobArgs(j),
   ]);

@@ -36,8 +36,11 @@ export interface ServiceArgs {
   dependsOn?: pulumi.Resource[];
   stack: string;
   logs: LogSettings;
-  /** Swarm names of the services scaled to 0 while the preDeployCommand runs (pauseDuringMigration). */
-  pause: string[];
+  /**
+   * Services scaled to 0 while the preDeployCommand runs (pauseDuringMigration): Swarm name and stop grace period
+   * in whole seconds (the migration step's outer timeout leaves room for them to stop).
+   */
+  pause: { service: string; stopGraceSeconds: number }[];
   /** Seconds the preDeployCommand may run (railyard:deploy.migrationTimeout). */
   migrationTimeoutSeconds: number;
   /** Must finish before the migration runs (the pre-deploy backups). */
@@ -134,6 +137,7 @@ function migrationJob(
       command: args.config.preDeployCommand ?? "",
       timeoutSeconds: args.migrationTimeoutSeconds,
       pause: args.pause,
+      stateDir: `${args.host.stackDir}/state`,
       labels: { "railyard.stack": args.stack, "railyard.role": "migration", "railyard.name": name },
     }),
   );

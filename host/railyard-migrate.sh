@@ -11,41 +11,66 @@ if ! declare -F railyard_lib >/dev/null; then
   source "$railyard_dir/railyard-lib.sh"
 fi
 
+# Bounds (seconds) of each wait; commands/migrate.ts sums them into the step's outer `timeout`.
+LOCK_WAIT_S=60      # another run of the same job, or its guardian, finishing
+JOB_STOP_S=30       # a job's container stopping (10 s grace: TERM through --init, then KILL) and being removed
+PAUSE_MARGIN_S=30   # added to a paused service's own stop grace period
+RESTORE_WAIT_S=60   # restored services' tasks running again
+
 usage() {
   cat <<'USAGE'
-Usage: railyard-migrate.sh --job NAME --timeout SECONDS [--stack STACK] [--pause SERVICE]... [--log-lines N] -- ARGS...
+Usage: railyard-migrate.sh --job NAME --timeout SECONDS --state-dir DIR [--stack STACK] [--pause SERVICE]...
+                           [--log-lines N] -- ARGS...
 
-Runs `docker service create --mode replicated-job --restart-condition none --name NAME
+Runs `docker service create --mode replicated-job --restart-condition none --init --name NAME
 --label railyard.job=migration ARGS...` (ARGS: the network, env, secrets, image and command of the release, as
-railyard builds them), waits until its one task completes, prints the job's output, and removes the job and its
-container (Swarm would leave that behind). Swarm jobs get the service's Swarm secrets, which a plain `docker run`
-cannot.
-A service named NAME left by an earlier run (it carries railyard.job=migration) is removed first; any other
-service named NAME is left alone and the script fails (33) before anything changes.
-Each --pause SERVICE is scaled to 0 before the job starts and back to its replica count afterwards, also when
-the job fails or times out (seed 003: stop the workers while the schema changes). Only replicated services that
-carry a railyard.stack label (services railyard deployed) are paused; a SERVICE that does not exist is skipped.
+railyard builds them), waits until its one task completes (SECONDS count the job alone), prints the job's output,
+and removes the job and its container (Swarm neither stops a removed job's task nor removes its container).
+Swarm jobs get the service's Swarm secrets, which a plain `docker run` cannot.
+A service named NAME left by an earlier run (it carries railyard.job=migration) is removed first, its container
+stopped and removed; any other service named NAME is left alone and the script fails (33) before anything changes.
+
+Each --pause SERVICE is scaled to 0 before the job starts, in one update that also records the pause on the
+service: labels railyard.paused-by=NAME and railyard.paused-replicas=<its replica count>. The job starts once the
+service's tasks have stopped (waited at most its stop grace period + 30 s); afterwards the service goes back to
+the recorded count in one update that removes both labels (the script waits at most 60 s for its tasks to run),
+also when the job fails or times out (seed 003: stop the workers while the schema changes). Only replicated
+services that carry a railyard.stack label (services railyard deployed) are paused; a SERVICE that does not exist,
+or is at 0 replicas and not paused, is skipped.
 With --stack STACK (railyard always passes it), a paused service and a job left by an earlier run must carry
 railyard.stack=STACK: two stacks whose derived names meet (prefix a with service b-c, prefix a-b with service c)
-never touch each other's services. If a paused service cannot be scaled back (retried 3 times), the script
-says which and how to restore it, and exits 34 whatever the job did.
+never touch each other's services.
+
+Faults: a run holds the lock DIR/NAME.lock (flock) and starts a guardian in its own session (log
+DIR/NAME.guardian.log, pid in DIR/NAME.guardian.pid) that outlives a HUP, TERM or KILL of the run and its process
+group: once the run has ended it restores every service still paused by NAME to its recorded count and removes the
+job and its containers. A later run for NAME (a re-run of `pulumi up`) does the same first, under the same lock,
+then pauses and migrates as usual: a service still paused by NAME keeps its recorded count; one paused by another
+job that is no longer running is taken over with that job's recorded count (never restored to 0).
 
 Arguments: NAME, STACK and SERVICE are Swarm service names (lower-case letters, digits and inner hyphens, at most
-63 characters, starting with a letter); SECONDS 1 to 999999; N 1 to 9999.
+63 characters, starting with a letter); SECONDS 1 to 999999; N 1 to 9999; DIR an absolute path (created when
+missing; railyard passes <dataDir>/<stack>/state).
 
 Exit codes:
   0   the job completed (exit 0)
   2   bad arguments, or a --pause SERVICE that is not a replicated service with a railyard.stack label (of
       STACK, with --stack) (nothing is changed)
   30  the job failed: its last N output lines (default 30) are printed on stderr
-  31  the job did not finish within SECONDS (it is removed)
+  31  the job did not finish within SECONDS (it is stopped and removed)
   32  the job could not be created
   33  a service named NAME exists that railyard-migrate did not create for STACK (nothing is changed): rename it
   34  a paused service could not be scaled back to its replica count: restore it by hand (the message says how)
+  35  a --pause SERVICE is paused by another migration job that is still running (nothing is changed): wait for it
+  36  DIR is not usable, another run of NAME held its lock for 60 s, or the guardian could not start (nothing is
+      changed)
+  37  a paused service's tasks did not stop within its stop grace period + 30 s: the job did not run, the
+      services are restored
+  129, 130, 143  the run got HUP, INT or TERM: it stops at once and its guardian restores and removes (see Faults)
 USAGE
 }
 
-job="" timeout_s="" stack="" log_lines=30 pause=() job_args=()
+job="" timeout_s="" stack="" state_dir="" log_lines=30 pause=() job_args=()
 
 parse_args() {
   local value
@@ -54,6 +79,7 @@ parse_args() {
       --job) opt_value job "$@"; shift 2 ;;
       --timeout) opt_value timeout_s "$@"; shift 2 ;;
       --stack) opt_value stack "$@"; shift 2 ;;
+      --state-dir) opt_value state_dir "$@"; shift 2 ;;
       --pause) opt_value value "$@"; pause+=("$value"); shift 2 ;;
       --log-lines) opt_value log_lines "$@"; shift 2 ;;
       -h|--help) usage; exit 0 ;;
@@ -64,6 +90,7 @@ parse_args() {
   job_args=("$@")
   check --job "$job" "a lower-case name (a Swarm service name: a-z, 0-9, inner -, at most 63)" is_name
   check --timeout "$timeout_s" "a number of seconds (1 to 999999)" is_int_in 1 999999
+  check --state-dir "$state_dir" "an absolute path (letters, digits, ._- and /, no ..)" is_abs_path
   check --log-lines "$log_lines" "1 to 9999" is_int_in 1 9999
   [ -z "$stack" ] || check --stack "$stack" "a stack name (a-z, 0-9, inner -, at most 63)" is_name
   [ ${#job_args[@]} -gt 0 ] || fail 2 "the job's docker service create arguments are missing after --"
@@ -72,21 +99,55 @@ parse_args() {
   done
 }
 
-# What --pause will scale: "ID REPLICAS NAME" per existing service. Read-only: every service is checked before
-# any is scaled.
+say() { echo "railyard-migrate: $*" >&2; }
+
+# The pause record and stack of a service: a Go template of `PAUSED_BY|PAUSED_REPLICAS|STACK`.
+record() { printf '%s' '{{index .Spec.Labels "railyard.paused-by"}}|{{index .Spec.Labels "railyard.paused-replicas"}}|{{index .Spec.Labels "railyard.stack"}}'; }
+
+# Is the migration job NAME still running: its run or guardian holds its lock, or its Swarm job exists.
+job_alive() {
+  local other=$1 fd
+  is_name "$other" || return 1
+  service_field "$other" '{{.ID}}' >/dev/null && return 0
+  [ -e "$state_dir/$other.lock" ] || return 1
+  exec {fd}<"$state_dir/$other.lock" || return 1
+  if flock -n "$fd"; then exec {fd}<&-; return 1; fi
+  exec {fd}<&-
+  return 0
+}
+
+# What --pause will scale: "ID REPLICAS NAME" per service, REPLICAS the count to restore (the recorded one when
+# the service is already paused by a job that is not running). Read-only: every service is checked before any
+# is scaled.
 to_pause=()
 check_pauses() {
-  local s info id n label seen=" "
+  local s info id n label by recorded seen=" "
   for s in ${pause[@]+"${pause[@]}"}; do
     [[ "$seen" == *" $s "* ]] && continue
     seen+="$s "
-    info=$(service_field "$s" '{{.ID}} {{if .Spec.Mode.Replicated}}{{.Spec.Mode.Replicated.Replicas}}{{else}}-{{end}} {{index .Spec.Labels "railyard.stack"}}') ||
-      { echo "railyard-migrate: $s does not exist; nothing to pause" >&2; continue; }
-    read -r id n label <<<"$info"
+    info=$(service_field "$s" "{{.ID}}|{{if .Spec.Mode.Replicated}}{{.Spec.Mode.Replicated.Replicas}}{{else}}-{{end}}|$(record)") ||
+      { say "$s does not exist; nothing to pause"; continue; }
+    IFS='|' read -r id n by recorded label <<<"$info"
     [ -n "$label" ] || fail 2 "--pause $s: the service has no railyard.stack label; railyard pauses only services it deployed (nothing is changed)"
     [ -z "$stack" ] || [ "$label" = "$stack" ] ||
       fail 2 "--pause $s: the service belongs to stack $(q "$label"), not $stack (nothing is changed)"
     [ "$n" != - ] || fail 2 "--pause $s: only replicated services can be paused (nothing is changed)"
+    if [ -n "$by" ]; then
+      is_int_in 0 99999 "$recorded" ||
+        fail 2 "--pause $s: its label railyard.paused-replicas is $(q "$recorded"), not a count; set its replicas and remove the railyard.paused-* labels by hand (nothing is changed)"
+      if [ "$by" != "$job" ] && job_alive "$by"; then
+        fail 35 "--pause $s: the service is paused by the migration job $(q "$by"), which is still running; wait for it to end, then run again (nothing is changed)"
+      fi
+      if [ "$by" = "$job" ]; then
+        say "$s is still paused by an earlier run of $job (recorded: $recorded replicas)"
+      else
+        say "$s was left paused by the migration job $(q "$by"), which is no longer running (recorded: $recorded replicas); taking it over"
+      fi
+      n=$recorded
+    elif [ "$n" = 0 ]; then
+      say "$s is at 0 replicas; nothing to pause"
+      continue
+    fi
     to_pause+=("$id $n $s")
   done
 }
@@ -104,53 +165,188 @@ check_job_name() {
     fail 33 "a service named $job exists that is another stack's migration job ($(q "$label"), not $stack); nothing is changed"
 }
 
-# remove_job ID: removes a job railyard-migrate created, then waits (bounded) until its container has stopped, so
-# paused services come back only once it is gone, and removes that container (Swarm leaves a finished job's
-# container behind when the job is removed).
+# remove_job [ID]: removes the job (ID, when it exists), then stops and removes every container of a service
+# named NAME: Swarm neither stops a removed job's running task nor removes a finished one's container, so each
+# release would leave one behind. The job gets TERM (through --init) and 10 s before KILL. Bounded by JOB_STOP_S.
 remove_job() {
-  local id=$1 i leftovers=()
-  docker service rm "$id" >/dev/null 2>&1 || true
-  for ((i = 0; i < 60; i++)); do
-    [ -z "$(docker ps -q --filter "label=com.docker.swarm.service.id=$id" 2>/dev/null || true)" ] && break
+  local id=${1:-} deadline=$((SECONDS + JOB_STOP_S)) quiet=0 running=() all=()
+  [ -z "$id" ] || docker service rm "$id" >/dev/null 2>&1 || true
+  # Twice empty in a row: a task the agent was still starting shows up in between.
+  while [ "$quiet" -lt 2 ] && [ "$SECONDS" -lt "$deadline" ]; do
+    mapfile -t running < <(docker ps -q --filter "label=com.docker.swarm.service.name=$job" 2>/dev/null || true)
+    [ "${#running[@]}" -eq 0 ] || docker stop --time 10 "${running[@]}" >/dev/null 2>&1 || true
+    mapfile -t all < <(docker ps -aq --filter "label=com.docker.swarm.service.name=$job" 2>/dev/null || true)
+    if [ "${#all[@]}" -eq 0 ]; then
+      quiet=$((quiet + 1))
+    else
+      quiet=0
+      docker rm -f "${all[@]}" >/dev/null 2>&1 || true
+    fi
     sleep 0.5
   done
-  mapfile -t leftovers < <(docker ps -aq --filter "label=com.docker.swarm.service.id=$id" 2>/dev/null || true)
-  [ "${#leftovers[@]}" -eq 0 ] || docker rm -f "${leftovers[@]}" >/dev/null 2>&1 || true
+}
+
+# tasks_in ID STATES: the number of the service's tasks whose current state is one of STATES (a |-list).
+tasks_in() {
+  { docker service ps --format '{{.CurrentState}}' "$1" 2>/dev/null || true; } | awk -v re="^($2)\$" '$1 ~ re { n++ } END { print n + 0 }'
+}
+LIVE='New|Pending|Assigned|Accepted|Preparing|Ready|Starting|Running'
+
+# set_replicas ID N NAME: the service back to N replicas, its pause labels removed (one update, retried: an update
+# can meet a concurrent one, "update out of sequence").
+set_replicas() {
+  local try
+  for try in 1 2 3; do
+    if docker service update --detach --replicas "$2" --label-rm railyard.paused-by --label-rm railyard.paused-replicas "$1" >/dev/null; then
+      say "$3 back to $2 replicas"
+      return 0
+    fi
+    [ "$try" = 3 ] || sleep 1
+  done
+  return 1
+}
+
+# wait_running "ID N NAME"...: waits (at most RESTORE_WAIT_S) until each service runs N tasks; only says which
+# do not (Swarm keeps starting them; the service's own health is the gate's business).
+wait_running() {
+  local deadline=$((SECONDS + RESTORE_WAIT_S)) entry id n name pending
+  while :; do
+    pending=()
+    for entry in "$@"; do
+      read -r id n name <<<"$entry"
+      [ "$(tasks_in "$id" Running)" -ge "$n" ] || pending+=("$name")
+    done
+    [ "${#pending[@]}" -gt 0 ] || return 0
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      say "not all tasks of ${pending[*]} run after ${RESTORE_WAIT_S}s; Swarm keeps starting them (docker service ps ${pending[*]})"
+      return 0
+    fi
+    sleep 0.5
+  done
+}
+
+# restore_paused_by JOB [" ID ID … "]: every service of the stack still paused by JOB (but those IDs) back to its
+# recorded count: what a run interrupted before its cleanup left. Prints "ID N NAME" per restored service; status
+# 1 if one could not be.
+restore_paused_by() {
+  local ids id info name by n label failed=0 skip=${2:-}
+  mapfile -t ids < <(docker service ls -q --filter "label=railyard.paused-by=$1" 2>/dev/null || true)
+  for id in ${ids[@]+"${ids[@]}"}; do
+    info=$(docker service inspect --format "{{.ID}}|{{.Spec.Name}}|$(record)" "$id" 2>/dev/null) || continue
+    IFS='|' read -r id name by n label <<<"$info"
+    [[ "$skip" != *" $id "* ]] || continue
+    if [ "$by" != "$1" ] || { [ -n "$stack" ] && [ "$label" != "$stack" ]; }; then continue; fi
+    if ! is_int_in 0 99999 "$n"; then
+      say "$name is paused by $1 with railyard.paused-replicas=$(q "$n"), not a count: restore it by hand"
+      failed=1
+      continue
+    fi
+    if set_replicas "$id" "$n" "$name"; then echo "$id $n $name"; else
+      say "NOT restored: $name=$n; restore by hand: docker service update --replicas $n --label-rm railyard.paused-by --label-rm railyard.paused-replicas $name"
+      failed=1
+    fi
+  done
+  return "$failed"
+}
+
+# The guardian: started in its own session before anything changes, it waits for the run (pid $1) to end, then —
+# on the lock the run held, so a re-run waits for it — restores what is still paused by the job and removes the
+# job. After a clean run there is nothing left, and it exits.
+guardian() {
+  trap '' HUP INT TERM PIPE
+  local main=$1 state restored=()
+  while [ -r "/proc/$main/stat" ]; do
+    read -r _ _ state _ <"/proc/$main/stat" 2>/dev/null || break
+    [ "$state" != Z ] || break
+    sleep 0.2
+  done
+  mapfile -t restored < <(restore_paused_by "$job" || true)
+  local info id kind label
+  info=$(service_field "$job" '{{.ID}} {{index .Spec.Labels "railyard.job"}} {{index .Spec.Labels "railyard.stack"}}') || info=""
+  read -r id kind label <<<"$info"
+  { [ "$kind" = migration ] && { [ -z "$stack" ] || [ "$label" = "$stack" ]; }; } || id=""
+  if [ -n "$id" ] || [ -n "$(docker ps -aq --filter "label=com.docker.swarm.service.name=$job" 2>/dev/null || true)" ]; then
+    say "removing the job $job its run left"
+    remove_job "$id"
+  fi
+  [ "${#restored[@]}" -eq 0 ] || wait_running "${restored[@]}"
+  rm -f "$state_dir/$job.guardian.pid"
+}
+
+lock_fd=""
+# Takes the job's lock (waiting for an earlier run or its guardian), then starts the guardian.
+lock_and_guard() {
+  { mkdir -p "$state_dir" && exec {lock_fd}>>"$state_dir/$job.lock"; } 2>/dev/null ||
+    fail 36 "cannot write the lock $state_dir/$job.lock; check --state-dir (nothing is changed)"
+  flock -w "$LOCK_WAIT_S" "$lock_fd" ||
+    fail 36 "another run of $job (or its guardian, log $state_dir/$job.guardian.log) held the lock for ${LOCK_WAIT_S}s; nothing is changed"
+}
+
+start_guardian() {
+  local pid_file="$state_dir/$job.guardian.pid" log="$state_dir/$job.guardian.log"
+  command -v setsid >/dev/null || fail 36 "setsid (util-linux) is missing: the guardian cannot start (nothing is changed)"
+  rm -f "$pid_file"
+  # Its own session, no tie to this run's terminal or SSH channel; it inherits the lock's descriptor, so the lock
+  # stays held from this run's end until the guardian is done.
+  setsid bash -c "$(declare -f); $(declare -p job stack state_dir LIVE JOB_STOP_S RESTORE_WAIT_S RAILYARD_SCRIPT)
+    echo \$\$ > $(printf '%q' "$pid_file"); echo \"\$(date -u +%FT%TZ) guarding run $$\" >&2; guardian $$; echo \"\$(date -u +%FT%TZ) done\" >&2" \
+    </dev/null >>"$log" 2>&1 &
+  local i
+  for ((i = 0; i < 50; i++)); do [ -s "$pid_file" ] && return 0; sleep 0.1; done
+  fail 36 "the guardian did not start (log: $log); nothing is changed"
 }
 
 job_id=""
-declare -A paused=()
+paused=() restored=()
+# On every exit of a run that was not interrupted: the job removed, paused services back to their counts.
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
-  [ -z "$job_id" ] || remove_job "$job_id"
-  local entry id n name try failed=()
-  for entry in ${to_pause[@]+"${to_pause[@]}"}; do
+  remove_job "$job_id"
+  local entry id n name failed=()
+  for entry in ${paused[@]+"${paused[@]}"}; do
     read -r id n name <<<"$entry"
-    [[ -v paused[$id] ]] || continue
-    # Retried: a scale can meet a concurrent update ("update out of sequence").
-    for try in 1 2 3; do
-      if docker service scale --detach "$id=$n" >/dev/null; then
-        echo "railyard-migrate: $name back to $n replicas" >&2
-        continue 2
-      fi
-      [ "$try" = 3 ] || sleep 1
-    done
-    failed+=("$name=$n")
+    if set_replicas "$id" "$n" "$name"; then restored+=("$entry"); else failed+=("$name=$n"); fi
   done
+  [ "${#restored[@]}" -eq 0 ] || wait_running "${restored[@]}"
   if [ "${#failed[@]}" -gt 0 ]; then
-    echo "railyard-migrate: NOT restored: ${failed[*]}; restore by hand: docker service scale ${failed[*]}" >&2
+    say "NOT restored: ${failed[*]}; restore by hand: docker service scale ${failed[*]} (then remove the railyard.paused-* labels)"
     exit 34
   fi
 }
 
+# An interrupted run stops at once (its stderr may be a dead SSH channel): the guardian cleans up.
+# shellcheck disable=SC2317  # called by the traps
+interrupted() {
+  trap - EXIT
+  exit "$1"
+}
+
+# Scales each service to 0 with its pause recorded in the same update, then waits until their tasks have stopped
+# (bounded by the longest stop grace period + PAUSE_MARGIN_S); never for Swarm's update monitor.
 pause_services() {
-  local entry id n name
+  local entry id n name grace longest=0 deadline pending
   for entry in ${to_pause[@]+"${to_pause[@]}"}; do
     read -r id n name <<<"$entry"
-    paused[$id]=1
-    # Not detached: the job starts only once the paused services' tasks have stopped.
-    docker service scale "$id=0" >/dev/null
-    echo "railyard-migrate: paused $name (was $n replicas)" >&2
+    # Nanoseconds, null when unset (Docker's default: 10 s).
+    grace=$(docker service inspect --format '{{json .Spec.TaskTemplate.ContainerSpec.StopGracePeriod}}' "$id" || true)
+    [[ $grace =~ ^[0-9]{1,15}$ ]] || grace=10000000000
+    grace=$(((grace + 999999999) / 1000000000))
+    [ "$grace" -le "$longest" ] || longest=$grace
+    paused+=("$entry")
+    docker service update --detach --replicas 0 --label-add "railyard.paused-by=$job" --label-add "railyard.paused-replicas=$n" "$id" >/dev/null
+    say "paused $name (was $n replicas)"
+  done
+  deadline=$((SECONDS + longest + PAUSE_MARGIN_S))
+  while :; do
+    pending=()
+    for entry in ${paused[@]+"${paused[@]}"}; do
+      read -r id n name <<<"$entry"
+      [ "$(tasks_in "$id" "$LIVE")" -eq 0 ] || pending+=("$name")
+    done
+    [ "${#pending[@]}" -gt 0 ] || return 0
+    [ "$SECONDS" -lt "$deadline" ] ||
+      fail 37 "the tasks of ${pending[*]} did not stop within $((longest + PAUSE_MARGIN_S))s (stop grace + ${PAUSE_MARGIN_S}s); the job did not run"
+    sleep 0.2
   done
 }
 
@@ -162,33 +358,42 @@ wait_for_job() {
   while [ "$SECONDS" -lt "$deadline" ]; do
     state=$({ docker service ps --no-trunc --format '{{.CurrentState}}' "$job_id" 2>/dev/null || true; } | head -n1 | cut -d' ' -f1)
     case "$state" in
-      Complete) job_logs; echo "railyard-migrate: $job completed" >&2; exit 0 ;;
+      Complete) job_logs; say "$job completed"; exit 0 ;;
       Failed|Rejected|Orphaned|Shutdown)
-        echo "railyard-migrate: $job ended $state; its last $log_lines output lines:" >&2
+        say "$job ended $state; its last $log_lines output lines:"
         job_logs >&2
         { docker service ps --no-trunc --format '{{.Error}}' "$job_id" || true; } | head -n1 >&2
         exit 30 ;;
     esac
     sleep 0.2
   done
-  echo "railyard-migrate: $job did not finish within ${timeout_s}s (last state: ${state:-none}); its last $log_lines output lines:" >&2
+  say "$job did not finish within ${timeout_s}s (last state: ${state:-none}); its last $log_lines output lines:"
   job_logs >&2
   exit 31
 }
 
 main() {
   parse_args "$@"
+  trap 'interrupted 129' HUP
+  trap 'interrupted 130' INT
+  trap 'interrupted 143' TERM
+  lock_and_guard
   check_pauses
   check_job_name
+  start_guardian
   trap cleanup EXIT
-  if [ -n "$stale_job" ]; then
+  if [ -n "$stale_job" ] || [ -n "$(docker ps -aq --filter "label=com.docker.swarm.service.name=$job" 2>/dev/null || true)" ]; then
     remove_job "$stale_job"
-    echo "railyard-migrate: removed the job $job an earlier run left" >&2
+    say "removed the job $job an earlier run left"
   fi
+  # Services an interrupted earlier run of this job left paused, and that this run does not pause again.
+  local entry keep=" "
+  for entry in ${to_pause[@]+"${to_pause[@]}"}; do keep+="${entry%% *} "; done
+  mapfile -t restored < <(restore_paused_by "$job" "$keep" || true)
   pause_services
   local out
-  out=$(docker service create --detach --quiet --name "$job" --label railyard.job=migration \
-    --mode replicated-job --restart-condition none "${job_args[@]}") || fail 32 "could not create the job $job"
+  out=$(docker service create --detach --quiet --name "$job" --label railyard.job=migration ${stack:+--label "railyard.stack=$stack"} \
+    --mode replicated-job --restart-condition none --init "${job_args[@]}") || fail 32 "could not create the job $job"
   # --quiet prints the new service's ID (last line): from here on the cleanup removes it, and only it.
   job_id=${out##*$'\n'}
   wait_for_job

@@ -31,7 +31,7 @@ const ESC = "\x1b[2J";
 const valid = {
   "railyard-bootstrap.sh": ["--stack", "ryt", "--network", "ryt-net", "--data-dir", "/tmp/railyard-host-scripts"],
   "railyard-backup.sh": ["--service", "ryt-postgres", "--engine", "postgres", "--user", "app", "--database", "app", "--dir", "/tmp/railyard-host-scripts"],
-  "railyard-migrate.sh": ["--job", "ryt-api-migrate", "--timeout", "30", "--", "--network", "ryt-net", "img:v1", "true"],
+  "railyard-migrate.sh": ["--job", "ryt-api-migrate", "--timeout", "30", "--state-dir", "/tmp/railyard-host-scripts", "--", "--network", "ryt-net", "img:v1", "true"],
   "railyard-gate.sh": ["--service", "ryt-api", "--image", "railyard-test/app:v1"],
 } as const;
 type Script = keyof typeof valid;
@@ -84,7 +84,11 @@ const BAD: [Script, string, string[]][] = [
   ["railyard-migrate.sh", "--log-lines", withOption("railyard-migrate.sh", "--log-lines", "10000")],
   ["railyard-migrate.sh", "--pause", withOption("railyard-migrate.sh", "--pause", "Worker")],
   ["railyard-migrate.sh", "--pause", withOption("railyard-migrate.sh", "--pause", "w".repeat(64))],
-  ["railyard-migrate.sh", "--", ["--job", "ryt-api-migrate", "--timeout", "30"]],
+  ["railyard-migrate.sh", "--state-dir", withOption("railyard-migrate.sh", "--state-dir", "state")],
+  ["railyard-migrate.sh", "--state-dir", withOption("railyard-migrate.sh", "--state-dir", "/srv/../etc")],
+  ["railyard-migrate.sh", "--state-dir", withOption("railyard-migrate.sh", "--state-dir", `/srv/$(reboot)`)],
+  ["railyard-migrate.sh", "--state-dir", withOption("railyard-migrate.sh", "--state-dir")],
+  ["railyard-migrate.sh", "--", ["--job", "ryt-api-migrate", "--timeout", "30", "--state-dir", "/tmp/railyard-host-scripts"]],
   // gate
   ["railyard-gate.sh", "--service", withOption("railyard-gate.sh", "--service", "s".repeat(64))],
   ["railyard-gate.sh", "--image", withOption("railyard-gate.sh", "--image", "img;rm -rf /")],
@@ -320,12 +324,14 @@ describe("the bootstrap fed on stdin after the library (bash -s, as over SSH)", 
 
 /**
  * railyard-migrate against a scripted `docker` (the engine's answers are set per test; every call is recorded):
+ * a pause is one update that scales to 0 and records the count as labels, a restore one update that removes them;
  * paused services and leftover jobs of another stack are refused before anything changes, and a paused service
  * that cannot be scaled back makes the run fail loudly (34) even when the job completed.
  */
 describe("railyard-migrate's stack labels and restores", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "railyard-scripted-"));
   const log = path.join(dir, "calls");
+  const paused = path.join(dir, "paused");
   fs.writeFileSync(
     path.join(dir, "docker"),
     `#!/bin/bash
@@ -334,13 +340,17 @@ last=\${@: -1}
 case "$1 $2" in
   "service inspect")
     case "$last" in
-      ryt-worker) echo "ryt-worker|wid 2 $WORKER_STACK" ;;
+      ryt-worker) echo "ryt-worker|wid|2|$WORKER_PAUSED_BY|$WORKER_RECORDED|$WORKER_STACK" ;;
       ryt-api-migrate) [ -n "$JOB_STACK" ] && echo "ryt-api-migrate|jid migration $JOB_STACK" || exit 1 ;;
+      wid) echo 120000000000 ;;
       *) exit 1 ;;
     esac ;;
-  "service scale") [[ "$*" == *--detach* && -n "$RESTORE_FAILS" ]] && { echo "update out of sequence" >&2; exit 1; }; exit 0 ;;
+  "service update")
+    if [[ "$*" == *"--replicas 0 "* ]]; then touch ${paused}; exit 0; fi
+    [ -z "$RESTORE_FAILS" ] || { echo "update out of sequence" >&2; exit 1; }
+    rm -f ${paused} ;;
   "service create") echo newjob ;;
-  "service ps") echo "Complete 1 second ago" ;;
+  "service ps") if [ "$last" = wid ]; then [ -e ${paused} ] || printf 'Running 1 second ago\\n%.0s' 1 2 3; else echo "Complete 1 second ago"; fi ;;
   *) exit 0 ;;
 esac
 `,
@@ -348,40 +358,58 @@ esac
   );
   const migrate = (extra: NodeJS.ProcessEnv) => {
     fs.rmSync(log, { force: true });
-    const args = ["--job", "ryt-api-migrate", "--timeout", "30", "--stack", "ryt", "--pause", "ryt-worker", "--", "img:v1", "true"];
+    fs.rmSync(paused, { force: true });
+    const args = ["--job", "ryt-api-migrate", "--timeout", "30", "--stack", "ryt", "--state-dir", path.join(dir, "state"), "--pause", "ryt-worker", "--", "img:v1", "true"];
     const r = spawnSync("bash", [path.join(HOST, "railyard-migrate.sh"), ...args], {
       encoding: "utf8",
-      env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, WORKER_STACK: "ryt", JOB_STACK: "", RESTORE_FAILS: "", ...extra },
+      env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, WORKER_STACK: "ryt", WORKER_PAUSED_BY: "", WORKER_RECORDED: "", JOB_STACK: "", RESTORE_FAILS: "", ...extra },
     });
     return { ...r, calls: fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "" };
   };
 
-  it("pauses its own stack's worker, runs the job and restores the worker", () => {
+  it("pauses its own stack's worker recording its count, runs the job under Swarm's init and restores the worker", () => {
     const r = migrate({});
     expect(r.status, r.stderr).toBe(0);
-    expect(r.calls).toContain("service scale wid=0");
-    expect(r.calls).toContain("service scale --detach wid=2");
+    expect(r.calls).toContain("service update --detach --replicas 0 --label-add railyard.paused-by=ryt-api-migrate --label-add railyard.paused-replicas=2 wid");
+    expect(r.calls).toContain("service create --detach --quiet --name ryt-api-migrate --label railyard.job=migration --label railyard.stack=ryt --mode replicated-job --restart-condition none --init img:v1 true");
+    expect(r.calls).toContain("service update --detach --replicas 2 --label-rm railyard.paused-by --label-rm railyard.paused-replicas wid");
+    expect(r.calls).not.toContain("service scale");
     expect(r.stderr).toContain("ryt-worker back to 2 replicas");
+  });
+
+  it("keeps the recorded count of a service an earlier run of the same job left paused (never restores it to 0)", () => {
+    const r = migrate({ WORKER_PAUSED_BY: "ryt-api-migrate", WORKER_RECORDED: "3" });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain("ryt-worker is still paused by an earlier run of ryt-api-migrate (recorded: 3 replicas)");
+    expect(r.calls).toContain("--label-add railyard.paused-replicas=3 wid");
+    expect(r.calls).toContain("service update --detach --replicas 3 --label-rm");
+  });
+
+  it("refuses a paused-replicas label that is not a count (exit 2, nothing scaled)", () => {
+    const r = migrate({ WORKER_PAUSED_BY: "ryt-api-migrate", WORKER_RECORDED: "x" });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("--pause ryt-worker: its label railyard.paused-replicas is x, not a count");
+    expect(r.calls).not.toMatch(/service (update|create|rm)/);
   });
 
   it("refuses to pause another stack's service that happens to have the name (exit 2, nothing scaled)", () => {
     const r = migrate({ WORKER_STACK: "ryt-other" });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("--pause ryt-worker: the service belongs to stack ryt-other, not ryt");
-    expect(r.calls).not.toMatch(/service (scale|create|rm)/);
+    expect(r.calls).not.toMatch(/service (update|create|rm)/);
   });
 
   it("leaves another stack's migration job of the same name alone (exit 33, nothing removed)", () => {
     const r = migrate({ JOB_STACK: "ryt-x" });
     expect(r.status).toBe(33);
-    expect(r.calls).not.toMatch(/service (scale|create|rm)/);
+    expect(r.calls).not.toMatch(/service (update|create|rm)/);
   });
 
   it("fails with 34 and says how to restore when a paused service cannot be scaled back, though the job completed", () => {
     const r = migrate({ RESTORE_FAILS: "1" });
     expect(r.status).toBe(34);
     expect(r.stderr).toContain("NOT restored: ryt-worker=2; restore by hand: docker service scale ryt-worker=2");
-    expect(r.calls.match(/service scale --detach wid=2/g)).toHaveLength(3);
+    expect(r.calls.match(/service update --detach --replicas 2 /g)?.length).toBeGreaterThanOrEqual(3);
   });
 });
 

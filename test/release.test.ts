@@ -24,14 +24,16 @@ const job: MigrationJob = {
   secretVars: ["DATABASE_URL"],
   command: "alembic upgrade head",
   timeoutSeconds: 300,
-  pause: ["st-worker"],
+  pause: [{ service: "st-worker", stopGraceSeconds: 120 }],
+  stateDir: "/srv/railyard/st/state",
   labels: { "railyard.stack": "st" },
 };
 
 describe("release command lines", () => {
   it("runs the pre-deploy command as a Swarm job from the new image with the service's network, env and secrets", () => {
     expect(migrateCommand("/srv/railyard/st/scripts/railyard-migrate.sh", job)).toBe(
-      "timeout 360 bash /srv/railyard/st/scripts/railyard-migrate.sh --job st-api-migrate --timeout 300 --stack st --pause st-worker -- " +
+      "timeout 690 bash /srv/railyard/st/scripts/railyard-migrate.sh --job st-api-migrate --timeout 300 --stack st " +
+        "--state-dir /srv/railyard/st/state --pause st-worker -- " +
         "--network st-net --label railyard.stack=st --env ENVIRONMENT=staging " +
         "--secret source=api-env-DATABASE_URL-abc1234,target=env_DATABASE_URL,mode=0444 " +
         `registry.example.com/api@sha256:${"1".repeat(64)} /bin/sh -c ` +
@@ -67,7 +69,7 @@ describe("release command lines", () => {
       const run = spawnSync("bash", ["-c", migrateCommand(fake, hostile)], { encoding: "utf8" });
       expect(run.status, run.stderr).toBe(0);
       const argv = fs.readFileSync(path.join(dir, "argv"), "utf8").split("\0").slice(0, -1);
-      expect(argv).toEqual(["--job", job.job, "--timeout", "300", "--stack", "st", "--pause", "st-worker", "--", ...migrationJobArgs(hostile)]);
+      expect(argv).toEqual(["--job", job.job, "--timeout", "300", "--stack", "st", "--state-dir", "/srv/railyard/st/state", "--pause", "st-worker", "--", ...migrationJobArgs(hostile)]);
     }
     expect(fs.existsSync("/tmp/railyard-pwned")).toBe(false);
   });
@@ -78,7 +80,9 @@ describe("host scripts, run for real", () => {
   it.each([
     ["railyard-migrate.sh", ["--job", "x", "--timeout", "abc", "--", "img"], "--timeout must be a number of seconds"],
     ["railyard-migrate.sh", ["--job", "Bad Name", "--timeout", "5", "--", "img"], "--job must be a lower-case name"],
-    ["railyard-migrate.sh", ["--job", "x", "--timeout", "5"], "arguments are missing after --"],
+    ["railyard-migrate.sh", ["--job", "x", "--timeout", "5", "--", "img"], "--state-dir must be an absolute path"],
+    ["railyard-migrate.sh", ["--job", "x", "--timeout", "5", "--state-dir", "state", "--", "img"], "--state-dir must be an absolute path"],
+    ["railyard-migrate.sh", ["--job", "x", "--timeout", "5", "--state-dir", "/tmp/x"], "arguments are missing after --"],
     ["railyard-gate.sh", ["--service", "x", "--image", "img;rm -rf /"], "--image must be an image reference"],
     ["railyard-gate.sh", ["--service", "x", "--image", "img", "--path", "/$(id)"], "--path must be an HTTP path"],
     ["railyard-gate.sh", ["--service", "x", "--image", "img", "--attempts", "0"], "--attempts must be 1 to 999"],
@@ -101,7 +105,10 @@ describe("timeouts the scripts accept", () => {
     const plain = stackFile("staging");
     Object.assign(plain["railyard:deploy"] as object, { migrationTimeout: "1500ms", healthCheckInterval: "1250ms" });
     const r = await runStack("staging", plain, testSecrets("staging"));
-    expect(create(one(r, "command:remote:Command", "api-migrate"))).toMatch(/^timeout 62 bash \S+railyard-migrate\.sh --job staging-api-migrate --timeout 2 --stack staging /);
+    // 2 s for the job, 120 s for the staging worker to stop (its stop grace period), 270 s for the script's other bounds.
+    expect(create(one(r, "command:remote:Command", "api-migrate"))).toMatch(
+      /^timeout 392 bash \S+railyard-migrate\.sh --job staging-api-migrate --timeout 2 --stack staging --state-dir \/srv\/railyard\/staging\/state /,
+    );
     expect(create(one(r, "command:remote:Command", "api-gate"))).toContain(" --attempts 20 --interval 1.25");
   });
 });
@@ -129,7 +136,10 @@ describe.each([
     const r = await run(stack);
     const migrate = one(r, type, "api-migrate");
     const pause = stack === "dev" ? "" : `--pause ${stack}-worker --pause ${stack}-beat `;
-    expect(create(migrate)).toContain(`bash ${scripts}railyard-migrate.sh --job ${stack}-api-migrate --timeout 300 --stack ${stack} ${pause}-- --network ${stack}-net`);
+    const state = stack === "dev" ? "/tmp/railyard/dev/state" : `/srv/railyard/${stack}/state`;
+    expect(create(migrate)).toContain(`bash ${scripts}railyard-migrate.sh --job ${stack}-api-migrate --timeout 300 --stack ${stack} --state-dir ${state} ${pause}-- --network ${stack}-net`);
+    // The job's 300 s, the longest stop grace period it pauses (the worker's 120 s; none in dev), the script's 270 s.
+    expect(create(migrate)).toMatch(new RegExp(`^timeout ${stack === "dev" ? 570 : 690} `));
     expect(migrate.inputs).toMatchObject({ addPreviousOutputInEnv: false, logging: "stdoutAndStderr" });
     const image = (one(r, "docker:index/service:Service", "api").inputs.taskSpec as { containerSpec: { image: string } }).containerSpec.image;
     expect(reveal(migrate.inputs.triggers)).toEqual([image]);

@@ -4,6 +4,8 @@
  * (same ID, same spec version). Prefix `ryh`; only the services this file creates are removed.
  */
 import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ROOT } from "../harness";
@@ -12,6 +14,8 @@ import { engine } from "./engineApi";
 const images = inject("images");
 const script = (name: string) => path.join(ROOT, "host", name);
 const CREATED = ["ryh-api-migrate", "ryh-worker", "ryh-stale-migrate", "ryh-pause-migrate"];
+/** railyard-migrate's lock and guardian log. */
+const STATE_DIR = fs.mkdtempSync(path.join(os.tmpdir(), "ryh-state-"));
 
 interface Service {
   ID: string;
@@ -48,7 +52,7 @@ describe("host scripts leave services railyard did not create alone", () => {
 
   it("migrate exits 33 when a service it did not create holds the job's name, and changes nothing", async () => {
     const before = await inspect("ryh-api-migrate");
-    const r = run("railyard-migrate.sh", ["--job", "ryh-api-migrate", "--timeout", "30", "--", images.APP_V1, "true"]);
+    const r = run("railyard-migrate.sh", ["--state-dir", STATE_DIR, "--job", "ryh-api-migrate", "--timeout", "30", "--", images.APP_V1, "true"]);
     expect(r.status, r.stderr).toBe(33);
     expect(r.stderr).toContain("a service named ryh-api-migrate exists that railyard-migrate did not create");
     const after = await inspect("ryh-api-migrate");
@@ -58,7 +62,7 @@ describe("host scripts leave services railyard did not create alone", () => {
 
   it("migrate replaces a job an earlier run left (labelled railyard.job=migration), runs, and removes its own job", async () => {
     createService("ryh-stale-migrate", "--label", "railyard.job=migration");
-    const r = run("railyard-migrate.sh", ["--job", "ryh-stale-migrate", "--timeout", "60", "--", images.APP_V1, "echo", "migrated"]);
+    const r = run("railyard-migrate.sh", ["--state-dir", STATE_DIR, "--job", "ryh-stale-migrate", "--timeout", "60", "--", images.APP_V1, "echo", "migrated"]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain("migrated");
     expect(r.stderr).toContain("removed the job ryh-stale-migrate an earlier run left");
@@ -70,7 +74,7 @@ describe("host scripts leave services railyard did not create alone", () => {
 
   it("migrate --pause refuses a service without a railyard.stack label (exit 2) before anything changes", async () => {
     const before = await inspect("ryh-worker");
-    const r = run("railyard-migrate.sh", ["--job", "ryh-pause-migrate", "--pause", "ryh-worker", "--timeout", "30", "--", images.APP_V1, "true"]);
+    const r = run("railyard-migrate.sh", ["--state-dir", STATE_DIR, "--job", "ryh-pause-migrate", "--pause", "ryh-worker", "--timeout", "30", "--", images.APP_V1, "true"]);
     expect(r.status, r.stderr).toBe(2);
     expect(r.stderr).toContain("--pause ryh-worker: the service has no railyard.stack label");
     const after = await inspect("ryh-worker");
