@@ -58,8 +58,9 @@ export class Service extends pulumi.ComponentResource {
   readonly image: pulumi.Output<string>;
   /**
    * The release: a hash of the whole declared task template (image, command, env, secrets, limits, health check,
-   * restart policy, logging), carried by every task as the container label railyard.release. The health gate
-   * tells the release's tasks from any other by it, also after a rollback.
+   * restart policy, logging), carried by every task in its env as RAILYARD_RELEASE. The health gate tells the
+   * release's tasks from any other by it, also after a rollback. (Not a container label: the provider replaces a
+   * service whose container labels change.)
    */
   readonly release: pulumi.Output<string>;
   /** The preDeployCommand's job, when there is one: services it pauses are updated after it. */
@@ -179,7 +180,10 @@ function monitorWindow(config: ServiceConfig): string {
   return goDuration(Math.max(durationMs(config.update.monitor), needed));
 }
 
-/** The first 12 hex digits of the SHA-256 of a task template's JSON: the release label's value. */
+/** The env var that names a task's release. */
+export const RELEASE_VAR = "RAILYARD_RELEASE";
+
+/** The first 12 hex digits of the SHA-256 of a task template's JSON: the release's name. */
 export function releaseHash(taskSpec: unknown): string {
   return createHash("sha256").update(JSON.stringify(taskSpec)).digest("hex").slice(0, 12);
 }
@@ -247,7 +251,7 @@ function swarmService(
       name: args.names.swarm,
       labels: railyardLabels(args.stack, c.kind, name),
       mode: { replicated: { replicas: c.replicas } },
-      taskSpec: { ...taskSpec, containerSpec: { ...containerSpec, labels: [{ label: "railyard.release", value: release }] } },
+      taskSpec: { ...taskSpec, containerSpec: { ...containerSpec, env: { ...env, [RELEASE_VAR]: release } } },
       // dnsrr: the service name resolves to its tasks' addresses, no IPVS virtual IP (the edge uses tasks.<name>).
       endpointSpec: { mode: "dnsrr" },
       updateConfig: { ...update, failureAction: "rollback" },

@@ -3,6 +3,7 @@
  * the provider sends for them is ./provider/send.ts's, applied by ./serviceStep.ts).
  */
 import { createHash } from "node:crypto";
+import { RELEASE_VAR } from "../../components/service";
 import { reveal } from "../harness";
 
 export interface DeclaredService {
@@ -20,7 +21,6 @@ export interface DeclaredService {
       healthcheck?: { tests: string[]; interval: string; timeout: string; retries: number; startPeriod: string };
       stopGracePeriod?: string;
       init?: boolean;
-      labels?: { label: string; value: string }[];
     };
     networksAdvanceds: { id: string }[];
     placement?: { constraints: string[] };
@@ -65,25 +65,22 @@ function onEngine<T>(ref: T, id: keyof T, name: keyof T, map: (declaredId: strin
   return { ...ref, [id]: real.id, [name]: real.name };
 }
 
-/** The container label that names a service's release (components/service.ts). */
-export const RELEASE_LABEL = "railyard.release";
-
 /**
- * The release label's value on the bed: the declared one stands for the declared image, so a test image in its
- * place (a new release on the bed, with the declaration unchanged) makes another release.
+ * The release's name on the bed: the declared one stands for the declared image, so a test image in its place
+ * (a new release on the bed, with the declaration unchanged) makes another release.
  */
 export function bedRelease(declared: string, testImage: string): string {
   return createHash("sha256").update(`${declared} ${testImage}`).digest("hex").slice(0, 12);
 }
 
-/** The declared release label's value, if the service carries one. */
+/** The declared release, if the service carries one. */
 export function declaredRelease(d: DeclaredService): string | undefined {
-  return d.taskSpec.containerSpec.labels?.find((l) => l.label === RELEASE_LABEL)?.value;
+  return d.taskSpec.containerSpec.env?.[RELEASE_VAR];
 }
 
 /**
- * The declared inputs as the bed applies them: the substitutes in place of the image (and the release label
- * that goes with it), secret, config and network references. Secrets revealed.
+ * The declared inputs as the bed applies them: the substitutes in place of the image (and the release that goes
+ * with it), secret, config and network references. Secrets revealed.
  */
 export function resolveDeclared(raw: unknown, bed: BedSubstitutes): Record<string, unknown> {
   const d = revealDeep(raw) as DeclaredService;
@@ -96,7 +93,7 @@ export function resolveDeclared(raw: unknown, bed: BedSubstitutes): Record<strin
       containerSpec: {
         ...c,
         image: bed.image ?? c.image,
-        ...(c.labels && { labels: c.labels.map((l) => (l.label === RELEASE_LABEL && bed.image ? { ...l, value: bedRelease(l.value, bed.image) } : l)) }),
+        ...(c.env?.[RELEASE_VAR] && bed.image && { env: { ...c.env, [RELEASE_VAR]: bedRelease(c.env[RELEASE_VAR], bed.image) } }),
         secrets: c.secrets?.map((s) => onEngine(s, "secretId", "secretName", bed.secret)),
         configs: c.configs?.map((s) => onEngine(s, "configId", "configName", config)),
       },
