@@ -104,6 +104,7 @@ for (const [name, service] of Object.entries(services)) {
     host,
     serviceName: config.names.services[name].swarm,
     image: service.image,
+    release: service.release,
     spec: service.service.taskSpec,
     probe: path !== undefined && c.port !== undefined ? { port: c.port, path } : undefined,
     // A service scaled to 0 has no task to answer through the edge: only its (empty) set of tasks is checked.

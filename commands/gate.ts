@@ -1,7 +1,7 @@
 /**
  * Command builders for the gates after a service update (Kamal style: pure functions returning shell lines;
  * every value is one quoted word, so nothing in it is expanded). The script lives in host/ and works by hand with
- * --help: railyard-gate.sh (health gate after the update, rollback on failure; with --settle, the wait for
+ * --help: railyard-gate.sh (health gate after the update of a release, rollback and an explanation on failure; with --settle, the wait for
  * Swarm's own update of the edge and the databases, which convergeConfig ends too early).
  */
 import { shellJoin } from "../lib/shell";
@@ -11,6 +11,13 @@ export interface GateArgs {
   service: string;
   /** The image the update declared: the gate passes only when every running task runs it. */
   image: string;
+  /**
+   * The declared release: RAILYARD_RELEASE (12 hex digits, a hash of the whole task template) in the env of every
+   * task of it. The gate judges exactly the tasks that carry it, whatever the release changed.
+   */
+  release: string;
+  /** Where the gate records what failed a release (created if missing), so that a re-run can say it. */
+  stateDir: string;
   /** Probe each new task from inside on 127.0.0.1:port/path (web services with an HTTP health check). */
   probe?: { port: number; path: string };
   /** Probe through the edge: URL on the host, Host header / TLS name, accept the origin certificate. */
@@ -20,7 +27,7 @@ export interface GateArgs {
 }
 
 export function gateCommand(scriptPath: string, g: GateArgs): string {
-  const words = ["bash", scriptPath, "--service", g.service, "--image", g.image];
+  const words = ["bash", scriptPath, "--service", g.service, "--image", g.image, "--release", g.release, "--state-dir", g.stateDir];
   if (g.probe) words.push("--port", String(g.probe.port), "--path", g.probe.path);
   if (g.edge) words.push("--url", g.edge.url, "--host", g.edge.host, ...(g.edge.insecure ? ["--insecure"] : []));
   words.push("--attempts", String(g.attempts), "--interval", String(g.intervalSeconds));

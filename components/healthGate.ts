@@ -1,9 +1,11 @@
 /**
- * HealthGate: after a service's update, the release takes traffic only when every running task runs the declared
- * image and is healthy: probed from inside each new task (web services with an HTTP health check) and through
- * the edge as users reach it. A task that fails or exits, or a health JSON with a bad component, rolls the
- * service back at once (host/railyard-gate.sh) and fails `pulumi up` with the failed tasks' last log lines.
- * Re-run whenever the image or the task spec changes; a later run fails again while the rolled-back image runs.
+ * HealthGate: after a service's update, the release takes traffic only when every running task is of the declared
+ * release (RAILYARD_RELEASE in its env: a hash of the whole task template) and is healthy: probed from inside each
+ * new task (web services with an HTTP health check) and through the edge as users reach it. A task that fails or
+ * exits, or a health JSON with a bad component, rolls the service back at once (host/railyard-gate.sh); whoever
+ * rolled it back (the gate or Swarm), `pulumi up` fails with each failed task's reason and last log lines, recorded
+ * in <stackDir>/state. Re-run whenever the release changes; a later run fails again (saying what failed) while the
+ * rolled-back release serves, and passes for the release that serves when it is healthy.
  * The edge's and databases' counterpart, which waits for Swarm's own verdict, is components/settleGate.ts.
  */
 import * as pulumi from "@pulumi/pulumi";
@@ -16,6 +18,8 @@ export interface HealthGateArgs {
   serviceName: string;
   /** The image the update declared. */
   image: pulumi.Input<string>;
+  /** The declared release (Service.release: RAILYARD_RELEASE in the env of every task of it). */
+  release: pulumi.Input<string>;
   /** Anything whose change rolls the tasks (env, command, secrets): a change re-runs the gate. */
   spec: pulumi.Input<unknown>;
   /** Probe each new task on 127.0.0.1:port/path from inside. */
@@ -34,10 +38,12 @@ export class HealthGate extends pulumi.ComponentResource {
 
   constructor(name: string, args: HealthGateArgs, opts?: pulumi.ComponentResourceOptions) {
     super("railyard:index:HealthGate", name, {}, opts);
-    const create = pulumi.output(args.image).apply((image) =>
+    const create = pulumi.all([args.image, args.release]).apply(([image, release]) =>
       gateCommand(args.host.scriptPath("railyard-gate.sh"), {
         service: args.serviceName,
         image,
+        release,
+        stateDir: `${args.host.stackDir}/state`,
         probe: args.probe,
         edge: args.edge,
         attempts: args.attempts,
@@ -46,7 +52,7 @@ export class HealthGate extends pulumi.ComponentResource {
     );
     this.command = args.host.run(
       `${name}-gate`,
-      { create, triggers: [args.image, pulumi.jsonStringify(pulumi.output(args.spec))] },
+      { create, triggers: [args.image, args.release, pulumi.jsonStringify(pulumi.output(args.spec))] },
       { parent: this, dependsOn: [...args.host.scriptsReady, ...args.dependsOn] },
     );
     this.registerOutputs({});

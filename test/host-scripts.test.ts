@@ -113,6 +113,15 @@ const BAD: [Script, string, string[]][] = [
   ["railyard-gate.sh", "--interval", withOption("railyard-gate.sh", "--interval", "-1")],
   ["railyard-gate.sh", "--since", withOption("railyard-gate.sh", "--since", "yesterday")],
   ["railyard-gate.sh", "--since", withOption("railyard-gate.sh", "--since", "17000000000")],
+  ["railyard-gate.sh", "--release", withOption("railyard-gate.sh", "--release", "0123456789AB")],
+  ["railyard-gate.sh", "--release", withOption("railyard-gate.sh", "--release", "0123456789a")],
+  ["railyard-gate.sh", "--release", withOption("railyard-gate.sh", "--release", `0123456789ab${ESC}`)],
+  ["railyard-gate.sh", "--release", [...valid["railyard-gate.sh"], "--release"]],
+  ["railyard-gate.sh", "--state-dir", withOption("railyard-gate.sh", "--state-dir", "state")],
+  ["railyard-gate.sh", "--state-dir", withOption("railyard-gate.sh", "--state-dir", "/srv/../etc")],
+  ["railyard-gate.sh", "--state-dir", withOption("railyard-gate.sh", "--state-dir", "/srv/rail yard")],
+  ["railyard-gate.sh", "--release", ["--settle", "--service", "ryt-edge", "--release", "0123456789ab"]],
+  ["railyard-gate.sh", "--state-dir", ["--settle", "--service", "ryt-edge", "--state-dir", "/tmp/x"]],
   // gate --settle (the edge's and databases' gate): only --service and --timeout
   ["railyard-gate.sh", "--image", ["--settle", "--service", "ryt-edge", "--image", "railyard-test/edge:v1"]],
   ["railyard-gate.sh", "--attempts", ["--settle", "--service", "ryt-edge", "--attempts", "5"]],
@@ -293,6 +302,42 @@ describe("host scripts sourced for their functions", () => {
     expect(recorded()).toBe("");
   });
 
+  it("the gate keys a task template the same for the service's template (Swarm's defaults filled in) and its tasks' view of it", () => {
+    // TEMPLATE's fields (container spec | resources | restart policy | logging | networks | forced updates) as
+    // `docker service inspect` prints a template stored without a grace period, DNS config, resources or restart
+    // policy, and as a task of it prints the same template.
+    const line = (container: string, resources = "", restart = "", logging = "", networks = "") => [container, resources, restart, logging, networks, "0"].join("|");
+    const service = line('{"Image":"a:v1","Init":false,"StopGracePeriod":10000000000,"Healthcheck":{"Test":["CMD","true"]},"DNSConfig":{}}', "{}", '{"Condition":"any","Delay":5000000000,"MaxAttempts":0}');
+    const container = '{"Image":"a:v1","Init":false,"Healthcheck":{"Test":["CMD","true"]}}';
+    const task = line(container);
+    const key = (text: string) => sourced("railyard-gate.sh", `template_key <<<${JSON.stringify(text)}`).stdout.trim();
+    expect(key(service)).toMatch(/^[0-9a-f]{12}$/);
+    expect(key(task)).toBe(key(service));
+    // A restart policy stored without its delay is printed with Swarm's 5 s for the service only.
+    expect(key(line(container, "", '{"Condition":"on-failure","MaxAttempts":3}'))).toBe(key(line(container, "", '{"Condition":"on-failure","Delay":5000000000,"MaxAttempts":3}')));
+    // Resources, health check, restart policy, logging, networks, grace period: any change is another release.
+    const changed = [
+      line(container, '{"Limits":{"MemoryBytes":6291456}}'),
+      line(container.replace('"CMD","true"', '"CMD","false"')),
+      line(container, "", '{"Condition":"on-failure","MaxAttempts":0}'),
+      line(container, "", "", '{"Name":"json-file","Options":{"max-size":"1m"}}'),
+      line(container, "", "", "", '[{"Target":"n1"}]'),
+      line(container.replace('"Init":false', '"Init":false,"StopGracePeriod":30000000000')),
+    ];
+    expect(new Set([key(task), ...changed.map(key)]).size).toBe(changed.length + 1);
+  });
+
+  it("the gate tells tasks the engine lost from the release's failures", () => {
+    const lost = (state: string, err: string) => sourced("railyard-gate.sh", `engine_lost ${JSON.stringify(state)} ${JSON.stringify(err)}`).status;
+    expect(lost("failed", "No such container: ryg-api.1.abc")).toBe(0);
+    expect(lost("orphaned", "-")).toBe(0);
+    expect(lost("failed", "task: non-zero exit (1)")).toBe(1);
+    expect(lost("rejected", "No such image: app:v9")).toBe(1);
+    const bad = (state: string, desired: string) => sourced("railyard-gate.sh", `ended_badly ${state} ${desired}`).status;
+    expect([bad("failed", "shutdown"), bad("rejected", "shutdown"), bad("complete", "shutdown"), bad("shutdown", "running")]).toEqual([0, 0, 0, 0]);
+    expect([bad("shutdown", "shutdown"), bad("running", "running"), bad("starting", "running")]).toEqual([1, 1, 1]);
+  });
+
   it("the gate's body check and the library's image check do not shadow each other", () => {
     expect(sourced("railyard-gate.sh", `body_ok '{"status":"ok","db":"up"}'`).status).toBe(0);
     expect(sourced("railyard-gate.sh", `body_ok '{"status":"ok","db":"down"}'`).status).toBe(1);
@@ -422,12 +467,15 @@ esac
 describe("railyard-gate --settle", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "railyard-settle-"));
   const log = path.join(dir, "calls");
-  const spec = 'railyard-test/edge:v1|["caddy"]|null|null|null|null';
+  // The service's task template as the gate reads it (Swarm's defaults filled in), and a task's view of it.
+  const template = '{"Image":"railyard-test/edge:v1","Args":["caddy"],"StopGracePeriod":10000000000}|{}|{"Condition":"any","Delay":5000000000,"MaxAttempts":0}|||0';
+  const taskSpec = '{"Image":"railyard-test/edge:v1","Args":["caddy"]}|||||0';
   fs.writeFileSync(
     path.join(dir, "docker"),
     `#!/bin/bash
 printf '%s\\n' "$*" >> ${log}
 case "$*" in
+  version*) echo 20.10.24 ;;
   *railyard.stack*) echo "ryt-edge|sid ryt" ;;
   *StartedAt.Unix*) echo 1000 ;;
   *UpdateStatus.State*)
@@ -435,11 +483,12 @@ case "$*" in
     IFS=';' read -ra states <<<"$STATES"
     [ "\${#states[@]}" -eq 0 ] || echo "\${states[n < \${#states[@]} ? n : \${#states[@]} - 1]}" ;;
   *Replicated.Replicas*) echo 2 ;;
-  *TaskTemplate.ContainerSpec*) echo '${spec}' ;;
+  *"with .TaskTemplate"*) echo '${template}' ;;
   "service ps -q --no-trunc sid") for t in $TASKS; do echo "\${t%%:*}"; done ;;
   "inspect --format {{.ID}}"*)
-    for t in $TASKS; do IFS=: read -r id state desired created <<<"$t"; printf '%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n' "$id" "$state" "$desired" "$created" railyard-test/edge:v1 '${spec}'; done ;;
-  *Status.Err*) [ "$3" != "{{.Status.State}}{{with .Status.Err}}: {{.}}{{end}}" ] || echo "failed: task: non-zero exit (1)" ;;
+    for t in $TASKS; do IFS=: read -r id state desired created <<<"$t"; printf '%s\\t%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n' "$id" "$state" "$desired" "$created" railyard-test/edge:v1 "task: non-zero exit (1)" '${taskSpec}'; done ;;
+  "inspect --format {{.Status.State}}|"*) echo "failed|1|c-$4|task: non-zero exit (1)" ;;
+  "inspect --format {{.State.OOMKilled}}|"*) echo "false|1|" ;;
   "service logs --raw --tail 50 t4") echo "caddy: the second task fails now" ;;
   "service logs"*) ;;
   *) exit 1 ;;
@@ -479,8 +528,8 @@ esac
     const reason = "update rolled back due to failure or early termination of task t4";
     const r = settle(`updating|update in progress;rollback_started|${reason};rollback_completed|rollback completed`, `${RUNNING} ${FAILED}`);
     expect(r.status, r.stderr).toBe(44);
-    expect(r.stderr).toContain("railyard-gate: last 50 log lines of task t4 (failed: task: non-zero exit (1)):\ncaddy: the second task fails now\n");
-    expect(r.stderr).toContain("railyard-gate: task t3 left no log lines; Swarm: failed: task: non-zero exit (1)\n");
+    expect(r.stderr).toContain("railyard-gate: task t4: crash (exit 1); its last 50 log lines:\ncaddy: the second task fails now\n");
+    expect(r.stderr).toContain("railyard-gate: task t3: crash (exit 1); it left no log lines\n");
     expect(r.stderr, "a task older than the update is not shown").not.toContain("t0");
     expect(r.stderr).toMatch(new RegExp(`railyard-gate: ryt-edge: Swarm rolled the update back \\(${reason}\\); the previous release runs again on 2 task\\(s\\)`));
     // Run again later (the rollback long done): still 44.

@@ -46,6 +46,8 @@ describe("release command lines", () => {
       gateCommand("/srv/railyard/st/scripts/railyard-gate.sh", {
         service: "st-api",
         image: "registry.example.com/api@sha256:" + "1".repeat(64),
+        release: "0123456789ab",
+        stateDir: "/srv/railyard/st/state",
         probe: { port: 3002, path: "/api/v1/health" },
         edge: { url: "https://127.0.0.1:443/api/v1/health", host: "api.example.com", insecure: true },
         attempts: 20,
@@ -53,7 +55,8 @@ describe("release command lines", () => {
       }),
     ).toBe(
       "timeout 580 bash /srv/railyard/st/scripts/railyard-gate.sh --service st-api " +
-        `--image registry.example.com/api@sha256:${"1".repeat(64)} --port 3002 --path /api/v1/health ` +
+        `--image registry.example.com/api@sha256:${"1".repeat(64)} --release 0123456789ab --state-dir /srv/railyard/st/state ` +
+        "--port 3002 --path /api/v1/health " +
         "--url https://127.0.0.1:443/api/v1/health --host api.example.com --insecure --attempts 20 --interval 5",
     );
   });
@@ -158,12 +161,19 @@ describe.each([
     }
   });
 
-  it("gates every service after its update and the edge, on its declared image", async () => {
+  it("gates every service after its update and the edge, on its declared release (RAILYARD_RELEASE in its tasks' env), recording failures in the stack's state folder", async () => {
     const r = await run(stack);
     for (const name of ["api", "frontend", "worker", "beat"]) {
       const gate = one(r, type, `${name}-gate`);
       expect(gate.dependsOn).toEqual(expect.arrayContaining([name, "edge"]));
-      expect(create(gate)).toContain(`bash ${scripts}railyard-gate.sh --service ${stack}-${name} --image `);
+      const spec = reveal(one(r, "docker:index/service:Service", name).inputs.taskSpec) as { containerSpec: { image: string; env: Record<string, string> } };
+      const release = spec.containerSpec.env.RAILYARD_RELEASE;
+      expect(release, name).toMatch(/^[0-9a-f]{12}$/);
+      expect(create(gate)).toMatch(
+        new RegExp(`bash ${scripts}railyard-gate\\.sh --service ${stack}-${name} --image ${spec.containerSpec.image} --release ${release} --state-dir /\\S+/state --`),
+      );
+      // A new release re-runs the gate, whatever it changed.
+      expect(JSON.stringify(reveal(gate.inputs.triggers))).toContain(`"${release}"`);
     }
     expect(create(one(r, type, "api-gate"))).toMatch(/--port \d+ --path \S+ --url \S+ --host \S+/);
     expect(create(one(r, type, "worker-gate"))).not.toContain("--port");
