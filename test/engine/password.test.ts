@@ -12,10 +12,11 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { ConfigMap, ROOT, runStack } from "../harness";
+import { ROOT, runStack } from "../harness";
 import { applyStack, CommandFailed, tasks, teardown } from "./apply";
 import { engine, filters } from "./engineApi";
-import { health, onLocalEngine, runningContainer } from "./probe";
+import { passwordStack } from "./passwordStack";
+import { health, runningContainer } from "./probe";
 import { forgetServices } from "./serviceStep";
 
 const PREFIX = "ryp";
@@ -32,31 +33,16 @@ const A: Passwords = { pg: "pg-first.password-0001", my: "my-first.password-0001
 const B: Passwords = { pg: "pg-second.password-002", my: "my-second.password-002", rd: "rd-second.password-002" };
 const C: Passwords = { pg: "pg-lost-state.passw-03", my: "my-lost-state.passw-03", rd: "rd-lost-state.passw-03" };
 
-function config(pw: Passwords): { plain: ConfigMap; secret: ConfigMap } {
-  const plain = onLocalEngine("dev", PREFIX);
-  delete plain["railyard:edge"];
-  plain["railyard:databases"] = {
-    postgres: { engine: "postgres", passwordSecret: "PG_PASSWORD" },
-    mysql: { engine: "mysql", passwordSecret: "MYSQL_PASSWORD" },
-    redis: { engine: "redis", passwordSecret: "REDIS_PASSWORD" },
-  };
-  plain["railyard:services"] = {
-    api: {
-      kind: "web",
-      image: "railyard-test/app:v1",
-      startCommand: "python3 /app/app.py serve",
-      port: 8000,
-      healthcheck: { path: "/health", interval: "2s", timeout: "2s", retries: 3, startPeriod: "5s" },
-      env: {
-        DATABASE_URL: "${{postgres.DATABASE_URL}}",
-        REDIS_URL: "${{redis.REDIS_URL}}",
-        MYSQL_HOST: "${{mysql.MYSQLHOST}}",
-        MYSQL_PASSWORD: "${{mysql.MYSQLPASSWORD}}",
-      },
+const config = (pw: Passwords) =>
+  passwordStack(PREFIX, { postgres: pw.pg, mysql: pw.my, redis: pw.rd }, {
+    replicas: 1,
+    env: {
+      DATABASE_URL: "${{postgres.DATABASE_URL}}",
+      REDIS_URL: "${{redis.REDIS_URL}}",
+      MYSQL_HOST: "${{mysql.MYSQLHOST}}",
+      MYSQL_PASSWORD: "${{mysql.MYSQLPASSWORD}}",
     },
-  };
-  return { plain, secret: { "railyard:secrets": { PG_PASSWORD: pw.pg, MYSQL_PASSWORD: pw.my, REDIS_PASSWORD: pw.rd } } };
-}
+  });
 
 const imageFor = (name: string) => ({ postgres: images.POSTGRES, mysql: images.MARIADB, redis: images.REDIS })[name] ?? images.APP_V1;
 /** One `pulumi up` of the stack; the app's health gate is left out (the app's release is not what is tested here). */
