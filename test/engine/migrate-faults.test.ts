@@ -1,6 +1,6 @@
 /**
  * railyard-migrate.sh under faults, on the real engine: HUP, TERM and KILL delivered to the script's whole process
- * group (as an SSH drop or a cancelled CI job does) while the paused services are at 0 and the job runs, and KILL
+ * group (as an SSH drop or a cancelled CI job does) while the paused services are at 0 and the job runs, and
  * during the restore. Without any re-run, the guardian brings every paused service back to its original count and
  * removes the job and its container within a bounded time; with the guardian killed too, a re-run restores from
  * the labels and migrates. Several releases (completed, failed, timed out) leave no container behind.
@@ -72,17 +72,17 @@ describe("railyard-migrate survives faults without a re-run", () => {
     expect(fs.readFileSync(path.join(stateDir, `${JOB}.guardian.log`), "utf8")).toContain(`${WORKER} back to 2 replicas`);
   });
 
-  it("SIGKILL during the restore (one service back, the other not yet): the guardian restores the other", async () => {
+  it.each(["SIGHUP", "SIGTERM", "SIGKILL"] as const)("%s to the process group during the restore (one service back, the other not yet): the guardian restores the other", async (signal) => {
     // A `docker` first on PATH that holds the beat's restore 3 s, so the kill lands between the two restores.
     const shim = fs.mkdtempSync(path.join(os.tmpdir(), "rym-shim-"));
     const real = execFileSync("bash", ["-c", "command -v docker"], { encoding: "utf8" }).trim();
     fs.writeFileSync(path.join(shim, "docker"), `#!/bin/bash\n[[ "$*" == "service update --detach --replicas 1 "* ]] && sleep 3\nexec ${real} "$@"\n`, { mode: 0o755 });
     const run = startMigrate(args("echo migrating; sleep 2"), { PATH: `${shim}:${process.env.PATH}` });
     await waitFor("the worker restored", () => run.output().includes(`${WORKER} back to 2 replicas`), 60_000);
-    run.signalGroup("SIGKILL");
+    run.signalGroup(signal);
     await run.exit;
     expect(pausedBy(BEAT)).toBe(JOB);
-    await waitFor("recovery after SIGKILL during the restore", recovered, RECOVERY_MS);
+    await waitFor(`recovery after ${signal} during the restore`, recovered, RECOVERY_MS);
   });
 });
 
