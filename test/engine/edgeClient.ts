@@ -46,7 +46,8 @@ export function edgeRequest(r: EdgeRequest): Promise<EdgeResponse> {
     const req = r.scheme === "https" ? https.request({ ...options, servername: r.host, ca: r.ca }, onResponse) : http.request(options, onResponse);
     req.on("timeout", () => req.destroy(new Error("timed out")));
     req.on("error", reject);
-    if (r.body) req.on("continue", () => req.end(r.body));
+    // Once: a proxy may pass on the app's own 100 Continue after sending its own (Caddy before uvicorn does).
+    if (r.body) req.once("continue", () => req.end(r.body));
     else req.end();
   });
 }
