@@ -326,7 +326,7 @@ release_runs() {
     [ "$desired" = running ] || continue
     if [ "$tkey" = "$key" ]; then [ "$state" = running ] && current=$((current + 1)); else other=$((other + 1)); fi
   done < <(task_lines)
-  [ "$current" -eq "$replicas" ] && [ "$other" -eq 0 ]
+  [ "$current" -ge "$replicas" ] && [ "$other" -eq 0 ]
 }
 
 rollback() {
@@ -502,7 +502,9 @@ watch_release() {
     [ "$ustate" != paused ] || rollback 40 "Swarm paused the update"
     [ "$bad" = 0 ] || rollback 41 "a task of the new release reports an unhealthy component"
     replicas=$(docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "$sid" 2>/dev/null || echo -1)
-    if [ "$healthy" = 1 ] && [ "$running_new" -eq "$replicas" ] && [ "$running_new" -eq "$running" ]; then
+    # At least one running task a replica, every task Swarm wants running of the release: after an engine restart
+    # in the middle of a start-first update Swarm may keep an extra task of the release in a slot, for good.
+    if [ "$healthy" = 1 ] && [ "$running_new" -ge "$replicas" ] && [ "$running_new" -eq "$running" ]; then
       if [ -z "$url" ] || probe_url; then
         echo "railyard-gate: $service: $running_new task(s) run release $want ($image) and are healthy (attempt $attempt)" >&2
         exit 0
