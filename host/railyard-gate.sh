@@ -29,7 +29,9 @@ current one, whose image must be IMAGE. On each attempt:
     fails the gate at once, without waiting out the attempts; so does Swarm rolling the update back itself;
     a task whose container the engine lost (an engine restart, "No such container") or whose node was lost
     (orphaned) is not the release's failure: the gate waits for Swarm to start it again;
-  - with --port/--path, every running task of the release is probed from inside (curl or wget on 127.0.0.1);
+  - with --port/--path, every running task of the release is probed from inside (curl or wget on 127.0.0.1); a
+    bad component fails the gate at once, unless the engine restarted during this run (what the tasks depend on
+    restarts too: it is then waited on within the attempts);
   - with --url, the service is probed as users reach it (through the edge; --host sets the Host header and
     TLS name, --insecure accepts the origin certificate).
 A probe passes on HTTP 200 and, when the body is JSON with component statuses (status, database, redis,
@@ -90,6 +92,9 @@ sid=""
 want="" serving=""
 # 1 when the declared release serves because Swarm (or a gate) rolled another back to it: never rolled back from.
 rolled_back_to=0
+# 1 once this run saw the engine restart (it did not answer, or it lost tasks of the release): what the tasks depend
+# on restarts too, so a bad component status is then waited on within the attempts, not a failure at once.
+engine_restarted=0
 
 parse_args() {
   while [ $# -gt 0 ]; do
@@ -136,21 +141,44 @@ parse_args() {
   [ -z "$since" ] || check --since "$since" "a Unix time in seconds" is_int_in 0 9999999999
 }
 
-# Waits (up to 120 s) while docker cannot connect to the engine: it may be restarting. (Any other failure is left to
-# the command that meets it.)
+# Whether docker cannot connect to the engine (it may be restarting). Any other failure is left to the command that
+# meets it.
+engine_unreachable() {
+  local out
+  ! out=$(docker version --format '{{.Server.Version}}' 2>&1) && [[ "$out" =~ Cannot\ connect|error\ during\ connect|connection\ refused ]]
+}
+
+# Waits (up to 120 s) while docker cannot connect to the engine.
 wait_engine() {
-  local deadline=$((SECONDS + 120)) said=0 out
-  while ! out=$(docker version --format '{{.Server.Version}}' 2>&1) && [[ "$out" =~ Cannot\ connect|error\ during\ connect|connection\ refused ]]; do
+  local deadline=$((SECONDS + 120)) said=0
+  while engine_unreachable; do
     [ "$SECONDS" -lt "$deadline" ] || fail 42 "the Docker engine did not answer within 120 s"
     [ "$said" = 1 ] || { echo "railyard-gate: the Docker engine does not answer (restarting?); waiting" >&2; said=1; }
+    engine_restarted=1
     sleep 1
   done
+}
+
+# again CMD…: sets again_out to CMD's output, running it again (for up to 120 s) while it fails because the engine
+# does not answer (it restarts: engine_restarted=1); the status of its last run.
+again_out=""
+again() {
+  local try
+  for try in $(seq 1 120); do
+    again_out=$("$@") && return 0
+    engine_unreachable || return 1
+    engine_restarted=1
+    [ "$try" -gt 1 ] || echo "railyard-gate: the Docker engine does not answer (restarting?); waiting" >&2
+    sleep 1
+  done
+  return 1
 }
 
 # Only a service railyard deployed (it carries a railyard.stack label) is gated, and so maybe rolled back.
 require_railyard_service() {
   local info stack
-  info=$(service_field "$service" '{{.ID}} {{index .Spec.Labels "railyard.stack"}}') || fail 2 "no Swarm service named $service"
+  again service_field "$service" '{{.ID}} {{index .Spec.Labels "railyard.stack"}}' || fail 2 "no Swarm service named $service"
+  info=$again_out
   read -r sid stack <<<"$info"
   [ -n "$stack" ] ||
     fail 2 "$service has no railyard.stack label: railyard-gate gates and rolls back only services railyard deployed (nothing is changed)"
@@ -482,6 +510,7 @@ watch_release() {
     [ "$attempt" = "$previous_attempt" ] || say=1
     # While the engine restarts nothing is judged.
     if ! now=$(spec_key Spec); then
+      engine_restarted=1
       [ "$say" = 0 ] || echo "railyard-gate: attempt $attempt: the Docker engine does not answer (restarting?)" >&2
       sleep 1
       continue
@@ -492,6 +521,7 @@ watch_release() {
       continue
     fi
     scan_tasks "$attempt" "$say"
+    [ "${#lost[@]}" -eq 0 ] || engine_restarted=1
     if [ "${#lost[@]}" -gt 0 ] && [ "$lost_said" = 0 ]; then
       echo "railyard-gate: $service: the engine lost ${#lost[@]} task(s) of the release (an engine restart or a lost node): not counted as failures; waiting for Swarm to start them again" >&2
       lost_said=1
@@ -500,7 +530,7 @@ watch_release() {
     ustate=$(update_state)
     # rollback_* while the declared release serves: Swarm (or a gate) rolled an update back to it; judged as is.
     [ "$ustate" != paused ] || rollback 40 "Swarm paused the update"
-    [ "$bad" = 0 ] || rollback 41 "a task of the new release reports an unhealthy component"
+    [[ "$bad" = 0 || "$engine_restarted" = 1 ]] || rollback 41 "a task of the new release reports an unhealthy component"
     replicas=$(docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "$sid" 2>/dev/null || echo -1)
     # At least one running task a replica, every task Swarm wants running of the release: after an engine restart
     # in the middle of a start-first update Swarm may keep an extra task of the release in a slot, for good.
@@ -519,7 +549,7 @@ watch_release() {
 
 # The tasks of a release: created since its update started (or since the service was created).
 update_since() {
-  docker service inspect --format '{{if .UpdateStatus}}{{if .UpdateStatus.StartedAt}}{{.UpdateStatus.StartedAt.Unix}}{{else}}{{.CreatedAt.Unix}}{{end}}{{else}}{{.CreatedAt.Unix}}{{end}}' "$sid"
+  docker service inspect --format '{{if .UpdateStatus}}{{if .UpdateStatus.StartedAt}}{{.UpdateStatus.StartedAt.Unix}}{{else}}{{.CreatedAt.Unix}}{{end}}{{else}}{{.CreatedAt.Unix}}{{end}}' "$sid" 2>/dev/null
 }
 
 # --settle fails: the tasks that failed or exited since the update started (reason and logs, the newest 5), then
@@ -565,13 +595,15 @@ main() {
   parse_args "$@"
   wait_engine
   require_railyard_service
-  since=${since:-$(update_since)}
+  if [ -z "$since" ]; then again update_since || fail 42 "$service: the Docker engine stopped answering"; since=$again_out; fi
   if [ "$settle" = 1 ]; then settle; fi
   if [ -n "$state_dir" ]; then
     { mkdir -p "$state_dir" 2>/dev/null && [ -w "$state_dir" ]; } || fail 2 "--state-dir: cannot make or write $(q "$state_dir") (nothing is changed)"
   fi
+  wait_engine
   resolve_release
-  serving=$(spec_key Spec) || fail 42 "$service: the Docker engine stopped answering"
+  again spec_key Spec || fail 42 "$service: the Docker engine stopped answering"
+  serving=$again_out
   if [ "$serving" != "$want" ]; then
     not_serving 0
   elif [[ "$(update_state)" == rollback_* ]]; then
