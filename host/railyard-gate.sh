@@ -347,7 +347,7 @@ collect_failed() {
 replicas=0 current=0
 release_runs() {
   local key tkey state desired other=0
-  replicas=$(docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "$sid" 2>/dev/null || echo -1)
+  replicas=$(docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "$sid" 2>/dev/null) || { replicas=-1; return 1; }
   key=$(spec_key Spec) || return 1
   current=0
   while read -r _ state desired _ tkey _; do
@@ -531,7 +531,8 @@ watch_release() {
     # rollback_* while the declared release serves: Swarm (or a gate) rolled an update back to it; judged as is.
     [ "$ustate" != paused ] || rollback 40 "Swarm paused the update"
     [[ "$bad" = 0 || "$engine_restarted" = 1 ]] || rollback 41 "a task of the new release reports an unhealthy component"
-    replicas=$(docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "$sid" 2>/dev/null || echo -1)
+    # (Not read while the engine restarts: judged again on the next look.)
+    replicas=$(docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "$sid" 2>/dev/null) || { sleep 0.5; continue; }
     # At least one running task a replica, every task Swarm wants running of the release: after an engine restart
     # in the middle of a start-first update Swarm may keep an extra task of the release in a slot, for good.
     if [ "$healthy" = 1 ] && [ "$running_new" -ge "$replicas" ] && [ "$running_new" -eq "$running" ]; then
