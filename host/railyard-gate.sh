@@ -318,13 +318,17 @@ explain_tasks() {
 # The record of release WANT's failure (with --state-dir).
 record_file() { echo "$state_dir/gate-$service-$want.txt"; }
 
+# Whether FILE records this episode's failure: written since the service's last update (or rollback) started. An
+# older one is from an earlier rollout of the same release, since applied again: stale.
+record_current() { [ -e "$1" ] && [ "$(stat -c %Y "$1" 2>/dev/null || echo 0)" -ge "$(again update_since && echo "$again_out" || echo 0)" ]; }
+
 # Prints TEXT (what failed) on stderr and records it (with --state-dir), unless a record exists already.
 report_failure() {
   local text=$1 file
   printf '%s\n' "$text" >&2
   [ -n "$state_dir" ] || return 0
   file=$(record_file)
-  [ -e "$file" ] && return 0
+  ! record_current "$file" || return 0
   (umask 077 && printf 'railyard-gate: %s: release %s failed (reported %s):\n%s\n' "$service" "$want" "$(date -u +%FT%TZ)" "$text" >"$file.tmp" && mv "$file.tmp" "$file") ||
     echo "railyard-gate: could not record the failure in $file" >&2
 }
@@ -423,7 +427,7 @@ not_serving() {
   local while_watching=$1 record
   collect_failed "$want" 0
   [ -z "$state_dir" ] || record=$(record_file)
-  if [ -n "${record:-}" ] && [ -e "$record" ]; then
+  if [ -n "${record:-}" ] && record_current "$record"; then
     echo "railyard-gate: $service: what failed release $want the first time:" >&2
     if [ "${#failed[@]}" -gt 0 ]; then explain_tasks "${failed[@]}" >&2; else tail -n +2 "$record" >&2; fi
     fail 43 "$service runs release ${serving:-none} ($(q "$(current_image)")), not the declared $want ($image): it was rolled back ($(head -n 1 "$record" | sed -E 's/.*\((reported [^)]*)\).*/\1/')); fix the release and deploy again"
@@ -439,7 +443,7 @@ not_serving() {
   if [ "$while_watching" = 0 ] && [ -z "$state_dir" ]; then
     fail 43 "$service runs release ${serving:-none} ($(q "$(current_image)")), not the declared $want ($image): it was rolled back $who (nothing is changed)"
   fi
-  fail 40 "$service: Swarm rolled release $want ($image) back $who; the previous release serves. Fix the release and deploy again"
+  fail 40 "$service: release $want ($image) was rolled back by Swarm (its failure action) $who; the previous release serves. Fix the release and deploy again"
 }
 
 # Waits (up to 120 s) until the release that serves runs every replica (Swarm may still be rolling back).

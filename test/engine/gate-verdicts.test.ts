@@ -92,7 +92,7 @@ describe("the gate always explains, and judges the release the service declares"
     expect(r.status, r.stderr).toBe(40);
     expect(r.stderr).toMatch(/railyard-gate: task \w+: crash \(exit 1\); its last 50 log lines:\n/);
     expect(r.stderr).toContain("KeyError: 'DATABASE_URL'");
-    expect(r.stderr).toContain(`Swarm rolled release ${B} (${images.APP_V1}) back before this gate ran`);
+    expect(r.stderr).toContain(`release ${B} (${images.APP_V1}) was rolled back by Swarm (its failure action) before this gate ran`);
     const record = fs.readFileSync(path.join(state, `gate-ryg-race-${B}.txt`), "utf8");
     expect(record).toContain("KeyError: 'DATABASE_URL'");
     expect(servingRelease("ryg-race")).toBe(A);
