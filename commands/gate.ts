@@ -24,15 +24,17 @@ export interface GateArgs {
   edge?: { url: string; host: string; insecure: boolean };
   attempts: number;
   intervalSeconds: number;
+  /** Seconds a task of the release must have run before it counts as up (catches a crash a few seconds after start). */
+  stableSeconds: number;
 }
 
 export function gateCommand(scriptPath: string, g: GateArgs): string {
   const words = ["bash", scriptPath, "--service", g.service, "--image", g.image, "--release", g.release, "--state-dir", g.stateDir];
   if (g.probe) words.push("--port", String(g.probe.port), "--path", g.probe.path);
   if (g.edge) words.push("--url", g.edge.url, "--host", g.edge.host, ...(g.edge.insecure ? ["--insecure"] : []));
-  words.push("--attempts", String(g.attempts), "--interval", String(g.intervalSeconds));
+  words.push("--attempts", String(g.attempts), "--interval", String(g.intervalSeconds), "--stable", String(g.stableSeconds));
   // Bounded even if Docker hangs: every attempt plus the 120 s rollback wait, plus a margin.
-  const limit = Math.ceil(g.attempts * (g.intervalSeconds + 15) + 180);
+  const limit = Math.ceil(g.attempts * (g.intervalSeconds + 15) + g.stableSeconds + 180);
   return shellJoin(["timeout", String(limit), ...words]);
 }
 

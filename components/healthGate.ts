@@ -29,6 +29,11 @@ export interface HealthGateArgs {
   /** Attempts and seconds between them (railyard:deploy.healthCheckAttempts / healthCheckInterval). */
   attempts: number;
   intervalSeconds: number;
+  /**
+   * Seconds each task of the release must have run before it counts as up: a release that crashes seconds after
+   * it starts (an import error) fails instead of passing. @default 5 for a service probed over HTTP, else 10
+   */
+  stableSeconds?: number;
   /** The service (and the edge) the gate waits for. */
   dependsOn: pulumi.Resource[];
 }
@@ -48,6 +53,7 @@ export class HealthGate extends pulumi.ComponentResource {
         edge: args.edge,
         attempts: args.attempts,
         intervalSeconds: args.intervalSeconds,
+        stableSeconds: args.stableSeconds ?? (args.probe ? 5 : 10),
       }),
     );
     this.command = args.host.run(

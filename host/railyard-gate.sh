@@ -16,7 +16,7 @@ usage() {
   cat <<'USAGE'
 Usage: railyard-gate.sh --service NAME --image IMAGE [--release HASH] [--state-dir DIR]
                         [--port PORT --path PATH] [--url URL [--host HOST]]
-                        [--attempts N] [--interval SECONDS] [--since EPOCH] [--insecure]
+                        [--attempts N] [--interval SECONDS] [--stable SECONDS] [--since EPOCH] [--insecure]
        railyard-gate.sh --settle --service NAME [--timeout SECONDS]
 
 Waits up to N attempts (default 30) × INTERVAL seconds (default 5), watching every half second, until every
@@ -29,6 +29,9 @@ current one, whose image must be IMAGE. On each attempt:
     fails the gate at once, without waiting out the attempts; so does Swarm rolling the update back itself;
     a task whose container the engine lost (an engine restart, "No such container") or whose node was lost
     (orphaned) is not the release's failure: the gate waits for Swarm to start it again;
+  - a task of the release counts as up only once it has run for --stable SECONDS (default 5): a release that
+    crashes a few seconds after it starts (an import error in a worker with no health check) fails the gate
+    instead of passing it;
   - with --port/--path, every running task of the release is probed from inside (curl or wget on 127.0.0.1); a
     bad component fails the gate at once, unless the engine restarted during this run (what the tasks depend on
     restarts too: it is then waited on within the attempts);
@@ -83,7 +86,7 @@ Exit codes:
 USAGE
 }
 
-service="" image="" release="" state_dir="" port="" path="" url="" host="" attempts=30 interval=5 since="" insecure=0 settle=0 settle_timeout=""
+service="" image="" release="" state_dir="" port="" path="" url="" host="" attempts=30 interval=5 stable=5 since="" insecure=0 settle=0 settle_timeout=""
 # Options of the health gate that --settle does not take (it waits on Swarm's own update).
 gate_only=()
 # The service's ID, once it is known to be railyard's (docker commands use it: a name can also match an ID prefix).
@@ -109,6 +112,7 @@ parse_args() {
       --host) opt_value host "$@"; gate_only+=("$1"); shift 2 ;;
       --attempts) opt_value attempts "$@"; gate_only+=("$1"); shift 2 ;;
       --interval) opt_value interval "$@"; gate_only+=("$1"); shift 2 ;;
+      --stable) opt_value stable "$@"; gate_only+=("$1"); shift 2 ;;
       --since) opt_value since "$@"; gate_only+=("$1"); shift 2 ;;
       --insecure) insecure=1; gate_only+=("$1"); shift ;;
       --settle) settle=1; shift ;;
@@ -138,6 +142,7 @@ parse_args() {
   [[ "$insecure" = 0 || -n "$url" ]] || fail 2 "--insecure needs --url"
   check --attempts "$attempts" "1 to 999" is_int_in 1 999
   check --interval "$interval" "seconds above 0 (at most 99999, up to 3 decimals)" is_seconds
+  check --stable "$stable" "whole seconds, 0 to 3600" is_int_in 0 3600
   [ -z "$since" ] || check --since "$since" "a Unix time in seconds" is_int_in 0 9999999999
 }
 
@@ -473,6 +478,14 @@ reapply() {
   fail 47 "$service: Swarm rolled release $want back only because the engine lost its tasks (${#lost[@]}: an engine restart), not because it failed; the service keeps no copy of it: run \`pulumi up\` again to apply it"
 }
 
+# Whether task ID has been running for --stable seconds (since Swarm last set its state: running).
+ran_for_stable() {
+  local at
+  [ "$stable" -gt 0 ] || return 0
+  at=$(docker inspect --format '{{.Status.Timestamp.Unix}}' "$1" 2>/dev/null) || return 1
+  [ $(($(date +%s) - at)) -ge "$stable" ]
+}
+
 # One look at the release's tasks (attempt ATTEMPT; SAY=1 prints what is not healthy yet). Sets failed (tasks of
 # the release that failed or exited since the update started, newest first), running, running_new, healthy (every
 # probed task passed) and bad (a task reported an unhealthy component).
@@ -485,7 +498,13 @@ scan_tasks() {
     [ "$desired" = running ] || continue
     running=$((running + 1))
     [ "$tkey" = "$want" ] || continue
-    [ "$state" = running ] && running_new=$((running_new + 1))
+    if [ "$state" = running ]; then
+      if ran_for_stable "$id"; then
+        running_new=$((running_new + 1))
+      elif [ "$say" = 1 ]; then
+        echo "railyard-gate: attempt $attempt: task $id has not run for ${stable}s yet" >&2
+      fi
+    fi
     # A task whose container runs is probed even before Swarm calls it healthy ("starting"): a release that
     # reports a bad component is caught before it replaces any old task.
     if [ -n "$port" ] && [[ "$state" == running || "$state" == starting ]]; then

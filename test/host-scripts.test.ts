@@ -108,6 +108,7 @@ const BAD: [Script, string, string[]][] = [
   ["railyard-gate.sh", "--insecure", [...valid["railyard-gate.sh"], "--insecure"]],
   ["railyard-gate.sh", "--attempts", withOption("railyard-gate.sh", "--attempts", "0")],
   ["railyard-gate.sh", "--attempts", withOption("railyard-gate.sh", "--attempts", "1000")],
+  ["railyard-gate.sh", "--stable", withOption("railyard-gate.sh", "--stable", "3601")],
   ["railyard-gate.sh", "--interval", withOption("railyard-gate.sh", "--interval", "0")],
   ["railyard-gate.sh", "--interval", withOption("railyard-gate.sh", "--interval", "0.000")],
   ["railyard-gate.sh", "--interval", withOption("railyard-gate.sh", "--interval", "-1")],

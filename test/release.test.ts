@@ -52,12 +52,13 @@ describe("release command lines", () => {
         edge: { url: "https://127.0.0.1:443/api/v1/health", host: "api.example.com", insecure: true },
         attempts: 20,
         intervalSeconds: 5,
+        stableSeconds: 5,
       }),
     ).toBe(
-      "timeout 580 bash /srv/railyard/st/scripts/railyard-gate.sh --service st-api " +
+      "timeout 585 bash /srv/railyard/st/scripts/railyard-gate.sh --service st-api " +
         `--image registry.example.com/api@sha256:${"1".repeat(64)} --release 0123456789ab --state-dir /srv/railyard/st/state ` +
         "--port 3002 --path /api/v1/health " +
-        "--url https://127.0.0.1:443/api/v1/health --host api.example.com --insecure --attempts 20 --interval 5",
+        "--url https://127.0.0.1:443/api/v1/health --host api.example.com --insecure --attempts 20 --interval 5 --stable 5",
     );
   });
 
@@ -112,7 +113,8 @@ describe("timeouts the scripts accept", () => {
     expect(create(one(r, "command:remote:Command", "api-migrate"))).toMatch(
       /^timeout 392 bash \S+railyard-migrate\.sh --job staging-api-migrate --timeout 2 --stack staging --state-dir \/srv\/railyard\/staging\/state /,
     );
-    expect(create(one(r, "command:remote:Command", "api-gate"))).toContain(" --attempts 20 --interval 1.25");
+    expect(create(one(r, "command:remote:Command", "api-gate"))).toContain(" --attempts 20 --interval 1.25 --stable 5");
+    expect(create(one(r, "command:remote:Command", "worker-gate"))).toContain(" --stable 10");
   });
 });
 
