@@ -82,11 +82,14 @@ it("measures a single-node engine restart against a rolling update, under load",
   // dockerd restarted while the gate judges the api's next release (v2 with one more env var: a new release).
   const release = releaseApi(PREFIX, APP_V2, { RYI_RELEASE: "2" });
   const during = (async () => {
-    for (let i = 0; i < 1200; i++) {
+    let seen = false;
+    for (let i = 0; i < 1200 && !seen; i++) {
       // The gate's process (the bracket keeps pgrep's own command line from matching).
-      if (execFileSync("bash", ["-c", `pgrep -f '[r]ailyard-gate.sh --service ${API} ' || true`], { encoding: "utf8" }).trim()) break;
-      await sleep(100);
+      seen = execFileSync("bash", ["-c", `pgrep -f '[r]ailyard-gate.sh --service ${API} ' || true`], { encoding: "utf8" }).trim() !== "";
+      if (!seen) await sleep(100);
     }
+    // Otherwise the figure would measure a restart outside the gate.
+    if (!seen) throw new Error("the api's gate never ran within 120 s: no restart while gating to measure");
     const restarted = await restartAndRecover();
     const released = await release;
     return { restarted, released };

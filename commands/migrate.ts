@@ -48,10 +48,10 @@ export function migrationJobArgs(j: MigrationJob): string[] {
 
 /**
  * Seconds railyard-migrate.sh may spend outside the job and the pause, by its own bounds (host/railyard-migrate.sh):
- * another run's lock 60, a leftover job's removal 30, the pause's margin over the stop grace period 30, the job's
+ * another run's lock 150, a leftover job's removal 30, the pause's margin over the stop grace period 30, the job's
  * removal 30 and restored tasks running 60, plus 60 for the docker calls in between.
  */
-export const MIGRATE_OVERHEAD_SECONDS = 270;
+export const MIGRATE_OVERHEAD_SECONDS = 360;
 
 /**
  * Runs the migration job with railyard-migrate.sh. The outer `timeout` stops the whole step only after every

@@ -232,15 +232,26 @@ function edgeProblems(s: PartialStack): ConfigProblem[] {
   return out;
 }
 
-/** Services paused during a migration must exist and be other services. */
+/**
+ * Services paused during a migration must exist, be other services, and be paused by one migration only (two
+ * migrations run unordered: one's restore would start the service while the other's job still runs).
+ */
 function pauseProblems(s: PartialStack): ConfigProblem[] {
   const out: ConfigProblem[] = [];
-  for (const [name, service] of Object.entries(s.services)) {
+  const pausedBy = new Map<string, string>();
+  for (const [name, service] of Object.entries(s.services).sort(([a], [b]) => a.localeCompare(b))) {
     service.pauseDuringMigration.forEach((other, i) => {
+      const path = ["services", name, "pauseDuringMigration", i];
       if (other === name || !s.serviceNames.includes(other)) {
         const others = s.serviceNames.filter((n) => n !== name).join(", ") || "none";
-        out.push({ path: ["services", name, "pauseDuringMigration", i], expected: `another service of the stack (${others})`, got: describe(other) });
+        out.push({ path, expected: `another service of the stack (${others})`, got: describe(other) });
+        return;
       }
+      const first = pausedBy.get(other);
+      if (first !== undefined && first !== name) {
+        out.push({ path, expected: `a service no other migration pauses (${first}'s pauses it)`, got: describe(other) });
+      }
+      pausedBy.set(other, first ?? name);
     });
   }
   return out;

@@ -75,7 +75,8 @@ Exit codes:
   2   bad arguments, no service NAME, NAME has no railyard.stack label, or DIR cannot be made (nothing changed)
   40  a task of the release failed or exited, or Swarm rolled it back (before or while this gate ran): rolled back
   41  not healthy within the attempts (rolled back, unless the previous spec is a release Swarm rolled back from)
-  42  the rollback did not bring the previous release back within 120 s, or there is none (a first deploy)
+  42  the rollback did not bring the previous release back within 120 s, or there is none (a first deploy), or
+      the Docker engine (or its swarm manager) did not answer within 120 s
   43  the service does not run the declared release: an earlier run reported its failure (or, without
       --state-dir, it was rolled back before this run); prints what failed; nothing is changed
   44  --settle: Swarm rolled the update back (also when it did so before this run)
@@ -146,18 +147,23 @@ parse_args() {
   [ -z "$since" ] || check --since "$since" "a Unix time in seconds" is_int_in 0 9999999999
 }
 
-# Whether docker cannot connect to the engine (it may be restarting). Any other failure is left to the command that
-# meets it.
+# Whether docker cannot connect to the engine, or the engine answers but its swarm manager does not yet (right
+# after a restart: "the swarm does not have a leader"). Either may be a restart; any other failure is left to the
+# command that meets it.
 engine_unreachable() {
   local out
-  ! out=$(docker version --format '{{.Server.Version}}' 2>&1) && [[ "$out" =~ Cannot\ connect|error\ during\ connect|connection\ refused ]]
+  if ! out=$(docker version --format '{{.Server.Version}}' 2>&1); then
+    [[ "$out" =~ Cannot\ connect|error\ during\ connect|connection\ refused ]]
+    return
+  fi
+  [ "$(docker info --format '{{.Swarm.ControlAvailable}}' 2>/dev/null || true)" = false ]
 }
 
 # Waits (up to 120 s) while docker cannot connect to the engine.
 wait_engine() {
   local deadline=$((SECONDS + 120)) said=0
   while engine_unreachable; do
-    [ "$SECONDS" -lt "$deadline" ] || fail 42 "the Docker engine did not answer within 120 s"
+    [ "$SECONDS" -lt "$deadline" ] || fail 42 "the Docker engine (or its swarm manager) did not answer within 120 s"
     [ "$said" = 1 ] || { echo "railyard-gate: the Docker engine does not answer (restarting?); waiting" >&2; said=1; }
     engine_restarted=1
     sleep 1

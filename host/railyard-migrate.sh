@@ -12,7 +12,7 @@ if ! declare -F railyard_lib >/dev/null; then
 fi
 
 # Bounds (seconds) of each wait; commands/migrate.ts sums them into the step's outer `timeout`.
-LOCK_WAIT_S=60      # another run of the same job, or its guardian, finishing
+LOCK_WAIT_S=150     # another run of the same job, or its guardian, finishing (job removal 30 s, restore 60 s, margin)
 JOB_STOP_S=30       # a job's container stopping (10 s grace: TERM through --init, then KILL) and being removed
 PAUSE_MARGIN_S=30   # added to a paused service's own stop grace period
 RESTORE_WAIT_S=60   # restored services' tasks running again
@@ -62,7 +62,7 @@ Exit codes:
   33  a service named NAME exists that railyard-migrate did not create for STACK (nothing is changed): rename it
   34  a paused service could not be scaled back to its replica count: restore it by hand (the message says how)
   35  a --pause SERVICE is paused by another migration job that is still running (nothing is changed): wait for it
-  36  DIR is not usable, another run of NAME held its lock for 60 s, or the guardian could not start (nothing is
+  36  DIR is not usable, another run of NAME held its lock for 150 s, or the guardian could not start (nothing is
       changed)
   37  a paused service's tasks did not stop within its stop grace period + 30 s: the job did not run, the
       services are restored
@@ -260,7 +260,8 @@ guardian() {
     [ "$state" != Z ] || break
     sleep 0.2
   done
-  mapfile -t restored < <(restore_paused_by "$job" || true)
+  # The job goes first (its containers stopped): the paused services never start against a migration that is
+  # still changing the schema.
   local info id kind label
   info=$(service_field "$job" '{{.ID}} {{index .Spec.Labels "railyard.job"}} {{index .Spec.Labels "railyard.stack"}}') || info=""
   read -r id kind label <<<"$info"
@@ -269,6 +270,7 @@ guardian() {
     say "removing the job $job its run left"
     remove_job "$id"
   fi
+  mapfile -t restored < <(restore_paused_by "$job" || true)
   [ "${#restored[@]}" -eq 0 ] || wait_running "${restored[@]}"
   rm -f "$state_dir/$job.guardian.pid"
 }
@@ -276,6 +278,7 @@ guardian() {
 lock_fd=""
 # Takes the job's lock (waiting for an earlier run or its guardian), then starts the guardian.
 lock_and_guard() {
+  command -v flock >/dev/null || fail 36 "flock (util-linux) is missing: runs of the job cannot be kept apart (nothing is changed)"
   { mkdir -p "$state_dir" && exec {lock_fd}>>"$state_dir/$job.lock"; } 2>/dev/null ||
     fail 36 "cannot write the lock $state_dir/$job.lock; check --state-dir (nothing is changed)"
   flock -w "$LOCK_WAIT_S" "$lock_fd" ||

@@ -37,7 +37,7 @@ source scripts/lib.sh
 
 # tool:package pairs. The host scripts (gate, test helpers) call curl and openssl; the engine tests start dockerd
 # (test/engine/start-engine.sh) and build their images with debootstrap.
-NEEDS=(shellcheck:shellcheck curl:curl openssl:openssl dockerd:docker.io debootstrap:debootstrap)
+NEEDS=(shellcheck:shellcheck curl:curl openssl:openssl dockerd:docker.io debootstrap:debootstrap pgrep:procps)
 
 missing_packages() {
   local pair

@@ -25,6 +25,7 @@ const edge = (c: ConfigMap) => c["railyard:edge"] as Record<string, unknown>;
 const cases: Case[] = [
   { name: "pausing an unknown service during a migration", mutate: (c) => (svc(c, "api").pauseDuringMigration = ["workers"]), line: "railyard:services.api.pauseDuringMigration[0]: expected another service of the stack (frontend, worker, beat)", contains: 'got "workers"' },
   { name: "pausing a service the migration's service refers to", mutate: (c) => (svc(c, "frontend").pauseDuringMigration = ["api"], svc(c, "frontend").preDeployCommand = "migrate"), line: "railyard:services.frontend.pauseDuringMigration[0]: expected a service frontend does not need first", contains: "got the cycle api → frontend → api" },
+  { name: "two migrations pause one service", mutate: (c) => (svc(c, "frontend").pauseDuringMigration = ["worker"], svc(c, "frontend").preDeployCommand = "migrate"), line: "railyard:services.frontend.pauseDuringMigration[0]: expected a service no other migration pauses (api's pauses it)", contains: 'got "worker"' },
   { name: "two schedulers", mutate: (c) => (svc(c, "beat").replicas = 2), line: "railyard:services.beat.replicas: expected 0 or 1 replicas for a scheduler", contains: "got 2" },
   { name: "a scheduler with a port", mutate: (c) => (svc(c, "beat").port = 8000), line: "railyard:services.beat.port: expected no port on a scheduler service" },
   { name: "an unknown service kind", mutate: (c) => (svc(c, "beat").kind = "cron"), line: "railyard:services.beat.kind: expected web, worker or scheduler", contains: 'got "cron"' },

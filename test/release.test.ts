@@ -32,7 +32,7 @@ const job: MigrationJob = {
 describe("release command lines", () => {
   it("runs the pre-deploy command as a Swarm job from the new image with the service's network, env and secrets", () => {
     expect(migrateCommand("/srv/railyard/st/scripts/railyard-migrate.sh", job)).toBe(
-      "timeout 690 bash /srv/railyard/st/scripts/railyard-migrate.sh --job st-api-migrate --timeout 300 --stack st " +
+      "timeout 780 bash /srv/railyard/st/scripts/railyard-migrate.sh --job st-api-migrate --timeout 300 --stack st " +
         "--state-dir /srv/railyard/st/state --pause st-worker -- " +
         "--network st-net --label railyard.stack=st --env ENVIRONMENT=staging " +
         "--secret source=api-env-DATABASE_URL-abc1234,target=env_DATABASE_URL,mode=0444 " +
@@ -109,9 +109,9 @@ describe("timeouts the scripts accept", () => {
     const plain = stackFile("staging");
     Object.assign(plain["railyard:deploy"] as object, { migrationTimeout: "1500ms", healthCheckInterval: "1250ms" });
     const r = await runStack("staging", plain, testSecrets("staging"));
-    // 2 s for the job, 120 s for the staging worker to stop (its stop grace period), 270 s for the script's other bounds.
+    // 2 s for the job, 120 s for the staging worker to stop (its stop grace period), 360 s for the script's other bounds.
     expect(create(one(r, "command:remote:Command", "api-migrate"))).toMatch(
-      /^timeout 392 bash \S+railyard-migrate\.sh --job staging-api-migrate --timeout 2 --stack staging --state-dir \/srv\/railyard\/staging\/state /,
+      /^timeout 482 bash \S+railyard-migrate\.sh --job staging-api-migrate --timeout 2 --stack staging --state-dir \/srv\/railyard\/staging\/state /,
     );
     expect(create(one(r, "command:remote:Command", "api-gate"))).toContain(" --attempts 20 --interval 1.25 --stable 5");
     expect(create(one(r, "command:remote:Command", "worker-gate"))).toContain(" --stable 10");
@@ -143,8 +143,8 @@ describe.each([
     const pause = stack === "dev" ? "" : `--pause ${stack}-worker --pause ${stack}-beat `;
     const state = stack === "dev" ? "/tmp/railyard/dev/state" : `/srv/railyard/${stack}/state`;
     expect(create(migrate)).toContain(`bash ${scripts}railyard-migrate.sh --job ${stack}-api-migrate --timeout 300 --stack ${stack} --state-dir ${state} ${pause}-- --network ${stack}-net`);
-    // The job's 300 s, the longest stop grace period it pauses (the worker's 120 s; none in dev), the script's 270 s.
-    expect(create(migrate)).toMatch(new RegExp(`^timeout ${stack === "dev" ? 570 : 690} `));
+    // The job's 300 s, the longest stop grace period it pauses (the worker's 120 s; none in dev), the script's 360 s.
+    expect(create(migrate)).toMatch(new RegExp(`^timeout ${stack === "dev" ? 660 : 780} `));
     expect(migrate.inputs).toMatchObject({ addPreviousOutputInEnv: false, logging: "stdoutAndStderr" });
     const image = (one(r, "docker:index/service:Service", "api").inputs.taskSpec as { containerSpec: { image: string } }).containerSpec.image;
     expect(reveal(migrate.inputs.triggers)).toEqual([image]);

@@ -38,7 +38,15 @@ describe("pre-deploy backups on a real engine", () => {
     const run = await runStack("dev", onLocalEngine("dev", PREFIX));
     const databasesOnly = run.resources.filter((r) => r.name === "host-bootstrap" || /^(postgres|redis)(-|$)/.test(r.name));
     const applied = await applyStack({ ...run, resources: databasesOnly }, (name) => (name === "postgres" ? images.POSTGRES : images.REDIS));
-    expect(applied.outcome).toEqual({ "host-bootstrap": "ok", postgres: "converged", "postgres-settle": "ok", redis: "converged", "redis-settle": "ok" });
+    expect(applied.outcome).toEqual({
+      "host-bootstrap": "ok",
+      "postgres-password-rotate": "ok",
+      postgres: "converged",
+      "postgres-settle": "ok",
+      "postgres-password-check": "ok",
+      redis: "converged",
+      "redis-settle": "ok",
+    });
     await psql("app", "create table items (id serial primary key, name text not null)");
     await psql("app", "insert into items (name) select 'item ' || g || ' ''quoted'' ✓' from generate_series(1, 500) g");
   });
