@@ -62,8 +62,9 @@ export function semanticProblems(s: PartialStack): { problems: ConfigProblem[]; 
     ...edgeProblems(s),
     ...portProblems(s),
     ...cloudflareTokenProblems(s),
-    ...pauseProblems(s),
   ];
+  const pauses = pauseProblems(s);
+  problems.push(...pauses);
   // A name used by both a service and a database is reported once above; references to it are not judged.
   const shared = new Set(s.databaseNames.filter((n) => s.serviceNames.includes(n)));
   const referenceProblems = envReferenceProblems({
@@ -71,7 +72,7 @@ export function semanticProblems(s: PartialStack): { problems: ConfigProblem[]; 
     databases: Object.fromEntries(Object.entries(s.databases).filter(([n]) => !shared.has(n))),
   });
   problems.push(...referenceProblems, ...secretListProblems(s));
-  if (referenceProblems.length === 0 && pauseProblems(s).length === 0) problems.push(...pauseOrderProblems(s));
+  if (referenceProblems.length === 0 && pauses.length === 0) problems.push(...pauseOrderProblems(s));
   const allParsed =
     s.serviceNames.length === Object.keys(s.services).length && s.databaseNames.length === Object.keys(s.databases).length;
   if (s.prefix === undefined) return { problems };
@@ -263,10 +264,7 @@ function pauseProblems(s: PartialStack): ConfigProblem[] {
  * cycle (api pauses worker while api refers to worker, directly or through other services).
  */
 function pauseOrderProblems(s: PartialStack): ConfigProblem[] {
-  const graph = new Map<string, string[]>();
-  for (const [name, env] of Object.entries(s.envs)) {
-    graph.set(name, serviceEdges(env, (n) => Object.hasOwn(s.envs, n)).map((e) => e.target));
-  }
+  const graph = referenceGraph(s);
   const pausers = pausedBy(Object.fromEntries(Object.entries(s.services).map(([n, c]) => [n, c.pauseDuringMigration])));
   for (const [paused, by] of Object.entries(pausers)) if (graph.has(paused)) graph.set(paused, [...(graph.get(paused) ?? []), ...by]);
   const out: ConfigProblem[] = [];
@@ -316,6 +314,15 @@ function databaseProblems(s: PartialStack): ConfigProblem[] {
   return out;
 }
 
+/** Each service → the services its env refers to. */
+function referenceGraph(s: PartialStack): Map<string, string[]> {
+  const graph = new Map<string, string[]>();
+  for (const [name, env] of Object.entries(s.envs)) {
+    graph.set(name, serviceEdges(env, (n) => Object.hasOwn(s.envs, n)).map((e) => e.target));
+  }
+  return graph;
+}
+
 /** Every reference must name a known target and variable; service references must not form a cycle. */
 function envReferenceProblems(s: PartialStack): ConfigProblem[] {
   const out: ConfigProblem[] = [];
@@ -335,10 +342,7 @@ function envReferenceProblems(s: PartialStack): ConfigProblem[] {
     }
   }
   if (out.length > 0) return out;
-  const graph = new Map<string, string[]>();
-  for (const [name, env] of Object.entries(s.envs)) {
-    graph.set(name, serviceEdges(env, (n) => Object.hasOwn(s.envs, n)).map((e) => e.target));
-  }
+  const graph = referenceGraph(s);
   for (const cycle of findCycles(graph)) {
     const [from, to] = cycle;
     const variable = serviceEdges(s.envs[from], (n) => n === to)[0].variable;
