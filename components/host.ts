@@ -91,16 +91,18 @@ export class Host extends pulumi.ComponentResource {
   /**
    * A command run on the host (over SSH with the pinned host key, or locally in dev) when created and whenever
    * `triggers` change. `create` must hold no secret value: it is stored in the state and may be logged; a secret
-   * goes on `stdin` (kept as a secret in the state, never on a command line).
+   * goes on `stdin` (kept as a secret in the state, never on a command line). `delete` runs when the resource
+   * is removed from the stack (undoing what `create` put on the host).
    */
   run(
     name: string,
-    args: { create: pulumi.Input<string>; triggers: pulumi.Input<unknown>[]; stdin?: pulumi.Input<string> },
+    args: { create: pulumi.Input<string>; triggers: pulumi.Input<unknown>[]; stdin?: pulumi.Input<string>; delete?: pulumi.Input<string> },
     opts: pulumi.CustomResourceOptions,
   ): pulumi.CustomResource {
     const common = {
       create: args.create,
       triggers: args.triggers,
+      ...(args.delete === undefined ? {} : { delete: args.delete }),
       ...(args.stdin === undefined ? {} : { stdin: pulumi.secret(args.stdin) }),
       addPreviousOutputInEnv: false,
       logging: "stdoutAndStderr" as const,
