@@ -12,6 +12,7 @@ import { HealthGate } from "./components/healthGate";
 import { PreDeployBackup } from "./components/preDeployBackup";
 import { Host } from "./components/host";
 import { Service } from "./components/service";
+import { backupsOutput } from "./config/backups";
 import { publicUrls, serviceEdgeProbe } from "./config/edge";
 import { deployOrder, pausedBy } from "./config/env";
 import { loadStackConfig } from "./config/load";
@@ -127,3 +128,5 @@ export const deploy = config.deploy;
 export const domains = config.edge ? Object.fromEntries(config.edge.routes.map((r) => [`${r.domain}${r.path === "/" ? "" : r.path}`, r.service])) : {};
 export const urls = config.edge ? publicUrls(config.edge) : [];
 export const edgeService = edge?.caddy.name;
+/** Where and when dumps go, and the drills (no key, no webhook URL). */
+export const backups = config.backups && backupsOutput(config.backups);

@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
 import { z } from "zod";
+import { BackupPlan, backupProblems, planBackups } from "./backups";
 import { EdgePlan, planEdge } from "./edge";
 import type { ServiceEnvPlan } from "./env";
 import { DatabaseNames, databaseNames, EdgeNames, edgeNames, networkName, ServiceNames, serviceNames } from "./names";
@@ -46,6 +47,8 @@ export interface StackConfig {
   env: Record<string, ServiceEnvPlan>;
   /** Every name derived from the stack file (config/names.ts), checked before any resource exists. */
   names: StackNames;
+  /** Dumps to an S3 bucket on schedules, and restore drills; undefined when railyard:backups is not set. */
+  backups?: BackupPlan;
 }
 
 export interface StackNames {
@@ -236,6 +239,7 @@ export function loadStackConfig(stack: string = pulumi.getStack()): StackConfig 
   const secrets = parseKept("secrets", shape.secrets);
   const services = parseEntries("services", refused.has("services") ? undefined : raw.services, serviceSchema, problems);
   const databases = parseEntries("databases", refused.has("databases") ? undefined : raw.databases, databaseSchema, problems);
+  const backups = parseKept("backups", shape.backups);
 
   const semantic = semanticProblems({
     environment,
@@ -255,10 +259,12 @@ export function loadStackConfig(stack: string = pulumi.getStack()): StackConfig 
     projectDir: process.cwd(),
   });
   problems.push(...semantic.problems, ...databasePasswordProblems(databases.parsed, secrets));
+  if (backups !== undefined) problems.push(...backupProblems(backups, databases.names, databases.parsed, secrets));
 
   if (problems.length > 0 || !environment || !prefix || !host || !logs || !deploy || !edge || !secrets || !semantic.env) {
     throw new RailyardConfigError(problems);
   }
+  const secretOutputs = Object.fromEntries(Object.entries(secrets).map(([k, v]) => [k, pulumi.secret(v)]));
   return {
     stack,
     environment,
@@ -271,13 +277,14 @@ export function loadStackConfig(stack: string = pulumi.getStack()): StackConfig 
     services: services.parsed,
     databases: databases.parsed,
     edge: planEdge(prefix, environment, host, edge, services.parsed),
-    secrets: Object.fromEntries(Object.entries(secrets).map(([k, v]) => [k, pulumi.secret(v)])),
+    secrets: secretOutputs,
     env: semantic.env,
     names: {
       services: Object.fromEntries(Object.keys(services.parsed).map((n) => [n, serviceNames(prefix, n)])),
       databases: Object.fromEntries(Object.keys(databases.parsed).map((n) => [n, databaseNames(prefix, n)])),
       edge: edgeNames(prefix),
     },
+    backups: backups && planBackups(backups, databases.parsed, secretOutputs),
   };
 }
 

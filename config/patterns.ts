@@ -50,3 +50,13 @@ export const DOMAIN =
   /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 /** A Cloudflare zone ID: 32 hex digits. */
 export const CLOUDFLARE_ID = /^[a-f0-9]{32}$/;
+/**
+ * An S3 bucket name as AWS allows it for new buckets: 3 to 63 lower-case letters, digits, dots and hyphens, a
+ * letter or digit at each end, no `..`, not an IP address, none of AWS's reserved prefixes and suffixes.
+ */
+export const BUCKET_NAME =
+  /^(?!xn--|sthree-|amzn-s3-demo-)(?!.*\.\.)(?!\d+\.\d+\.\d+\.\d+$)(?!.*(?:-s3alias|--ol-s3|--x-s3|\.mrap)$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/** An S3 region name: us-east-1, eu-west-3, or a provider's own (R2's "auto"). */
+export const S3_REGION = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
+/** An AWS region name (the AWS provider's own form). */
+export const AWS_REGION = /^[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d{1,2}$/;

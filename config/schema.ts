@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { z } from "zod";
 import { ENGINES } from "../databases";
 import { DURATION_PATTERN, durationMs, goDuration, MEMORY_PATTERN, memoryBytes } from "../lib/units";
+import { cronToOnCalendar } from "../lib/cron";
 import * as p from "./patterns";
 
 /** A duration in the form the Docker provider reads back ("60s" is "1m", "1500ms" is "1.5s"), so a declared one never differs from it. */
@@ -336,6 +337,104 @@ export const deploySchema = z
   })
   .default({ backupRetention: 5, healthCheckInterval: "5s", migrationTimeout: "5m" });
 
+/** A name under railyard:secrets (the value is read from there, never from plain config). */
+const secretRef = (example: string) => z.string().regex(p.SECRET_NAME, { error: `expected a secret name such as ${example}` });
+/** An access key pair of an existing bucket's provider, as two entries of railyard:secrets. */
+const keyPairSchema = (example: string) =>
+  z.strictObject({
+    accessKeyIdSecret: secretRef(`${example}_ACCESS_KEY_ID`),
+    secretAccessKeySecret: secretRef(`${example}_SECRET_ACCESS_KEY`),
+  });
+const bucketName = z.string().regex(p.BUCKET_NAME, {
+  error: "expected an S3 bucket name (3 to 63 lower-case letters, digits, dots and hyphens; not an IP address)",
+});
+/** Loopback hosts, where an S3 endpoint may be plain http (a test server); anywhere else keys would cross the network in the clear. */
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
+const s3Endpoint = z
+  .url({ protocol: /^https?$/, error: "expected the endpoint's URL, such as https://<account>.r2.cloudflarestorage.com", abort: true })
+  .refine((u) => { const url = new URL(u); return url.protocol === "https:" || LOOPBACK.has(url.hostname); }, { error: "expected an https:// endpoint (plain http only on loopback)" })
+  .refine((u) => { const url = new URL(u); return url.username === "" && url.password === "" && url.search === "" && url.hash === "" && url.pathname === "/"; }, {
+    error: "expected scheme, host and port only (keys go in railyard:secrets, never in the URL)",
+  });
+/** railyard creates the bucket on AWS (components/backupBucket.ts), with the host's put-only and read-only keys. */
+const awsBucketSchema = z.strictObject({
+  provider: z.literal("aws"),
+  name: bucketName,
+  region: z.string().regex(p.AWS_REGION, { error: "expected an AWS region such as eu-west-1" }),
+  /** Object Lock in compliance mode: no one (root included) can delete a dump before retentionDays. Only at creation. @default false */
+  objectLock: z.boolean({ error: "expected true or false" }).default(false),
+});
+/** An existing S3-compatible bucket (R2, B2, MinIO, S3): its endpoint and the keys the host uses, from railyard:secrets. */
+const s3BucketSchema = z.strictObject({
+  provider: z.literal("s3"),
+  name: bucketName,
+  endpoint: s3Endpoint,
+  /** @default us-east-1 (R2 takes "auto") */
+  region: z.string().regex(p.S3_REGION, { error: "expected a region name such as us-east-1 or auto" }).default("us-east-1"),
+  /** The key scheduled dumps upload with: give it only PutObject under <prefix>/ (README: Backups). */
+  uploader: keyPairSchema("BACKUP_UPLOADER"),
+  /** A read-only key for the host's restore drills (GetObject and ListBucket under <prefix>/). */
+  reader: keyPairSchema("BACKUP_READER").optional(),
+});
+const cronExpression = z
+  .string({ error: 'expected a cron expression such as "0 3 * * *" (UTC)' })
+  .max(64, { error: "expected a cron expression of at most 64 characters" })
+  .superRefine((c, ctx) => {
+    const r = cronToOnCalendar(c);
+    if (!r.ok) ctx.addIssue({ code: "custom", input: c, message: `expected ${r.problem.expected}` });
+  });
+
+/** Dumps leave the host: to an S3 bucket on schedules, with restore drills. README: Backups. */
+export const backupsSchema = z.strictObject({
+  bucket: z.discriminatedUnion("provider", [awsBucketSchema, s3BucketSchema], {
+    error: "expected provider: aws (railyard creates the bucket) or provider: s3 (an existing S3-compatible bucket: endpoint and keys)",
+  }),
+  /** When each database is dumped: cron expressions in UTC. @default ["0 3 * * *"] (daily at 03:00 UTC) */
+  schedules: z.array(cronExpression, { error: "expected a list of cron expressions" }).min(1, { error: "expected at least one schedule" }).max(10, {
+    error: "expected at most 10 schedules",
+  }).default(["0 3 * * *"]),
+  /** Days each dump is kept (the bucket's lifecycle; with objectLock, a minimum too). @default 30 */
+  retentionDays: z.int({ error: "expected a whole number of days" }).min(1, { error: "expected 1 to 36500 days" }).max(36500, {
+    error: "expected 1 to 36500 days",
+  }).default(30),
+  /** Which databases (names under railyard:databases). @default every database */
+  databases: z.array(resourceNameRef, { error: "expected a list of database names" }).min(1, { error: "expected at least one database" }).optional(),
+  /** Pre-deploy dumps (railyard:deploy.preDeployBackup) go to the bucket too, not only to the host's folder. @default true */
+  preDeployToBucket: z.boolean({ error: "expected true or false" }).default(true),
+  /** How long one dump may take, 1m to 24h. @default 6h */
+  timeout: duration("6h", "1m"),
+  /** An entry of railyard:secrets holding an https webhook URL (Slack's, say) that hears of every failed dump or drill. */
+  webhookSecret: secretRef("BACKUP_WEBHOOK_URL").optional(),
+  drill: z
+    .strictObject({
+      /** @default true */
+      enabled: z.boolean({ error: "expected true or false" }).default(true),
+      /** When the newest dump of each database is restored into a scratch database and checked (cron, UTC). @default "0 4 * * 0" (Sundays 04:00 UTC) */
+      schedule: cronExpression.default("0 4 * * 0"),
+      /** A drill fails when the newest dump is older than this many hours (the RPO it must meet). @default 48 */
+      maxDumpAgeHours: z.int({ error: "expected a whole number of hours" }).min(1, { error: "expected 1 to 8760 hours" }).max(8760, {
+        error: "expected 1 to 8760 hours",
+      }).default(48),
+      /**
+       * Per database (postgres, mysql), a SQL query returning one timestamp, the newest row's: the drill fails when
+       * the restored data's newest row is older than maxAgeHours before the dump.
+       */
+      freshness: z
+        .record(
+          ownKey(z.string().regex(p.RESOURCE_NAME, { error: "expected a database name", abort: true })),
+          z.strictObject({
+            query: noNul("SQL query", 4096),
+            maxAgeHours: z.int({ error: "expected a whole number of hours" }).min(1, { error: "expected 1 to 8760 hours" }).max(8760, {
+              error: "expected 1 to 8760 hours",
+            }),
+          }),
+        )
+        .default({}),
+    })
+    .prefault({}),
+});
+export type BackupsConfig = z.output<typeof backupsSchema>;
+
 const edgeTimeoutsSchema = z
   .strictObject({
     readHeader: duration("10s", "1s"),
@@ -424,6 +523,7 @@ export const stackSchema = z.strictObject({
   edge: edgeSchema,
   services: z.record(resourceName, serviceSchema, { error: "expected a map of service names to services" }).default({}),
   databases: z.record(resourceName, databaseSchema, { error: "expected a map of database names to databases" }).default({}),
+  backups: backupsSchema.optional(),
   secrets: z
     .record(ownKey(z.string().regex(p.SECRET_NAME, { error: "expected a secret name such as SECRET_KEY", abort: true })), noNul("secret value", 65536))
     .default({}),

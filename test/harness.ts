@@ -49,7 +49,16 @@ export function testSecrets(stack: string): ConfigMap {
   if (stack === "dev") return {};
   return {
     "railyard:sshPrivateKey": TEST_PRIVATE_KEY,
-    "railyard:secrets": { SECRET_KEY: "s3cr3t-key-value", PAT_ENCRYPTION_KEY: "pat-key-value", SMTP_PASSWORD: "smtp-pass-value" },
+    "railyard:secrets": {
+      SECRET_KEY: "s3cr3t-key-value",
+      PAT_ENCRYPTION_KEY: "pat-key-value",
+      SMTP_PASSWORD: "smtp-pass-value",
+      BACKUP_UPLOADER_ACCESS_KEY_ID: "uploader-key-id-value",
+      BACKUP_UPLOADER_SECRET_ACCESS_KEY: "uploader-secret-value",
+      BACKUP_READER_ACCESS_KEY_ID: "reader-key-id-value",
+      BACKUP_READER_SECRET_ACCESS_KEY: "reader-secret-value",
+      BACKUP_WEBHOOK_URL: "https://hooks.example.com/services/webhook-secret-value",
+    },
     "cloudflare:apiToken": "cloudflare-token-value",
   };
 }
