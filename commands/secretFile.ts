@@ -1,0 +1,38 @@
+/**
+ * Command builders for files on the host that hold a secret (the backup bucket's keys, the webhook's URL): the
+ * content arrives on stdin (Pulumi keeps it as a secret; it never appears on a command line), and the file is
+ * readable by its owner only, in a folder only its owner can enter, replaced whole (a reader never sees half a
+ * key). Removed when its resource leaves the stack.
+ */
+import * as path from "node:path";
+import { ABSOLUTE_PATH } from "../config/patterns";
+import { shellJoin, shellQuote } from "../lib/shell";
+
+function checked(file: string): string {
+  if (!ABSOLUTE_PATH.test(file) || file.length > 1024) throw new Error(`railyard: a secret file needs a plain absolute path, got ${JSON.stringify(file)}`);
+  return file;
+}
+
+/**
+ * Writes stdin to `file` (mode 0600, folder 0700): first to `<file>.new` beside it, then renamed over it. Fails
+ * on empty input, so a missing secret never leaves an empty key behind.
+ */
+export function writeSecretFileCommand(file: string): string {
+  const f = checked(file);
+  const dir = path.posix.dirname(f);
+  const tmp = `${f}.new`;
+  return [
+    "umask 077",
+    shellJoin(["mkdir", "-p", "--", dir]),
+    shellJoin(["chmod", "700", "--", dir]),
+    `cat > ${shellQuote(tmp)}`,
+    `test -s ${shellQuote(tmp)}`,
+    shellJoin(["mv", "-f", "--", tmp, f]),
+  ].join(" && ");
+}
+
+/** Removes the file (and a half-written one); succeeds when it is already gone. */
+export function removeSecretFileCommand(file: string): string {
+  const f = checked(file);
+  return shellJoin(["rm", "-f", "--", f, `${f}.new`]);
+}
