@@ -9,7 +9,8 @@ usage: npm test
        bash scripts/test.sh [--prereqs-only] [--help]
 
 Sets up what the tests need when it is missing, then runs them:
-  1. system packages: shellcheck, curl, openssl, and for the engine tests docker.io (dockerd) and debootstrap;
+  1. system packages: shellcheck, curl, openssl, procps, awscli, zstd, systemd (systemd-analyze), and for the
+     engine tests docker.io (dockerd) and debootstrap;
      installed with apt-get when run as root on Debian, else it stops and names the packages;
   2. node_modules: npm ci when it is missing;
   3. tsc --noEmit, shellcheck (npm run lint:shell), the unit tests (vitest), the real-engine tests
@@ -36,8 +37,10 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 # tool:package pairs. The host scripts (gate, test helpers) call curl and openssl; the engine tests start dockerd
-# (test/engine/start-engine.sh) and build their images with debootstrap.
-NEEDS=(shellcheck:shellcheck curl:curl openssl:openssl dockerd:docker.io debootstrap:debootstrap pgrep:procps)
+# (test/engine/start-engine.sh) and build their images with debootstrap. The backup scripts stream through zstd to
+# Debian's awscli (the tests run them with /usr/bin first: another `aws` on PATH is not the one a host has), and the
+# schedule tests check calendars and units with systemd-analyze.
+NEEDS=(shellcheck:shellcheck curl:curl openssl:openssl dockerd:docker.io debootstrap:debootstrap pgrep:procps /usr/bin/aws:awscli zstd:zstd systemd-analyze:systemd)
 
 missing_packages() {
   local pair
