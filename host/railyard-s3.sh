@@ -99,11 +99,13 @@ engine_ext() {
   esac
 }
 
-# utc_stamp [EPOCH]: the UTC time (now, or EPOCH seconds) as dump keys carry it: YYYYmmddTHHMMSSZ.
-utc_stamp() { date -u ${1:+-d "@$1"} +%Y%m%dT%H%M%SZ; }
+# utc_stamp: the UTC time now as dump keys carry it: YYYYmmddTHHMMSSZ. epoch_stamp EPOCH: EPOCH seconds so.
+utc_stamp() { date -u +%Y%m%dT%H%M%SZ; }
+epoch_stamp() { date -u -d "@$1" +%Y%m%dT%H%M%SZ; }
 
-# utc_iso [EPOCH]: the UTC time as manifests and state files carry it: YYYY-mm-ddTHH:MM:SSZ.
-utc_iso() { date -u ${1:+-d "@$1"} +%Y-%m-%dT%H:%M:%SZ; }
+# utc_iso: the UTC time now as manifests and state files carry it: YYYY-mm-ddTHH:MM:SSZ. epoch_iso EPOCH.
+utc_iso() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+epoch_iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 
 is_stamp() { [[ $1 =~ ^[0-9]{8}T[0-9]{6}Z$ ]]; }
 
