@@ -1,0 +1,96 @@
+/**
+ * The backup bucket's access documents as plain JSON, built from names alone so that tests read exactly what
+ * AWS receives: the bucket policy (TLS only; the host's keys can do nothing but their own actions), the
+ * uploader's IAM policy (put under the stack's prefix, nothing else), the drill reader's (read and list under
+ * the prefix), and the AWS shared-credentials file the host's scripts read a key from.
+ */
+
+export interface PolicyStatement {
+  Sid: string;
+  Effect: "Allow" | "Deny";
+  Principal?: "*" | { AWS: string | string[] };
+  Action?: string[];
+  NotAction?: string[];
+  Resource: string | string[];
+  Condition?: Record<string, Record<string, string | string[]>>;
+}
+
+export interface PolicyDocument {
+  Version: "2012-10-17";
+  Statement: PolicyStatement[];
+}
+
+/**
+ * All the uploader may do. Multipart uploads (create, upload part, complete) are authorised as s3:PutObject.
+ * No delete, get, list, retention or ACL action: an overwrite only adds a version (the bucket is versioned), so
+ * a compromised host cannot destroy or read its own history.
+ */
+export const UPLOADER_ACTIONS = ["s3:PutObject"];
+/** What the drill reader may do on the dumps (a given version too), and on the bucket (list, under the prefix). */
+export const READER_OBJECT_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion"];
+export const READER_BUCKET_ACTIONS = ["s3:ListBucket"];
+
+/** The ARN of every object under the stack's prefix. */
+export function dumpsArn(bucketArn: string, prefix: string): string {
+  return `${bucketArn}/${prefix}/*`;
+}
+
+export function uploaderPolicy(bucketArn: string, prefix: string): PolicyDocument {
+  return {
+    Version: "2012-10-17",
+    Statement: [{ Sid: "PutDumpsUnderPrefix", Effect: "Allow", Action: UPLOADER_ACTIONS, Resource: dumpsArn(bucketArn, prefix) }],
+  };
+}
+
+export function readerPolicy(bucketArn: string, prefix: string): PolicyDocument {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      { Sid: "ReadDumpsUnderPrefix", Effect: "Allow", Action: READER_OBJECT_ACTIONS, Resource: dumpsArn(bucketArn, prefix) },
+      // `<prefix>/*` also matches `<prefix>/` itself (* matches nothing too).
+      { Sid: "ListDumpsUnderPrefix", Effect: "Allow", Action: READER_BUCKET_ACTIONS, Resource: bucketArn, Condition: { StringLike: { "s3:prefix": [`${prefix}/*`] } } },
+    ],
+  };
+}
+
+/** The ARNs of the host's IAM users (the reader when drills read on the host). */
+export interface HostPrincipals {
+  uploader: string;
+  reader?: string;
+}
+
+/**
+ * The bucket policy. Every request without TLS is refused. And the host's keys are denied everything but their
+ * own actions here, whatever IAM policy is attached to them later (an explicit deny wins over any allow): the
+ * IAM policies grant, this bounds.
+ */
+export function bucketPolicy(bucketArn: string, host: HostPrincipals): PolicyDocument {
+  const everything = [bucketArn, `${bucketArn}/*`];
+  const statements: PolicyStatement[] = [
+    { Sid: "DenyWithoutTls", Effect: "Deny", Principal: "*", Action: ["s3:*"], Resource: everything, Condition: { Bool: { "aws:SecureTransport": "false" } } },
+    { Sid: "UploaderOnlyPuts", Effect: "Deny", Principal: { AWS: host.uploader }, NotAction: UPLOADER_ACTIONS, Resource: everything },
+  ];
+  if (host.reader !== undefined) {
+    statements.push({
+      Sid: "ReaderOnlyReads",
+      Effect: "Deny",
+      Principal: { AWS: host.reader },
+      NotAction: [...READER_OBJECT_ACTIONS, ...READER_BUCKET_ACTIONS],
+      Resource: everything,
+    });
+  }
+  return { Version: "2012-10-17", Statement: statements };
+}
+
+const ACCESS_KEY_ID = /^[A-Z0-9]{16,128}$/;
+const SECRET_ACCESS_KEY = /^[A-Za-z0-9+/=]{16,128}$/;
+
+/**
+ * An AWS shared-credentials file with one `[default]` profile. The key is checked first: a line break in it
+ * would add lines of its own to the file.
+ */
+export function credentialsIni(accessKeyId: string, secretAccessKey: string): string {
+  if (!ACCESS_KEY_ID.test(accessKeyId)) throw new Error("credentialsIni: the access key ID is not an AWS access key ID (A-Z, 0-9)");
+  if (!SECRET_ACCESS_KEY.test(secretAccessKey)) throw new Error("credentialsIni: the secret access key has characters an AWS secret key never has");
+  return `[default]\naws_access_key_id = ${accessKeyId}\naws_secret_access_key = ${secretAccessKey}\n`;
+}
