@@ -237,6 +237,11 @@ function enableVersioning(name: string, bucket: aws.s3.Bucket, opts: pulumi.Cust
   return new aws.s3.BucketVersioning(`${name}-versioning`, { bucket: bucket.bucket, versioningConfiguration: { status: "Enabled" } }, opts);
 }
 
+/**
+ * Object Lock, COMPLIANCE, default retention = the dumps' retention. With it S3 refuses a PutObject or UploadPart
+ * that carries neither Content-MD5 nor an x-amz-checksum-* header: Debian's aws CLI (2.9) sends Content-MD5 on
+ * both; another uploader must too.
+ */
 function lockDumps(name: string, bucket: aws.s3.Bucket, days: number, opts: pulumi.CustomResourceOptions): aws.s3.BucketObjectLockConfiguration {
   return new aws.s3.BucketObjectLockConfiguration(
     `${name}-object-lock`,
