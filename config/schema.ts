@@ -359,7 +359,8 @@ const s3Endpoint = z
 /** railyard creates the bucket on AWS (components/backupBucket.ts), with the host's put-only and read-only keys. */
 const awsBucketSchema = z.strictObject({
   provider: z.literal("aws"),
-  name: bucketName,
+  // Every request is TLS-only, and S3's wildcard certificate does not cover a dotted name's virtual host.
+  name: bucketName.refine((n) => !n.includes("."), { error: "expected a bucket name without dots (S3's TLS certificate does not cover them)" }),
   region: z.string().regex(p.AWS_REGION, { error: "expected an AWS region such as eu-west-1" }),
   /** Object Lock in compliance mode: no one (root included) can delete a dump before retentionDays. Only at creation. @default false */
   objectLock: z.boolean({ error: "expected true or false" }).default(false),

@@ -23,6 +23,7 @@ const cases: Case[] = [
   { name: "an unknown provider", stack: "staging", mutate: (c) => (bucket(c).provider = "gcs"), line: "railyard:backups.bucket.provider: expected provider: aws (railyard creates the bucket) or provider: s3" },
   { name: "a bucket name with capitals", stack: "staging", mutate: (c) => (bucket(c).name = "My_Bucket"), line: "railyard:backups.bucket.name: expected an S3 bucket name", contains: 'got "My_Bucket"' },
   { name: "a bucket named like an IP address", stack: "production", mutate: (c) => (bucket(c).name = "192.168.1.10"), line: "railyard:backups.bucket.name: expected an S3 bucket name" },
+  { name: "a dotted name for a bucket railyard creates", stack: "production", mutate: (c) => (bucket(c).name = "backups.example.com"), line: "railyard:backups.bucket.name: expected a bucket name without dots" },
   { name: "a bucket name with ..", stack: "production", mutate: (c) => (bucket(c).name = "a..b"), line: "railyard:backups.bucket.name: expected an S3 bucket name" },
   { name: "a bucket name with AWS's reserved prefix", stack: "production", mutate: (c) => (bucket(c).name = "xn--backups"), line: "railyard:backups.bucket.name: expected an S3 bucket name" },
   { name: "an endpoint over plain http", stack: "staging", mutate: (c) => (bucket(c).endpoint = "http://minio.example.com"), line: "railyard:backups.bucket.endpoint: expected an https:// endpoint (plain http only on loopback)" },
