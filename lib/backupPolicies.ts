@@ -82,15 +82,20 @@ export function bucketPolicy(bucketArn: string, host: HostPrincipals): PolicyDoc
   return { Version: "2012-10-17", Statement: statements };
 }
 
-const ACCESS_KEY_ID = /^[A-Z0-9]{16,128}$/;
-const SECRET_ACCESS_KEY = /^[A-Za-z0-9+/=]{16,128}$/;
+/**
+ * A key as a credentials file can hold it on one line: printable ASCII without spaces, quotes or backslashes. Not
+ * AWS's own shapes: other S3-compatible stores (R2's lower-case hex IDs, B2's, MinIO's chosen ones) use theirs.
+ */
+const KEY_PART = /^[!#-&(-[\]-_a-~]{3,256}$/;
+const ACCESS_KEY_ID = KEY_PART;
+const SECRET_ACCESS_KEY = KEY_PART;
 
 /**
  * An AWS shared-credentials file with one `[default]` profile. The key is checked first: a line break in it
  * would add lines of its own to the file.
  */
 export function credentialsIni(accessKeyId: string, secretAccessKey: string): string {
-  if (!ACCESS_KEY_ID.test(accessKeyId)) throw new Error("credentialsIni: the access key ID is not an AWS access key ID (A-Z, 0-9)");
-  if (!SECRET_ACCESS_KEY.test(secretAccessKey)) throw new Error("credentialsIni: the secret access key has characters an AWS secret key never has");
+  if (!ACCESS_KEY_ID.test(accessKeyId)) throw new Error("credentialsIni: the access key ID is not one printable word (3 to 256 characters, no space, quote or backslash)");
+  if (!SECRET_ACCESS_KEY.test(secretAccessKey)) throw new Error("credentialsIni: the secret access key is not one printable word (3 to 256 characters, no space, quote or backslash)");
   return `[default]\naws_access_key_id = ${accessKeyId}\naws_secret_access_key = ${secretAccessKey}\n`;
 }

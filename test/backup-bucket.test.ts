@@ -393,5 +393,9 @@ describe("BackupBucket args that must not reach AWS", () => {
     );
     expect(() => credentialsIni("AKIAIOSFODNN7EXAMPLE\n[x]", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")).toThrow(/access key ID/);
     expect(() => credentialsIni("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG\naws_session_token = x")).toThrow(/secret access key/);
+    // Other stores' keys (R2's lower-case hex IDs) are words too; a space or quote is not.
+    expect(credentialsIni("0123456789abcdef0123456789abcdef", "f".repeat(64))).toContain("aws_access_key_id = 0123456789abcdef0123456789abcdef\n");
+    expect(() => credentialsIni("key id", "secret")).toThrow(/access key ID/);
+    expect(() => credentialsIni("keyid", "sec'ret")).toThrow(/secret access key/);
   });
 });
