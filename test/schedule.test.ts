@@ -8,6 +8,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { installUnitsCommand, removeUnitsCommand, SCHEDULE_EXIT, scheduleUnitName } from "../commands/schedule";
 import { CRON_MAX_LENGTH, cronToOnCalendar } from "../lib/cron";
@@ -469,6 +470,48 @@ describe("install and remove commands", () => {
       expect(bare.calls()).toEqual([]);
     });
   }
+});
+
+describe("BackupSchedule", () => {
+  it("installs one unit pair through Host.run: the units in create (an update re-installs), the unit name the only trigger", async () => {
+    const made: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
+    await pulumi.runtime.setMocks(
+      {
+        newResource: (a) => {
+          made.push({ type: a.type, name: a.name, inputs: a.inputs });
+          return { id: `${a.name}-id`, state: a.inputs };
+        },
+        call: (a) => ({ ...a.inputs, id: "net-id" }),
+      },
+      "railyard",
+      "production",
+      false,
+    );
+    const { Host } = await import("../components/host");
+    const { BackupSchedule } = await import("../components/backupSchedule");
+    const host = new Host("host", { stack: "production", target: { mode: "local", dataDir: "/srv/railyard" }, network: "production-net" });
+    const schedule = new BackupSchedule("postgres-backup", {
+      host,
+      stack: "production",
+      job: "backup",
+      database: "postgres",
+      schedules: ["*-*-* 03:00:00 UTC", "Sun *-*-* 12:00:00 UTC"],
+      execStart: JOB_ARGV,
+      timeoutSeconds: 3600,
+      dependsOn: [],
+    });
+    await new Promise<void>((resolve) => schedule.install.urn.apply(() => resolve()));
+    expect(schedule.unitName).toBe(NAME);
+    const units = made.find((r) => r.name === "postgres-backup-units");
+    expect(units?.type).toBe("command:local:Command");
+    expect(units?.inputs.create).toBe(installUnitsCommand({ name: NAME, service: SERVICE_TEXT, timer: TIMER_TEXT }));
+    expect(units?.inputs.triggers).toEqual([NAME]);
+    expect(units?.inputs.update).toBeUndefined();
+    expect(schedule.removeCommand).toBe(removeUnitsCommand({ name: NAME }));
+    expect(() => new BackupSchedule("bad", { host, stack: "production", job: "backup", database: "Bad_Name", schedules: ["daily"], execStart: JOB_ARGV, timeoutSeconds: 60, dependsOn: [] })).toThrow(
+      "a scheduled job's database must be",
+    );
+  });
 });
 
 describe("the real tools this file relies on", () => {
