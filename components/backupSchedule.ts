@@ -17,6 +17,8 @@ export interface BackupScheduleArgs {
   job: ScheduledJob;
   /** The database's name in the stack file, e.g. "postgres". */
   database: string;
+  /** The user the job runs as (the owner of the key files it reads). */
+  user: string;
   /** OnCalendar expressions, already converted from the stack file's cron lines (lib/cron.ts). */
   schedules: string[];
   /** The host script and its arguments (paths to root-only credential files, never a credential). */
@@ -47,7 +49,7 @@ export class BackupSchedule extends pulumi.ComponentResource {
     super("railyard:index:BackupSchedule", name, {}, opts);
     this.unitName = scheduleUnitName(args.stack, args.job, args.database);
     const description = DESCRIPTIONS[args.job](args.stack, args.database);
-    const service = serviceUnit({ description, execStart: args.execStart, timeoutSeconds: args.timeoutSeconds });
+    const service = serviceUnit({ description, execStart: args.execStart, timeoutSeconds: args.timeoutSeconds, user: args.user });
     const timer = timerUnit({ description: `${description} (timer)`, onCalendar: args.schedules, unit: `${this.unitName}.service` });
     this.removeCommand = removeUnitsCommand({ name: this.unitName });
     // The unit files are in `create`: a changed schedule or command runs the (idempotent) install again as an

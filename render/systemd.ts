@@ -4,6 +4,7 @@
  * secret ever goes in a unit (they are world-readable files under /etc/systemd/system): only paths to root-only
  * files, which the script reads.
  */
+import { UNIX_USER } from "../config/patterns";
 
 export interface ServiceUnit {
   description: string;
@@ -11,6 +12,8 @@ export interface ServiceUnit {
   execStart: string[];
   /** Seconds the job may run before systemd stops it and records it as failed (TimeoutStartSec). */
   timeoutSeconds: number;
+  /** The user it runs as (the owner of the files it reads). @default root (no User= line) */
+  user?: string;
 }
 
 export interface TimerUnit {
@@ -38,6 +41,9 @@ export function serviceUnit(u: ServiceUnit): string {
   if (!Number.isInteger(u.timeoutSeconds) || u.timeoutSeconds < 1) {
     throw new Error(`railyard: a unit's timeout must be a whole number of seconds from 1, got ${u.timeoutSeconds}`);
   }
+  if (u.user !== undefined && !UNIX_USER.test(u.user)) {
+    throw new Error(`railyard: a unit's user must be a login name such as root or deploy, got ${JSON.stringify(u.user)}`);
+  }
   return lines([
     "[Unit]",
     `Description=${escapeSpecifiers(u.description)}`,
@@ -47,6 +53,7 @@ export function serviceUnit(u: ServiceUnit): string {
     "",
     "[Service]",
     "Type=oneshot",
+    ...(u.user === undefined ? [] : [`User=${u.user}`]),
     `ExecStart=${execLine(u.execStart)}`,
     `TimeoutStartSec=${u.timeoutSeconds}`,
     "Nice=10",

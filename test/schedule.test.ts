@@ -273,6 +273,10 @@ describe("systemd units", () => {
     expect(() => timerUnit({ description: "d", onCalendar: ["daily\nExecStart=/bin/sh"], unit: "a.service" })).toThrow("not an OnCalendar expression");
     expect(() => timerUnit({ description: "d", onCalendar: ["daily"], unit: "a.timer" })).toThrow("not a service unit name");
     expect(serviceUnit({ description: "100% of db", execStart: JOB_ARGV, timeoutSeconds: 60 })).toContain("Description=100%% of db\n");
+    expect(serviceUnit({ description: "d", execStart: JOB_ARGV, timeoutSeconds: 60, user: "deploy" })).toContain("\nType=oneshot\nUser=deploy\nExecStart=");
+    for (const user of ["", "Root", "de ploy", "a\nExecStart=/bin/sh", "x".repeat(33)]) {
+      expect(() => serviceUnit({ description: "d", execStart: JOB_ARGV, timeoutSeconds: 60, user }), user).toThrow("a unit's user must be a login name");
+    }
   });
 
   it("passes systemd-analyze verify, and verify catches a missing program", () => {
@@ -495,6 +499,7 @@ describe("BackupSchedule", () => {
       stack: "production",
       job: "backup",
       database: "postgres",
+      user: "deploy",
       schedules: ["*-*-* 03:00:00 UTC", "Sun *-*-* 12:00:00 UTC"],
       execStart: JOB_ARGV,
       timeoutSeconds: 3600,
@@ -504,11 +509,12 @@ describe("BackupSchedule", () => {
     expect(schedule.unitName).toBe(NAME);
     const units = made.find((r) => r.name === "postgres-backup-units");
     expect(units?.type).toBe("command:local:Command");
-    expect(units?.inputs.create).toBe(installUnitsCommand({ name: NAME, service: SERVICE_TEXT, timer: TIMER_TEXT }));
+    const service = SERVICE_TEXT.replace("\nExecStart=", "\nUser=deploy\nExecStart=");
+    expect(units?.inputs.create).toBe(installUnitsCommand({ name: NAME, service, timer: TIMER_TEXT }));
     expect(units?.inputs.triggers).toEqual([NAME]);
     expect(units?.inputs.update).toBeUndefined();
     expect(schedule.removeCommand).toBe(removeUnitsCommand({ name: NAME }));
-    expect(() => new BackupSchedule("bad", { host, stack: "production", job: "backup", database: "Bad_Name", schedules: ["daily"], execStart: JOB_ARGV, timeoutSeconds: 60, dependsOn: [] })).toThrow(
+    expect(() => new BackupSchedule("bad", { host, stack: "production", job: "backup", database: "Bad_Name", user: "root", schedules: ["daily"], execStart: JOB_ARGV, timeoutSeconds: 60, dependsOn: [] })).toThrow(
       "a scheduled job's database must be",
     );
   });
