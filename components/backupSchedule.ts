@@ -39,10 +39,7 @@ export class BackupSchedule extends pulumi.ComponentResource {
   readonly unitName: string;
   /** The command that installs the units. */
   readonly install: pulumi.CustomResource;
-  /**
-   * The command that removes them (stop, disable, delete, reload). Host.run takes no delete command yet, so it
-   * is built here but not run when the schedule leaves the stack.
-   */
+  /** The command that removes them (stop, disable, delete, reload), run when the schedule leaves the stack. */
   readonly removeCommand: string;
 
   constructor(name: string, args: BackupScheduleArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -53,11 +50,12 @@ export class BackupSchedule extends pulumi.ComponentResource {
     const timer = timerUnit({ description: `${description} (timer)`, onCalendar: args.schedules, unit: `${this.unitName}.service` });
     this.removeCommand = removeUnitsCommand({ name: this.unitName });
     // The unit files are in `create`: a changed schedule or command runs the (idempotent) install again as an
-    // update. Only a new unit name replaces the resource, and then the old and new units differ.
+    // update, never the delete. Only a new unit name replaces the resource; the old units are removed first, so a
+    // replacement can never remove units of the same name that it has just installed.
     this.install = args.host.run(
       `${name}-units`,
-      { create: installUnitsCommand({ name: this.unitName, service, timer }), triggers: [this.unitName] },
-      { parent: this, dependsOn: [...args.host.scriptsReady, ...args.dependsOn] },
+      { create: installUnitsCommand({ name: this.unitName, service, timer }), triggers: [this.unitName], delete: this.removeCommand },
+      { parent: this, dependsOn: [...args.host.scriptsReady, ...args.dependsOn], deleteBeforeReplace: true },
     );
     this.registerOutputs({ unitName: this.unitName });
   }

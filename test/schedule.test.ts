@@ -477,7 +477,7 @@ describe("install and remove commands", () => {
 });
 
 describe("BackupSchedule", () => {
-  it("installs one unit pair through Host.run: the units in create (an update re-installs), the unit name the only trigger", async () => {
+  it("installs one unit pair through Host.run: the units in create (an update re-installs), the unit name the only trigger, the removal as its delete", async () => {
     const made: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
     await pulumi.runtime.setMocks(
       {
@@ -513,7 +513,7 @@ describe("BackupSchedule", () => {
     expect(units?.inputs.create).toBe(installUnitsCommand({ name: NAME, service, timer: TIMER_TEXT }));
     expect(units?.inputs.triggers).toEqual([NAME]);
     expect(units?.inputs.update).toBeUndefined();
-    expect(schedule.removeCommand).toBe(removeUnitsCommand({ name: NAME }));
+    expect(units?.inputs.delete).toBe(removeUnitsCommand({ name: NAME }));
     expect(() => new BackupSchedule("bad", { host, stack: "production", job: "backup", database: "Bad_Name", user: "root", schedules: ["daily"], execStart: JOB_ARGV, timeoutSeconds: 60, dependsOn: [] })).toThrow(
       "a scheduled job's database must be",
     );
