@@ -98,7 +98,7 @@ export function installUnitsCommand(a: UnitPair): string {
     `printf '%s' ${shellQuote(text)} > ${l.temp(suffix)} && chmod 0644 ${l.temp(suffix)} && mv -f ${l.temp(suffix)} ${l.file(suffix)}`;
   return [
     `if [ ! -d ${l.runDir} ]; then ${l.fail(SCHEDULE_EXIT.noSystemd, `this host has no running systemd (${l.runDir} is missing): scheduled jobs run as systemd timers; boot the host with systemd as init`)}; fi`,
-    `{ ${write("service", a.service)} && ${write("timer", a.timer)}; } || { rm -f ${l.temp("service")} ${l.temp("timer")}; ${l.fail(SCHEDULE_EXIT.files, `could not write its units in ${l.unitDir}`)}; }`,
+    `{ ${write("service", a.service)} && ${write("timer", a.timer)}; } || { rm -f ${l.temp("service")} ${l.temp("timer")}; ${l.fail(SCHEDULE_EXIT.files, `could not write its units in ${l.unitDir} (installing units needs root)`)}; }`,
     `{ systemctl daemon-reload && systemctl enable ${l.timer} && systemctl restart ${l.timer}; } || ${l.fail(SCHEDULE_EXIT.systemctl, `systemctl could not load, enable or start ${l.timer}`)}`,
   ].join("\n");
 }

@@ -331,7 +331,7 @@ describe("install and remove commands", () => {
         "if [ ! -d /run/systemd/system ]; then { echo 'railyard: railyard-production-backup-postgres: this host has no running systemd (/run/systemd/system is missing): scheduled jobs run as systemd timers; boot the host with systemd as init' >&2; exit 70; }; fi",
         "{ printf '%s' 'S'\\''1\n' > /etc/systemd/system/.railyard-production-backup-postgres.service.tmp && chmod 0644 /etc/systemd/system/.railyard-production-backup-postgres.service.tmp && mv -f /etc/systemd/system/.railyard-production-backup-postgres.service.tmp /etc/systemd/system/railyard-production-backup-postgres.service && " +
           "printf '%s' 'T\n' > /etc/systemd/system/.railyard-production-backup-postgres.timer.tmp && chmod 0644 /etc/systemd/system/.railyard-production-backup-postgres.timer.tmp && mv -f /etc/systemd/system/.railyard-production-backup-postgres.timer.tmp /etc/systemd/system/railyard-production-backup-postgres.timer; } || " +
-          "{ rm -f /etc/systemd/system/.railyard-production-backup-postgres.service.tmp /etc/systemd/system/.railyard-production-backup-postgres.timer.tmp; { echo 'railyard: railyard-production-backup-postgres: could not write its units in /etc/systemd/system' >&2; exit 71; }; }",
+          "{ rm -f /etc/systemd/system/.railyard-production-backup-postgres.service.tmp /etc/systemd/system/.railyard-production-backup-postgres.timer.tmp; { echo 'railyard: railyard-production-backup-postgres: could not write its units in /etc/systemd/system (installing units needs root)' >&2; exit 71; }; }",
         "{ systemctl daemon-reload && systemctl enable railyard-production-backup-postgres.timer && systemctl restart railyard-production-backup-postgres.timer; } || { echo 'railyard: railyard-production-backup-postgres: systemctl could not load, enable or start railyard-production-backup-postgres.timer' >&2; exit 72; }",
       ].join("\n"),
     );
@@ -411,14 +411,27 @@ describe("install and remove commands", () => {
       const missing = path.join(h.root, "no-such-dir");
       const r = h.run(shell, installUnitsCommand({ name: NAME, unitDir: missing, systemdRunDir: h.runDir, service: service(), timer: timer() }));
       expect(r.status).toBe(SCHEDULE_EXIT.files);
-      expect(r.stderr).toContain(`railyard: ${NAME}: could not write its units in ${missing}\n`);
+      expect(r.stderr).toContain(`railyard: ${NAME}: could not write its units in ${missing} (installing units needs root)\n`);
       expect(h.calls()).toEqual([]);
       // The timer's temp name is taken by a folder: the service is in place, its temp gone, nothing reloaded.
       fs.mkdirSync(path.join(h.unitDir, `.${NAME}.timer.tmp`));
       const r2 = h.run(shell, installUnitsCommand({ name: NAME, unitDir: h.unitDir, systemdRunDir: h.runDir, service: service(), timer: timer() }));
       expect(r2.status).toBe(SCHEDULE_EXIT.files);
-      expect(r2.stderr).toContain(`railyard: ${NAME}: could not write its units in ${h.unitDir}\n`);
+      expect(r2.stderr).toContain(`railyard: ${NAME}: could not write its units in ${h.unitDir} (installing units needs root)\n`);
       expect(h.files()).toEqual([`.${NAME}.timer.tmp`, `${NAME}.service`]);
+      expect(h.calls()).toEqual([]);
+    });
+
+    it(`install run by a user who is not root fails with exit 71 and says root is needed (${shell})`, () => {
+      const h = fakeHost();
+      const cmd = installUnitsCommand({ name: NAME, unitDir: h.unitDir, systemdRunDir: h.runDir, service: service(), timer: timer() });
+      const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", shell, "-c", cmd], {
+        encoding: "utf8",
+        env: { ...process.env, PATH: `${path.join(h.root, "bin")}:${process.env.PATH}` },
+      });
+      expect(r.status).toBe(SCHEDULE_EXIT.files);
+      expect(r.stderr).toContain(`railyard: ${NAME}: could not write its units in ${h.unitDir} (installing units needs root)\n`);
+      expect(h.files()).toEqual([]);
       expect(h.calls()).toEqual([]);
     });
 
