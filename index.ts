@@ -6,6 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { CloudflareZone } from "./components/cloudflareZone";
+import { Backups } from "./components/backups";
 import { Database } from "./components/database";
 import { Edge } from "./components/edge";
 import { HealthGate } from "./components/healthGate";
@@ -39,14 +40,32 @@ for (const [name, db] of Object.entries(config.databases)) {
   });
 }
 
+const databaseEntries = Object.fromEntries(Object.entries(config.databases).map(([n, db]) => [n, { serviceName: config.names.databases[n].swarm, config: db }]));
+
+// Dumps leave the host for the bucket on their schedules; weekly drills prove the newest one restores.
+const bucketBackups =
+  config.backups &&
+  new Backups("backups", {
+    plan: config.backups,
+    host,
+    stack: config.prefix,
+    user: config.host.mode === "ssh" ? config.host.user : "root",
+    databases: databaseEntries,
+    dependsOn: Object.values(databases),
+  });
+
 // Production's pre-deploy backups (per the seeds): every database dumped before any migration runs.
 const backup = config.deploy.preDeployBackup
   ? new PreDeployBackup("backup", {
       host,
-      databases: Object.fromEntries(Object.entries(config.databases).map(([n, db]) => [n, { serviceName: config.names.databases[n].swarm, config: db }])),
+      databases: databaseEntries,
       keep: config.deploy.backupRetention,
       release: Object.entries(config.services).map(([n, s]) => s.image ?? n),
       dependsOn: Object.values(databases),
+      bucket:
+        bucketBackups && config.backups?.preDeployToBucket
+          ? { target: bucketBackups.target, stack: config.prefix, databases: config.backups.databases, ready: bucketBackups.ready }
+          : undefined,
     })
   : undefined;
 

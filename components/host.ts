@@ -21,7 +21,16 @@ export const HOST_LIB = path.join(HOST_DIR, "railyard-lib.sh");
  * Scripts the release steps call on the host, and the library they source beside them (uploaded to
  * <stackDir>/scripts over SSH; run in place locally).
  */
-export const HOST_SCRIPTS = ["railyard-lib.sh", "railyard-backup.sh", "railyard-migrate.sh", "railyard-gate.sh", "railyard-dbpass.sh"] as const;
+export const HOST_SCRIPTS = [
+  "railyard-lib.sh",
+  "railyard-s3.sh",
+  "railyard-backup.sh",
+  "railyard-restore.sh",
+  "railyard-drill.sh",
+  "railyard-migrate.sh",
+  "railyard-gate.sh",
+  "railyard-dbpass.sh",
+] as const;
 export type HostScript = (typeof HOST_SCRIPTS)[number];
 /** Seconds the bootstrap may take before it is stopped and reported as failed. */
 const BOOTSTRAP_TIMEOUT_S = 300;

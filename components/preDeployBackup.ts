@@ -1,10 +1,11 @@
 /**
- * PreDeployBackup: before any migration, each database is dumped with its own tool into the host's backup
- * folder (host/railyard-backup.sh: timestamped name, written atomically, the newest N kept). Re-run whenever a
- * service's image changes (a release); a failed dump fails `pulumi up` before the migrations run.
+ * PreDeployBackup: before any migration, each database is dumped with its own tool (host/railyard-backup.sh):
+ * streamed to the backup bucket when railyard:backups sends pre-deploy dumps there (the dump survives the host),
+ * else into the host's backup folder (timestamped name, written atomically, the newest N kept). Re-run whenever
+ * a service's image changes (a release); a failed dump fails `pulumi up` before the migrations run.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { backupCommand } from "../commands/backup";
+import { backupCommand, bucketBackupCommand, BucketTarget } from "../commands/backup";
 import type { DatabaseConfig } from "../config/schema";
 import { PLUGINS } from "../databases";
 import { endpointOf } from "../databases/plugin";
@@ -23,6 +24,11 @@ export interface PreDeployBackupArgs {
   release: pulumi.Input<string>[];
   /** The databases themselves. */
   dependsOn: pulumi.Resource[];
+  /**
+   * The bucket pre-deploy dumps stream to (railyard:backups with preDeployToBucket): the databases it backs up go
+   * there, under `<stack>/<database>/`, once its key is on the host (`ready`). The others stay in the folder.
+   */
+  bucket?: { target: BucketTarget; stack: string; databases: string[]; ready: pulumi.Resource[] };
 }
 
 export class PreDeployBackup extends pulumi.ComponentResource {
@@ -30,18 +36,17 @@ export class PreDeployBackup extends pulumi.ComponentResource {
 
   constructor(name: string, args: PreDeployBackupArgs, opts?: pulumi.ComponentResourceOptions) {
     super("railyard:index:PreDeployBackup", name, {}, opts);
+    const script = args.host.scriptPath("railyard-backup.sh");
+    const bucket = args.bucket;
     this.commands = Object.entries(args.databases).map(([db, d]) => {
       const { user, database } = endpointOf(PLUGINS[d.config.engine], d.serviceName, d.config);
-      const create = backupCommand(args.host.scriptPath("railyard-backup.sh"), {
-        service: d.serviceName,
-        engine: d.config.engine,
-        user,
-        database,
-        dir: `${args.host.stackDir}/backups`,
-        keep: args.keep,
-        timeoutSeconds: BACKUP_TIMEOUT_S,
-      });
-      return args.host.run(`${name}-${db}`, { create, triggers: args.release }, { parent: this, dependsOn: [...args.host.scriptsReady, ...args.dependsOn] });
+      const dumped = { service: d.serviceName, engine: d.config.engine, user, database, timeoutSeconds: BACKUP_TIMEOUT_S };
+      const toBucket = bucket !== undefined && bucket.databases.includes(db);
+      const create = toBucket
+        ? bucketBackupCommand(script, { ...dumped, ...bucket.target, prefix: `${bucket.stack}/${db}`, reason: "pre-deploy" })
+        : backupCommand(script, { ...dumped, dir: `${args.host.stackDir}/backups`, keep: args.keep });
+      const after = [...args.host.scriptsReady, ...args.dependsOn, ...(toBucket ? bucket.ready : [])];
+      return args.host.run(`${name}-${db}`, { create, triggers: args.release }, { parent: this, dependsOn: after });
     });
     this.registerOutputs({});
   }

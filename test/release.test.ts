@@ -201,7 +201,13 @@ describe.each([
     expect(dumps.map((d) => d.name.replace("backup-", "")).sort()).toEqual([...backups].sort());
     for (const d of dumps) {
       expect(create(d)).toMatch(new RegExp(`^timeout 1800 bash ${scripts}railyard-backup.sh --service ${stack}-\\w+ --engine \\w+`));
-      expect(create(d)).toContain(`--dir /srv/railyard/${stack}/backups --keep 5`);
+      // The production stack backs every database up to its bucket: the pre-deploy dumps go there too, once the
+      // uploader's key is on the host.
+      const db = d.name.replace("backup-", "");
+      expect(create(d)).toContain(
+        `--bucket railyard-production-backups-example --prefix ${stack}/${db} --credentials /srv/railyard/${stack}/secrets/backup-uploader.ini --region sa-east-1 --reason pre-deploy`,
+      );
+      expect(d.dependsOn).toEqual(expect.arrayContaining(["backups-tools", "backups-uploader-key"]));
     }
     if (backups.length) expect(one(r, type, "api-migrate").dependsOn).toEqual(expect.arrayContaining(dumps.map((d) => d.name)));
   });
@@ -250,7 +256,16 @@ describe("host scripts upload", () => {
     const r = await run("staging");
     const copies = byType(r, "command:remote:CopyToRemote");
     expect(copies.map((c) => c.inputs.remotePath).sort()).toEqual(
-      ["railyard-backup.sh", "railyard-dbpass.sh", "railyard-gate.sh", "railyard-lib.sh", "railyard-migrate.sh"].map((s) => `/srv/railyard/staging/scripts/${s}`),
+      [
+        "railyard-backup.sh",
+        "railyard-dbpass.sh",
+        "railyard-drill.sh",
+        "railyard-gate.sh",
+        "railyard-lib.sh",
+        "railyard-migrate.sh",
+        "railyard-restore.sh",
+        "railyard-s3.sh",
+      ].map((s) => `/srv/railyard/staging/scripts/${s}`),
     );
     for (const c of copies) expect(reveal(c.inputs.triggers)).toEqual([expect.stringMatching(/^[0-9a-f]{64}$/)]);
     expect(one(r, "command:remote:Command", "api-migrate").dependsOn).toEqual(expect.arrayContaining(copies.map((c) => c.name)));
