@@ -10,6 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
+import { shellQuote } from "../lib/shell";
 import { installUnitsCommand, removeUnitsCommand, SCHEDULE_EXIT, scheduleUnitName } from "../commands/schedule";
 import { CRON_MAX_LENGTH, cronToOnCalendar } from "../lib/cron";
 import { execLine, serviceUnit, timerUnit } from "../render/systemd";
@@ -179,7 +180,7 @@ Description=railyard: backup of production/postgres to the bucket (timer)
 [Timer]
 OnCalendar=*-*-* 03:00:00 UTC
 OnCalendar=Sun *-*-* 12:00:00 UTC
-Unit=railyard-production-backup-postgres.service
+Unit=railyard-production.backup-postgres.service
 Persistent=true
 AccuracySec=1s
 RandomizedDelaySec=0
@@ -188,7 +189,7 @@ RandomizedDelaySec=0
 WantedBy=timers.target
 `;
 
-const NAME = "railyard-production-backup-postgres";
+const NAME = "railyard-production.backup-postgres";
 const service = () => serviceUnit({ description: "railyard: backup of production/postgres to the bucket", execStart: JOB_ARGV, timeoutSeconds: 3600 });
 const timer = () =>
   timerUnit({
@@ -303,11 +304,13 @@ describe("systemd units", () => {
 });
 
 describe("unit names", () => {
-  it("are railyard-<stack>-<job>-<database>, from railyard names only", () => {
-    expect(scheduleUnitName("production", "backup", "postgres")).toBe("railyard-production-backup-postgres");
-    expect(scheduleUnitName("staging", "drill", "redis")).toBe("railyard-staging-drill-redis");
+  it("are railyard-<stack>.<job>-<database>, from railyard names only, and two stacks never share one", () => {
+    expect(scheduleUnitName("production", "backup", "postgres")).toBe("railyard-production.backup-postgres");
+    expect(scheduleUnitName("staging", "drill", "redis")).toBe("railyard-staging.drill-redis");
     const long = `a${"b".repeat(62)}`;
-    expect(scheduleUnitName(long, "drill", long)).toBe(`railyard-${long}-drill-${long}`);
+    expect(scheduleUnitName(long, "drill", long)).toBe(`railyard-${long}.drill-${long}`);
+    // Stack "prod" with database "drill-pg", and stack "prod-backup" with database "pg".
+    expect(scheduleUnitName("prod", "backup", "drill-pg")).not.toBe(scheduleUnitName("prod-backup", "drill", "pg"));
     for (const bad of ["", "Prod", "1st", "a_b", "a.b", "-a", "a-", `a${"b".repeat(63)}`, "a b", "../x", ...HOSTILE.filter((h) => h !== "plain")]) {
       expect(() => scheduleUnitName(bad, "backup", "postgres"), JSON.stringify(bad)).toThrow("a scheduled job's stack must be");
       expect(() => scheduleUnitName("production", "backup", bad), JSON.stringify(bad)).toThrow("a scheduled job's database must be");
@@ -324,23 +327,31 @@ describe("unit names", () => {
   });
 });
 
+/** What the commands wrap their script in: run as root directly, else through sudo -n, else exit 73. */
+const asRootLines = (script: string) =>
+  [
+    `if [ "$(id -u)" = 0 ]; then sh -c ${shellQuote(script)}; exit $?; fi`,
+    `if ! sudo -n true 2>/dev/null; then { echo 'railyard: ${NAME}: installing systemd units needs root: connect as root, or let this user run sudo without a password (sudoers: <user> ALL=(root) NOPASSWD: ALL)' >&2; exit 73; }; fi`,
+    `exec sudo -n sh -c ${shellQuote(script)}`,
+  ].join("\n");
+
 describe("install and remove commands", () => {
   it("build the exact lines", () => {
     expect(installUnitsCommand({ name: NAME, service: "S'1\n", timer: "T\n" })).toBe(
-      [
-        "if [ ! -d /run/systemd/system ]; then { echo 'railyard: railyard-production-backup-postgres: this host has no running systemd (/run/systemd/system is missing): scheduled jobs run as systemd timers; boot the host with systemd as init' >&2; exit 70; }; fi",
-        "{ printf '%s' 'S'\\''1\n' > /etc/systemd/system/.railyard-production-backup-postgres.service.tmp && chmod 0644 /etc/systemd/system/.railyard-production-backup-postgres.service.tmp && mv -f /etc/systemd/system/.railyard-production-backup-postgres.service.tmp /etc/systemd/system/railyard-production-backup-postgres.service && " +
-          "printf '%s' 'T\n' > /etc/systemd/system/.railyard-production-backup-postgres.timer.tmp && chmod 0644 /etc/systemd/system/.railyard-production-backup-postgres.timer.tmp && mv -f /etc/systemd/system/.railyard-production-backup-postgres.timer.tmp /etc/systemd/system/railyard-production-backup-postgres.timer; } || " +
-          "{ rm -f /etc/systemd/system/.railyard-production-backup-postgres.service.tmp /etc/systemd/system/.railyard-production-backup-postgres.timer.tmp; { echo 'railyard: railyard-production-backup-postgres: could not write its units in /etc/systemd/system (installing units needs root)' >&2; exit 71; }; }",
-        "{ systemctl daemon-reload && systemctl enable railyard-production-backup-postgres.timer && systemctl restart railyard-production-backup-postgres.timer; } || { echo 'railyard: railyard-production-backup-postgres: systemctl could not load, enable or start railyard-production-backup-postgres.timer' >&2; exit 72; }",
-      ].join("\n"),
+      asRootLines([
+        "if [ ! -d /run/systemd/system ]; then { echo 'railyard: railyard-production.backup-postgres: this host has no running systemd (/run/systemd/system is missing): scheduled jobs run as systemd timers; boot the host with systemd as init' >&2; exit 70; }; fi",
+        "{ printf '%s' 'S'\\''1\n' > /etc/systemd/system/.railyard-production.backup-postgres.service.tmp && chmod 0644 /etc/systemd/system/.railyard-production.backup-postgres.service.tmp && mv -f /etc/systemd/system/.railyard-production.backup-postgres.service.tmp /etc/systemd/system/railyard-production.backup-postgres.service && " +
+          "printf '%s' 'T\n' > /etc/systemd/system/.railyard-production.backup-postgres.timer.tmp && chmod 0644 /etc/systemd/system/.railyard-production.backup-postgres.timer.tmp && mv -f /etc/systemd/system/.railyard-production.backup-postgres.timer.tmp /etc/systemd/system/railyard-production.backup-postgres.timer; } || " +
+          "{ rm -f /etc/systemd/system/.railyard-production.backup-postgres.service.tmp /etc/systemd/system/.railyard-production.backup-postgres.timer.tmp; { echo 'railyard: railyard-production.backup-postgres: could not write its units in /etc/systemd/system (installing units needs root)' >&2; exit 71; }; }",
+        "{ systemctl daemon-reload && systemctl enable railyard-production.backup-postgres.timer && systemctl restart railyard-production.backup-postgres.timer; } || { echo 'railyard: railyard-production.backup-postgres: systemctl could not load, enable or start railyard-production.backup-postgres.timer' >&2; exit 72; }",
+      ].join("\n")),
     );
     expect(removeUnitsCommand({ name: NAME })).toBe(
-      [
-        "if [ -d /run/systemd/system ] && [ -e /etc/systemd/system/railyard-production-backup-postgres.timer ]; then if ! systemctl disable --now railyard-production-backup-postgres.timer && systemctl is-active --quiet railyard-production-backup-postgres.timer; then { echo 'railyard: railyard-production-backup-postgres: systemctl could not stop railyard-production-backup-postgres.timer' >&2; exit 72; }; fi; fi",
-        "rm -f /etc/systemd/system/railyard-production-backup-postgres.timer /etc/systemd/system/railyard-production-backup-postgres.service /etc/systemd/system/.railyard-production-backup-postgres.timer.tmp /etc/systemd/system/.railyard-production-backup-postgres.service.tmp /etc/systemd/system/timers.target.wants/railyard-production-backup-postgres.timer || { echo 'railyard: railyard-production-backup-postgres: could not remove its units from /etc/systemd/system' >&2; exit 71; }",
-        "if [ -d /run/systemd/system ]; then systemctl daemon-reload || { echo 'railyard: railyard-production-backup-postgres: systemctl daemon-reload failed' >&2; exit 72; }; systemctl reset-failed railyard-production-backup-postgres.service railyard-production-backup-postgres.timer 2>/dev/null || :; fi",
-      ].join("\n"),
+      asRootLines([
+        "if [ -d /run/systemd/system ] && [ -e /etc/systemd/system/railyard-production.backup-postgres.timer ]; then if ! systemctl disable --now railyard-production.backup-postgres.timer && systemctl is-active --quiet railyard-production.backup-postgres.timer; then { echo 'railyard: railyard-production.backup-postgres: systemctl could not stop railyard-production.backup-postgres.timer' >&2; exit 72; }; fi; fi",
+        "rm -f /etc/systemd/system/railyard-production.backup-postgres.timer /etc/systemd/system/railyard-production.backup-postgres.service /etc/systemd/system/.railyard-production.backup-postgres.timer.tmp /etc/systemd/system/.railyard-production.backup-postgres.service.tmp /etc/systemd/system/timers.target.wants/railyard-production.backup-postgres.timer || { echo 'railyard: railyard-production.backup-postgres: could not remove its units from /etc/systemd/system' >&2; exit 71; }",
+        "if [ -d /run/systemd/system ]; then systemctl daemon-reload || { echo 'railyard: railyard-production.backup-postgres: systemctl daemon-reload failed' >&2; exit 72; }; systemctl reset-failed railyard-production.backup-postgres.service railyard-production.backup-postgres.timer 2>/dev/null || :; fi",
+      ].join("\n")),
     );
   });
 
@@ -422,17 +433,38 @@ describe("install and remove commands", () => {
       expect(h.calls()).toEqual([]);
     });
 
-    it(`install run by a user who is not root fails with exit 71 and says root is needed (${shell})`, () => {
+    it(`install run by a user who is not root and has no sudo fails with exit 73 and says what to grant (${shell})`, () => {
       const h = fakeHost();
       const cmd = installUnitsCommand({ name: NAME, unitDir: h.unitDir, systemdRunDir: h.runDir, service: service(), timer: timer() });
       const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", shell, "-c", cmd], {
         encoding: "utf8",
         env: { ...process.env, PATH: `${path.join(h.root, "bin")}:${process.env.PATH}` },
       });
-      expect(r.status).toBe(SCHEDULE_EXIT.files);
-      expect(r.stderr).toContain(`railyard: ${NAME}: could not write its units in ${h.unitDir} (installing units needs root)\n`);
+      expect(r.status).toBe(SCHEDULE_EXIT.notRoot);
+      expect(r.stderr).toContain(`railyard: ${NAME}: installing systemd units needs root`);
       expect(h.files()).toEqual([]);
       expect(h.calls()).toEqual([]);
+    });
+
+    it(`install run by a user who is not root goes through sudo -n when sudo allows it (${shell})`, () => {
+      const h = fakeHost();
+      // A stand-in sudo that logs its argv and runs the rest (as the same user: the folders are opened to it).
+      const sudoLog = path.join(h.root, "sudo.log");
+      fs.writeFileSync(path.join(h.root, "bin", "sudo"), `#!/bin/sh\nprintf '%s\\n' "$1 $2" >> '${sudoLog}'\n[ "$1" = -n ] || exit 1\nshift\nexec "$@"\n`, { mode: 0o755 });
+      fs.chmodSync(h.root, 0o777);
+      fs.chmodSync(h.unitDir, 0o777);
+      fs.writeFileSync(h.log, "");
+      fs.chmodSync(h.log, 0o666);
+      const cmd = installUnitsCommand({ name: NAME, unitDir: h.unitDir, systemdRunDir: h.runDir, service: service(), timer: timer() });
+      const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", shell, "-c", cmd], {
+        encoding: "utf8",
+        env: { ...process.env, PATH: `${path.join(h.root, "bin")}:${process.env.PATH}` },
+      });
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0);
+      expect(fs.readFileSync(sudoLog, "utf8")).toBe("-n true\n-n sh\n");
+      expect(h.files()).toEqual([`${NAME}.service`, `${NAME}.timer`]);
+      expect(h.calls()).toEqual(["daemon-reload", `enable ${NAME}.timer`, `restart ${NAME}.timer`]);
     });
 
     it(`install fails with exit 72 when systemctl fails, and says which timer (${shell})`, () => {
