@@ -127,10 +127,10 @@ export function removeUnitsCommand(a: UnitLocation): string {
  * naming what to grant when sudo would ask for a password. The script's own exit codes pass through.
  */
 function asRoot(l: ReturnType<typeof locate>, script: string): string {
-  const q = shellQuote(script);
   return [
-    `if [ "$(id -u)" = 0 ]; then sh -c ${q}; exit $?; fi`,
+    `script=${shellQuote(script)}`,
+    `if [ "$(id -u)" = 0 ]; then sh -c "$script"; exit $?; fi`,
     `if ! sudo -n true 2>/dev/null; then ${l.fail(SCHEDULE_EXIT.notRoot, "installing systemd units needs root: connect as root, or let this user run sudo without a password (sudoers: <user> ALL=(root) NOPASSWD: ALL)")}; fi`,
-    `exec sudo -n sh -c ${q}`,
+    `exec sudo -n sh -c "$script"`,
   ].join("\n");
 }

@@ -330,9 +330,10 @@ describe("unit names", () => {
 /** What the commands wrap their script in: run as root directly, else through sudo -n, else exit 73. */
 const asRootLines = (script: string) =>
   [
-    `if [ "$(id -u)" = 0 ]; then sh -c ${shellQuote(script)}; exit $?; fi`,
+    `script=${shellQuote(script)}`,
+    `if [ "$(id -u)" = 0 ]; then sh -c "$script"; exit $?; fi`,
     `if ! sudo -n true 2>/dev/null; then { echo 'railyard: ${NAME}: installing systemd units needs root: connect as root, or let this user run sudo without a password (sudoers: <user> ALL=(root) NOPASSWD: ALL)' >&2; exit 73; }; fi`,
-    `exec sudo -n sh -c ${shellQuote(script)}`,
+    `exec sudo -n sh -c "$script"`,
   ].join("\n");
 
 describe("install and remove commands", () => {
