@@ -281,7 +281,7 @@ pick_dump() {
 
 # source_stream: the compressed object on stdout (the bucket's, or this script's stdin).
 source_stream() {
-  if ((stdin)); then cat; else aws_s3 cp --quiet "$(s3_url "$key")" -; fi
+  if ((stdin)); then cat <&3; else aws_s3 cp --quiet "$(s3_url "$key")" -; fi
 }
 
 # ---- the database side: scratch container, restore, counts ----
@@ -514,6 +514,9 @@ main() {
   trap 'exit 143' TERM
   trap 'exit 130' INT
   trap 'exit 129' HUP
+  # The object on stdin moves to fd 3: every other command (docker exec -i among them) reads nothing.
+  if ((stdin)); then exec 3<&0; fi
+  exec 0</dev/null
   if ((list)); then
     list_dumps
     print_list

@@ -330,23 +330,30 @@ async function verifyObject(bucket: Bucket, key: string, sha256: string): Promis
 
 /** Streams the object into the host's restore (ssh, or bash here for a local host); resolves to its exit code. */
 async function streamRestore(info: StackInfo, bucket: Bucket, key: string, remote: (scriptPath: string) => string): Promise<number> {
-  const argv = downloadArgv(bucket, key);
-  const dl = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "inherit"] });
-  let sink: ChildProcess;
   let tmp: string | undefined;
+  let sinkArgv: string[];
   if (info.host.mode === "local") {
-    sink = spawn("bash", ["-c", remote(path.join(ROOT, "host", "railyard-restore.sh"))], { stdio: [dl.stdout ?? "ignore", "inherit", "inherit"] });
+    sinkArgv = ["bash", "-c", remote(path.join(ROOT, "host", "railyard-restore.sh"))];
   } else {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "railyard-restore-"));
     const knownHosts = path.join(tmp, "known_hosts");
     fs.writeFileSync(knownHosts, `${knownHostsLine(info.host.address, info.host.port, info.host.hostKey)}\n`, { mode: 0o600 });
-    const ssh = sshArgv(info.host, knownHosts, remote(`${info.host.dataDir}/${info.prefix}/scripts/railyard-restore.sh`));
-    sink = spawn(ssh[0], ssh.slice(1), { stdio: [dl.stdout ?? "ignore", "inherit", "inherit"] });
+    sinkArgv = sshArgv(info.host, knownHosts, remote(`${info.host.dataDir}/${info.prefix}/scripts/railyard-restore.sh`));
   }
-  const [down, code] = await Promise.all([exited(dl), exited(sink)]);
+  const argv = downloadArgv(bucket, key);
+  const dl = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "inherit"] });
+  const sink = spawn(sinkArgv[0], sinkArgv.slice(1), { stdio: ["pipe", "inherit", "inherit"] });
+  // The host may stop reading early (a refused argument, a failed restore): the download then stops too.
+  sink.stdin?.on("error", () => undefined);
+  if (dl.stdout && sink.stdin) dl.stdout.pipe(sink.stdin);
+  const code = exited(sink).then((c) => {
+    if (dl.exitCode === null) dl.kill();
+    return c;
+  });
+  const [down, status] = await Promise.all([exited(dl), code]);
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
-  if (code === 0 && down !== 0) throw new RestoreError(`the download of ${key} failed`, 61);
-  return code;
+  if (status === 0 && down !== 0) throw new RestoreError(`the download of ${key} failed`, 61);
+  return status;
 }
 
 /** The command: `root` holds the stack files (this checkout). */

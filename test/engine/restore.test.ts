@@ -15,6 +15,7 @@ import { ROOT, runStack } from "../harness";
 import { applyStack, teardown } from "./apply";
 import { passwordStack } from "./passwordStack";
 import { runningContainer } from "./probe";
+import { main as npmRestore } from "../../scripts/restore";
 import { S3Server, startS3 } from "./s3";
 
 const PREFIX = "ryv";
@@ -373,6 +374,40 @@ describe("restore by date and restore drills on real components (postgres, mysql
         expect(seen.filter((c) => c.includes(secret))).toEqual([]);
         for (const text of [inspect, r.stdout, r.stderr, list.stdout, list.stderr, ...state]) expect(text).not.toContain(secret);
       }
+    } finally {
+      execFileSync("docker", ["rm", "-f", "-v", kept]);
+    }
+  });
+
+  it("npm run restore in local mode: lists and picks with the operator's environment, streams into the host script's --stdin", async () => {
+    const root = path.join(work, "operator");
+    fs.mkdirSync(root);
+    fs.writeFileSync(path.join(root, "Pulumi.ryv.yaml"), [
+      "config:",
+      "  railyard:prefix: ryv",
+      "  railyard:host: { mode: local, dataDir: /tmp/railyard-engine }",
+      "  railyard:databases: { postgres: { engine: postgres, user: app, database: app } }",
+      `  railyard:backups: { bucket: { provider: s3, name: ${s3.bucket}, endpoint: '${s3.endpoint}', region: us-east-1 } }`,
+      "",
+    ].join("\n"));
+    // The operator's own environment: their credentials file, Debian's awscli first.
+    const saved = { ...process.env };
+    Object.assign(process.env, s3.env, { AWS_SHARED_CREDENTIALS_FILE: credentials });
+    let code: number;
+    const started = Date.now();
+    try {
+      code = await npmRestore(["--stack", "ryv", "--database", "postgres", "--at", "2026-11-19T03:00Z", "--keep"], root);
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+    expect(code).toBe(0);
+    console.log(`npm run restore (local): ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const kept = scratchContainers();
+    expect(kept.split("\n")).toHaveLength(1);
+    try {
+      const rows = execFileSync("docker", ["exec", kept, "psql", "-X", "-h", "127.0.0.1", "-U", "app", "-d", "app", "-tAc", "select count(*) from items"], { encoding: "utf8" }).trim();
+      expect(rows).toBe("200"); // the dump of 19 Nov 03:00, picked by the exact time
     } finally {
       execFileSync("docker", ["rm", "-f", "-v", kept]);
     }
