@@ -321,6 +321,16 @@ describe("restore by date and restore drills on real components (postgres, mysql
     await psql("create database safety");
     await sh("postgres", `PGPASSWORD="$(cat ${SECRET})" pg_restore -h 127.0.0.1 -U app -d safety --no-owner`, fs.readFileSync(path.join(work, "safety", safety[0])));
     expect((await sh("postgres", `psql -X -h 127.0.0.1 -U app -d safety -tAc 'select count(*) from items'`)).toString().trim()).toBe("400");
+
+    // The safety dump into the bucket instead (railyard-backup.sh's bucket mode, reason safety), then the restore.
+    const viaBucket = await run(RESTORE, restoreArgs("postgres", ["--at", "2026-11-19", "--into", "live", "--yes", "--safety-credentials", credentials]));
+    expect(viaBucket.status, viaBucket.stderr).toBe(0);
+    expect(await psql("select count(*) from items")).toBe("200");
+    const safetyKey = /safety dump: (ryv\/postgres\/\d{8}T\d{6}Z\.dump\.zst)/.exec(viaBucket.stderr)?.[1] ?? "";
+    expect(safetyKey).not.toBe("");
+    expect(JSON.parse(aws(["s3", "cp", "--quiet", `s3://${s3.bucket}/${safetyKey}.json`, "-"]).toString())).toMatchObject({ key: safetyKey, reason: "safety" });
+    const safetyBack = report(await run(RESTORE, restoreArgs("postgres", ["--key", safetyKey, "--json"])));
+    expect(safetyBack.counts).toEqual({ "public.items": 100 });
   });
 
   it("no byte of a credential in argv (sampled from /proc during a restore), docker inspect, output or state files", async () => {
