@@ -82,14 +82,14 @@ async function rawDump(engine: "postgres" | "mysql" | "redis"): Promise<Buffer> 
 const EXT = { postgres: "dump", mysql: "sql", redis: "rdb" } as const;
 
 /** Uploads a dump (zstd) under STAMP, with its manifest unless `complete` is false; returns its key. */
-function putDump(engine: "postgres" | "mysql" | "redis", stamp: string, raw: Buffer, complete = true): string {
-  const key = `${PREFIX}/${engine}/${stamp}.${EXT[engine]}.zst`;
+function putDump(engine: "postgres" | "mysql" | "redis", stamp: string, raw: Buffer, complete = true, database: string = engine): string {
+  const key = `${PREFIX}/${database}/${stamp}.${EXT[engine]}.zst`;
   const body = execFileSync("zstd", ["-q", "-3", "-c"], { input: raw, maxBuffer: 1 << 30 });
   aws(["s3", "cp", "--quiet", "-", `s3://${s3.bucket}/${key}`], body);
   if (complete) {
     const iso = `${stamp.slice(0, 4)}-${stamp.slice(4, 6)}-${stamp.slice(6, 8)}T${stamp.slice(9, 11)}:${stamp.slice(11, 13)}:${stamp.slice(13, 15)}Z`;
     const manifest = {
-      format: 1, stack: PREFIX, database: engine, engine, key, bytes: body.length,
+      format: 1, stack: PREFIX, database, engine, key, bytes: body.length,
       sha256: crypto.createHash("sha256").update(body).digest("hex"), compression: "zstd",
       started: iso, finished: iso, reason: "scheduled", host: "test",
     };
@@ -242,6 +242,28 @@ describe("restore by date and restore drills on real components (postgres, mysql
     const rd = report(await run(RESTORE, restoreArgs("redis", ["--check", "--json"])));
     expect(rd.counts).toEqual({ db0: 25 });
     expect(rd.key).toBe(keys.rd);
+    expect(scratchContainers()).toBe("");
+  });
+
+  it("--check fails (63) on a dump that holds nothing, and on a freshness query older than --max-age", async () => {
+    await psql("drop database if exists empty");
+    await psql("create database empty");
+    const emptyDump = await sh("postgres", `PGPASSWORD="$(cat ${SECRET})" pg_dump -h 127.0.0.1 -U app -d empty --format=custom --compress=0`);
+    putDump("postgres", T.d21, emptyDump, true, "empty");
+    const emptyArgs = [...dbArgs("postgres"), "--bucket", s3.bucket, "--prefix", `${PREFIX}/empty`, "--credentials", credentials, "--endpoint", s3.endpoint];
+    const unchecked = await run(RESTORE, [...emptyArgs, "--json"]);
+    expect(report(unchecked).counts).toEqual({});
+    const checked = await run(RESTORE, [...emptyArgs, "--check"]);
+    expect(checked.status).toBe(63);
+    expect(checked.stderr).toContain("the restored postgres database holds nothing (no tables, no keys)");
+
+    const fresh = ["--freshness-query", "select timestamp('2026-11-21 03:00:00')"];
+    const old = await run(RESTORE, restoreArgs("mysql", [...fresh, "--max-age", "60"]));
+    expect(old.status).toBe(63);
+    expect(old.stderr).toMatch(/the newest data is \d+s old \(freshness query\), more than --max-age 60/);
+    const ok = await run(RESTORE, restoreArgs("mysql", [...fresh, "--max-age", "99999999"]));
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stderr).toMatch(/freshness: the newest data is \d+s old \(at most 99999999\)/);
     expect(scratchContainers()).toBe("");
   });
 
