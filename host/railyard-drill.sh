@@ -42,6 +42,7 @@ Exit codes:
       or checksum failed, 62 restore failed, 63 check failed, 65 scratch container did not start); recorded
   66  the drill passed or failed but its state file could not be written
   67  the newest complete dump restores but is older than --max-dump-age (recorded as failed)
+  68  the drill was stopped by a signal (its timeout, a stop) before it finished (recorded as failed)
 USAGE
 }
 
@@ -88,8 +89,16 @@ drill_record() {
   write_json "$state_dir/drill-$s3_database.json" "$1" || fail 66 "could not write $(q "$state_dir/drill-$s3_database.json")"
 }
 
+# A drill stopped part-way (timeout's TERM, systemd's stop) is a failed drill: recorded and posted.
+on_signal() {
+  trap - TERM INT HUP
+  checked_at=$(utc_iso "")
+  failed 68 "the drill was stopped by a signal (its timeout, or a stop) before it finished"
+}
+
 main() {
   parse_args "$@"
+  trap on_signal TERM INT HUP
   local out err status=0 now key dump_time rpo rto counts reason
   err=$(mktemp "${TMPDIR:-/tmp}/railyard-drill.XXXXXX")
   # shellcheck disable=SC2064  # the path is fixed now

@@ -165,3 +165,54 @@ describe("restore and drill commands run by real shells", () => {
     expect(fs.existsSync("/tmp/railyard-pwned")).toBe(false);
   });
 });
+
+describe("railyard-drill.sh around a stand-in restore (its state file, exit codes and signals)", () => {
+  /** The drill beside the shared libraries and a railyard-restore.sh that runs `body`. */
+  function drillWith(body: string): { dir: string; run: (extra?: string[], timeout?: number) => ReturnType<typeof spawnSync>; state: () => Record<string, unknown> } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "railyard-drill-"));
+    for (const f of ["railyard-lib.sh", "railyard-s3.sh", "railyard-drill.sh"]) fs.copyFileSync(path.join(ROOT, "host", f), path.join(dir, f));
+    fs.writeFileSync(path.join(dir, "railyard-restore.sh"), `${body}\n`);
+    const creds = path.join(dir, "reader.ini");
+    fs.writeFileSync(creds, "[default]\n", { mode: 0o600 });
+    const state = path.join(dir, "state");
+    const argv = ["--service", "dev-postgres", "--engine", "postgres", "--user", "app", "--database", "app", "--bucket", "dev-backups", "--prefix", "dev/postgres", "--credentials", creds, "--state-dir", state];
+    return {
+      dir,
+      run: (extra = [], timeout = 30) => spawnSync("timeout", [String(timeout), "bash", path.join(dir, "railyard-drill.sh"), ...argv, ...extra], { encoding: "utf8" }),
+      state: () => JSON.parse(fs.readFileSync(path.join(state, "drill-postgres.json"), "utf8")) as Record<string, unknown>,
+    };
+  }
+
+  it("records a passed drill: key, dump time, RPO, RTO and the counts as the restore reported them", () => {
+    const report = '{"result": "ok", "key": "dev/postgres/20261120T030000Z.dump.zst", "dump_time": "2026-11-20T03:00:00Z", "bytes": 10, "into": "scratch", "restore_seconds": 1.5, "counts": {"public.a}b": 3, "public.items": 500}}';
+    const d = drillWith(`printf '%s\\n' '${report}'`);
+    const r = d.run();
+    expect(r.status, String(r.stderr)).toBe(0);
+    const s = d.state();
+    expect(s).toMatchObject({ result: "ok", database: "postgres", key: "dev/postgres/20261120T030000Z.dump.zst", dump_time: "2026-11-20T03:00:00Z", rto_seconds: 1.5, counts: { "public.a}b": 3, "public.items": 500 } });
+    expect(Math.abs((s.rpo_seconds as number) - (Date.now() / 1000 - Date.parse("2026-11-20T03:00:00Z") / 1000))).toBeLessThan(60);
+    expect(d.run(["--max-dump-age", "3600"]).status).toBe(67);
+    expect(d.state()).toMatchObject({ result: "failed", exit_code: 67, counts: { "public.items": 500 } });
+  });
+
+  it("records a failed restore with its code and reason, and tries the webhook (the URL never in argv or output)", () => {
+    const d = drillWith("echo 'railyard-restore: the postgres restore of K into scratch container X failed' >&2; exit 62");
+    const hook = path.join(d.dir, "webhook.url");
+    fs.writeFileSync(hook, "http://127.0.0.1:9/hooks/secret-path-Xy7\n", { mode: 0o600 });
+    const r = d.run(["--webhook-file", hook]);
+    expect(r.status).toBe(62);
+    expect(d.state()).toMatchObject({ result: "failed", exit_code: 62, reason: "the postgres restore of K into scratch container X failed" });
+    expect(String(r.stderr)).toContain("the webhook POST failed");
+    expect(String(r.stderr)).not.toContain("secret-path-Xy7");
+  });
+
+  it("a drill stopped by its timeout is recorded as failed (68)", () => {
+    const d = drillWith("sleep 30");
+    const started = Date.now();
+    const r = d.run([], 1);
+    expect(r.status).toBe(124); // timeout's own code
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(d.state()).toMatchObject({ result: "failed", exit_code: 68 });
+    expect(String(d.state().reason)).toContain("stopped by a signal");
+  });
+});
