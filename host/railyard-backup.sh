@@ -124,7 +124,9 @@ dump_command() {
       [ -n "$dir" ] || dump+=(--compress=0) ;;
     mysql) dump=(sh -c 'MYSQL_PWD="$(cat "$0")" exec mysqldump --single-transaction --routines --triggers --no-tablespaces -h 127.0.0.1 -u "$1" "$2"' "$secret" "$user" "$database") ;;
     mongo) dump=(sh -c 'exec mongodump --quiet --archive --username "$1" --password "$(cat "$0")" --authenticationDatabase admin --db "$2"' "$secret" "$user" "$database") ;;
-    redis) dump=(sh -c 'REDISCLI_AUTH="$(cat "$0")" exec redis-cli --no-auth-warning -h 127.0.0.1 --rdb -' "$secret") ;;
+    # redis-cli streams to stdout from 7.0 on; an older one would write a file named "-" in the container.
+    redis) dump=(sh -c 'case "$(redis-cli --version)" in "redis-cli "[0-6].*) echo "redis-cli 7 or later is needed to stream the snapshot (--rdb -)" >&2; exit 3 ;; esac
+REDISCLI_AUTH="$(cat "$0")" exec redis-cli --no-auth-warning -h 127.0.0.1 --rdb -' "$secret") ;;
     *) fail 2 "--engine must be postgres, mysql, mongo or redis, got $(q "$engine")" ;;
   esac
   ext=$(engine_ext "$engine")
@@ -225,14 +227,16 @@ size_estimate() {
   if [[ $size =~ ^[1-9][0-9]{0,15}$ ]]; then echo "$size"; fi
 }
 
-# stream_dump CONTAINER: docker exec DUMP | zstd | tee (sha256sum, byte count) into the uploader, run in the
-# background (a signal's trap then runs at once); its stages' statuses, the hash and the count come back as
-# lines on the meta pipe. The uploader's and the meta pipe's fds are closed in every stage that needs neither.
+# stream_dump CONTAINER: docker exec DUMP | tee (raw byte count) | zstd | tee (sha256sum, byte count) into the
+# uploader, run in the background (a signal's trap then runs at once); its stages' statuses, the hash and the
+# counts come back as lines on the meta pipe. Each stage closes the uploader's and the meta pipe's fds it does
+# not write to (the uploader must see the end of its input only when the script closes its own).
 stream_dump() {
   (
     set +e
     trap - HUP INT TERM
     docker exec "$1" "${dump[@]}" {up_fd}>&- {meta_fd}>&- |
+      tee >(exec {up_fd}>&-; wc -c | sed 's/^/raw /' >&"$meta_fd") {up_fd}>&- {meta_fd}>&- |
       zstd -q -T0 "-$level" {up_fd}>&- {meta_fd}>&- |
       tee >(exec {up_fd}>&-; sha256sum | sed 's/^/sha256 /' >&"$meta_fd") >(exec {up_fd}>&-; wc -c | sed 's/^/bytes /' >&"$meta_fd") \
         >&"$up_fd" {up_fd}>&- {meta_fd}>&-
@@ -241,19 +245,21 @@ stream_dump() {
   pipe_pid=$!
 }
 
-# read_meta: reads the pipeline's lines (status, sha256, bytes) from the meta pipe; sets status, sha256, bytes.
-status=()
+# read_meta: reads the pipeline's lines from the meta pipe: sets status (dump, tee, zstd, tee), raw (the dump's
+# bytes), sha256 and bytes (the compressed stream's).
+status=() raw=""
 read_meta() {
   local tag rest
-  while [ ${#status[@]} -eq 0 ] || [ -z "$sha256" ] || [ -z "$bytes" ]; do
+  while [ ${#status[@]} -eq 0 ] || [ -z "$raw" ] || [ -z "$sha256" ] || [ -z "$bytes" ]; do
     read -r -t 120 tag rest <&"$meta_fd" || return 1
     case "$tag" in
       status) read -r -a status <<<"$rest" ;;
+      raw) raw=$rest ;;
       sha256) sha256=${rest%% *} ;;
       bytes) bytes=$rest ;;
     esac
-    # A failed stage is known without the hash and the count.
-    [ ${#status[@]} -eq 0 ] || [ "${status[*]}" = "0 0 0" ] || return 0
+    # A failed stage is known without the hash and the counts.
+    [ ${#status[@]} -eq 0 ] || [ "${status[*]}" = "0 0 0 0" ] || return 0
   done
 }
 
@@ -277,15 +283,17 @@ stream_backup() {
   wait "$pipe_pid" || true
   pipe_pid=""
   read_meta || bucket_fail 21 "the dump pipeline of $service reported nothing within 120 s; the upload of $url was aborted"
-  if [ "${status[2]:-1}" != 0 ]; then
+  if [ "${status[3]:-1}" != 0 ]; then
     local code=0
     wait "$up_pid" || code=$?
     up_pid=""
     bucket_fail 22 "the upload of $url failed (aws exit $code); it was aborted"
   elif [ "${status[0]}" != 0 ]; then
     bucket_fail 21 "the $engine dump of $service failed (exit ${status[0]}); the upload of $url was aborted"
-  elif [ "${status[1]}" != 0 ]; then
-    bucket_fail 21 "zstd failed (exit ${status[1]}) compressing the $engine dump of $service; the upload of $url was aborted"
+  elif [ "${status[1]}${status[2]}" != 00 ]; then
+    bucket_fail 21 "zstd failed (exit ${status[2]}) compressing the $engine dump of $service; the upload of $url was aborted"
+  elif [ "$raw" = 0 ]; then
+    bucket_fail 21 "the $engine dump of $service is empty; the upload of $url was aborted"
   fi
   # Every stage succeeded: the uploader now sees the end of its input and completes the object.
   exec {up_fd}>&-

@@ -130,6 +130,31 @@ describe("railyard-backup.sh --bucket (stand-in docker and aws)", () => {
     expect(String(state().message)).toContain("was aborted");
   });
 
+  it("an empty dump exits 21 and is not uploaded", () => {
+    const r = run(ARGS, { DUMP_BYTES: "0" });
+    expect(r.status, r.stderr).toBe(21);
+    expect(r.stderr).toContain("the postgres dump of ryt-postgres is empty");
+    expect(read("object.eof")).toBeUndefined();
+    expect(read("manifest")).toBeUndefined();
+  });
+
+  it("the redis dump streams with redis-cli 7 or later and refuses an older one (it would write a file)", () => {
+    const fake = path.join(work, "rediscli");
+    fs.mkdirSync(fake, { recursive: true });
+    const dumpWith = (version: string) => {
+      fs.writeFileSync(path.join(fake, "redis-cli"), `#!/bin/sh\n[ "$1" = --version ] && { echo "redis-cli ${version}"; exit 0; }\necho "args: $*"\n`, { mode: 0o755 });
+      const script = `source ${SCRIPT}; engine=redis dir=""; dump_command; PATH=${fake}:$PATH "\${dump[@]}"`;
+      return spawnSync("bash", ["-c", script], { encoding: "utf8" });
+    };
+    const v7 = dumpWith("7.0.15");
+    expect(v7.status, v7.stderr).toBe(0);
+    expect(v7.stdout).toBe("args: --no-auth-warning -h 127.0.0.1 --rdb -\n");
+    const v6 = dumpWith("6.2.14");
+    expect(v6.status).toBe(3);
+    expect(v6.stderr).toContain("redis-cli 7 or later is needed to stream the snapshot (--rdb -)");
+    expect(v6.stdout).toBe("");
+  });
+
   it("an upload that fails exits 22, no manifest; a manifest that cannot be written exits 23", () => {
     const up = run(ARGS, { UPLOAD_EXIT: "1" });
     expect(up.status, up.stderr).toBe(22);
