@@ -123,7 +123,10 @@ dump_command() {
     postgres) dump=(sh -c 'u=$1 d=$2; shift 2; PGPASSWORD="$(cat "$0")" exec pg_dump -h 127.0.0.1 -U "$u" -d "$d" --format=custom "$@"' "$secret" "$user" "$database")
       [ -n "$dir" ] || dump+=(--compress=0) ;;
     mysql) dump=(sh -c 'MYSQL_PWD="$(cat "$0")" exec mysqldump --single-transaction --routines --triggers --no-tablespaces -h 127.0.0.1 -u "$1" "$2"' "$secret" "$user" "$database") ;;
-    mongo) dump=(sh -c 'exec mongodump --quiet --archive --username "$1" --password "$(cat "$0")" --authenticationDatabase admin --db "$2"' "$secret" "$user" "$database") ;;
+    # mongodump takes the password from a YAML --config file (fed on stdin: never in its argv, no file written).
+    mongo) dump=(sh -c 'exec mongodump --quiet --archive --username "$1" --authenticationDatabase admin --db "$2" --config /dev/stdin <<EOF
+password: "$(sed '"'"'s/[\\"]/\\&/g'"'"' "$0")"
+EOF' "$secret" "$user" "$database") ;;
     # redis-cli streams to stdout from 7.0 on; an older one would write a file named "-" in the container.
     redis) dump=(sh -c 'case "$(redis-cli --version)" in "redis-cli "[0-6].*) echo "redis-cli 7 or later is needed to stream the snapshot (--rdb -)" >&2; exit 3 ;; esac
 REDISCLI_AUTH="$(cat "$0")" exec redis-cli --no-auth-warning -h 127.0.0.1 --rdb -' "$secret") ;;

@@ -155,6 +155,27 @@ describe("railyard-backup.sh --bucket (stand-in docker and aws)", () => {
     expect(v6.stdout).toBe("");
   });
 
+  it("mongodump gets its password in a YAML --config on stdin, never in its argv", () => {
+    const fake = path.join(work, "mongobin");
+    fs.mkdirSync(fake, { recursive: true });
+    // Prints its argv, then the config file it was given.
+    fs.writeFileSync(
+      path.join(fake, "mongodump"),
+      `#!/bin/bash\nprintf 'argv:'; printf ' %s' "$@"; echo\nwhile [ $# -gt 0 ]; do [ "$1" = --config ] && cat "$2"; shift; done\n`,
+      { mode: 0o755 },
+    );
+    const secret = path.join(work, "mongo-password");
+    const password = `pa"ss\\word $(id) 'x'`;
+    fs.writeFileSync(secret, `${password}\n`);
+    // dump[3] is the secret's path ($0 of the container's shell).
+    const script = `source ${SCRIPT}; engine=mongo user=app database=app dir=""; dump_command; dump[3]="$1"; PATH=${fake}:$PATH "\${dump[@]}"`;
+    const r = spawnSync("bash", ["-c", script, "bash", secret], { encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+    const [argv, config] = r.stdout.split("\n");
+    expect(argv).toBe("argv: --quiet --archive --username app --authenticationDatabase admin --db app --config /dev/stdin");
+    expect(config).toBe(`password: ${JSON.stringify(password)}`); // a YAML double-quoted string: \\ and \" escaped
+  });
+
   it("an upload that fails exits 22, no manifest; a manifest that cannot be written exits 23", () => {
     const up = run(ARGS, { UPLOAD_EXIT: "1" });
     expect(up.status, up.stderr).toBe(22);
