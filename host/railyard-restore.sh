@@ -232,10 +232,11 @@ list_dumps() {
 
 # pick_index STAMP: the index in complete_keys of the newest complete dump at or before STAMP; status 1 if none.
 pick_index() {
-  local i t
+  local i name
   for i in "${!complete_keys[@]}"; do
-    t=$(key_time "${complete_keys[$i]}")
-    [[ $t > $1 ]] || { echo "$i"; return 0; }
+    # The key's file name starts with its stamp (list_dumps kept only such keys): no subshell per key.
+    name=${complete_keys[$i]##*/}
+    [[ ${name:0:16} > $1 ]] || { echo "$i"; return 0; }
   done
   return 1
 }
@@ -303,8 +304,9 @@ scratch_run() {
   local e envargs=()
   for e in "${env[@]}"; do envargs+=(--env "$e"); done
   ((keep)) || trap scratch_remove EXIT
-  docker run --detach --name "$scratch" --label "railyard.scratch=$service" --network none --volume "$data" \
-    "${envargs[@]}" "${cmd[@]}" >/dev/null 2>&1 || fail 65 "the scratch container of $image did not start"
+  local out
+  out=$(docker run --detach --name "$scratch" --label "railyard.scratch=$service" --network none --volume "$data" \
+    "${envargs[@]}" "${cmd[@]}" 2>&1) || fail 65 "the scratch container of $image did not start: $(tail -n 2 <<<"$out" | tr '\n' ' ')"
 }
 
 scratch_remove() { [ -z "$scratch" ] || docker rm --force --volumes "$scratch" >/dev/null 2>&1 || true; }

@@ -245,6 +245,36 @@ describe("restore by date and restore drills on real components (postgres, mysql
     expect(scratchContainers()).toBe("");
   });
 
+  it("a Postgres database of over 100 MB restores into scratch through the stream with identical rows and checksum", async () => {
+    await psql("drop database if exists big");
+    await psql("create database big");
+    const bigSql = (sql: string) => sh("postgres", 'psql -X -q -h 127.0.0.1 -U app -d big -v ON_ERROR_STOP=1 -tAc "$1"', undefined, [sql]).then((b) => b.toString().trim());
+    await bigSql("create table big (id int primary key, payload text not null)");
+    await bigSql("insert into big select g, repeat(md5(g::text), 3) from generate_series(1, 800000) g");
+    const size = Number(await bigSql("select pg_database_size('big')"));
+    expect(size).toBeGreaterThan(100 * 1024 * 1024);
+    const dumpStarted = Date.now();
+    const raw = await sh("postgres", `PGPASSWORD="$(cat ${SECRET})" pg_dump -h 127.0.0.1 -U app -d big --format=custom --compress=0`);
+    const key = putDump("postgres", T.d21, raw, true, "big");
+    const dumpSeconds = (Date.now() - dumpStarted) / 1000;
+    const bigArgs = ["--service", `${PREFIX}-postgres`, "--engine", "postgres", "--user", "app", "--database", "big",
+      "--bucket", s3.bucket, "--prefix", `${PREFIX}/big`, "--credentials", credentials, "--endpoint", s3.endpoint];
+    const restored = report(await run(RESTORE, [...bigArgs, "--keep", "--check", "--json"]));
+    expect(restored.key).toBe(key);
+    expect(restored.counts).toEqual({ "public.big": 800000 });
+    const container = restored.container ?? "";
+    try {
+      const sum = "select count(*) || ':' || md5(string_agg(md5(id || ',' || payload), '' order by id)) from big";
+      const inScratch = execFileSync("docker", ["exec", container, "psql", "-X", "-h", "127.0.0.1", "-U", "app", "-d", "big", "-tAc", sum], { encoding: "utf8" }).trim();
+      expect(inScratch).toMatch(/^800000:[0-9a-f]{32}$/);
+      expect(inScratch).toBe(await bigSql(sum));
+    } finally {
+      execFileSync("docker", ["rm", "-f", "-v", container]);
+    }
+    console.log(`restore 100 MB: db_bytes=${size} dump_bytes=${raw.length} object_bytes=${restored.bytes} restore_s=${restored.restore_seconds} (dump+zstd+upload by the test: ${dumpSeconds.toFixed(1)} s)`);
+    await psql("drop database big");
+  });
+
   it("--check fails (63) on a dump that holds nothing, and on a freshness query older than --max-age", async () => {
     await psql("drop database if exists empty");
     await psql("create database empty");
