@@ -20,9 +20,11 @@
  *   peak_temp_bytes: the largest temp file of the backup (0 when none). What is watched, every 100 ms while the
  *     run goes on (the same watch runs during the baseline, so both carry its overhead):
  *     - the open files of the run's processes: those started since the run began that descend from the process
- *       the benchmark spawned (the script, docker's CLI, zstd, sha256sum, aws) or run in the Postgres task's PID
- *       namespace (pg_dump through docker exec and the server backend serving it), read from /proc/<pid>/fd —
- *       anywhere on the host or in the container, removed-but-open files too;
+ *       the benchmark spawned (the script, docker's CLI, zstd, sha256sum, aws) or that docker exec started in the
+ *       Postgres task's PID namespace (pg_dump), read from /proc/<pid>/fd — anywhere on the host or in the
+ *       container, removed-but-open files too. The server's own processes (the backend serving the dump) are
+ *       the database's, like its data files (a new backend may write its relcache file pg_internal.init): their
+ *       files do not count; their CPU is shown with the run's, by command (and s3rver's: it shares the 2 cores);
  *     - the files created since the run began under /tmp, /var/tmp, the stack's folder (the host dataDir +
  *       prefix: /tmp/railyard-engine/ryx here, so inside /tmp) and the Postgres task container's writable layer
  *       (docker inspect GraphDriver.Data.UpperDir), all recursively through inotify (Node's recursive
@@ -139,6 +141,8 @@ async function generate(): Promise<number> {
   await psql("app", "alter table events add primary key (id)");
   await psql("app", "create index events_customer on events (customer_id, at)");
   await psql("app", "vacuum (analyze, parallel 0)"); // no parallel workers: the task's /dev/shm is small
+  // Vacuumed and analysed: no autovacuum pass on 1 GB while the runs are timed.
+  await psql("app", "alter table customers set (autovacuum_enabled = false); alter table events set (autovacuum_enabled = false)");
   await psql("app", "checkpoint").catch(() => undefined); // a superuser's command: settles the writes before timing
   return Number(await psql("app", "select pg_database_size(current_database())"));
 }
@@ -157,6 +161,14 @@ interface TempFiles {
   othersPeak: number;
   others: string;
   samples: number;
+  /** CPU seconds by command (sampled every SAMPLE_MS: the last tenth of a second of each process may be missed). */
+  cpu: string;
+}
+interface Proc {
+  parent: number;
+  start: number;
+  cpu: number;
+  comm: string;
 }
 interface Run<T> {
   seconds: number;
@@ -171,8 +183,8 @@ const CLOCK_TICKS = 100; // USER_HZ: /proc/<pid>/stat's start times are in these
 
 /**
  * The temp files of a run (see the header): every SAMPLE_MS, (1) the open files of the run's processes — the
- * processes started since `begin` that descend from the ones given to `track`, or that run in the Postgres
- * container's PID namespace (docker exec's dump tool and the server backend that serves it) — and (2) the files
+ * processes started since `begin` that descend from the ones given to `track`, or that docker exec started in
+ * the Postgres container's PID namespace (the dump tool; not the server's backends) — and (2) the files
  * the inotify watch saw created under the watched folders since `begin`. A regular file counts when it was born
  * after `begin` (statx birth time, else ctime); it is the run's own when one of the run's processes held it open at a sample
  * (deleted-but-open files too), anyone's else otherwise (reported apart, with its path).
@@ -188,11 +200,15 @@ class TempWatch {
   private timer: NodeJS.Timeout | undefined;
   private failure: Error | undefined;
   private samples = 0;
+  private cpu = new Map<number, { name: string; ticks: number }>();
+  /** s3rver's processes (the remote) and their CPU ticks at begin. */
+  private remoteCpu = new Map<number, number>();
 
   constructor(
     readonly roots: string[],
     private readonly excluded: string[],
     private readonly containerNs: string,
+    private readonly remotePids: number[],
   ) {
     for (const root of roots) this.watchers.push(this.watchRoot(root));
   }
@@ -219,7 +235,10 @@ class TempWatch {
     this.tracked.clear();
     this.ours.clear();
     this.others.clear();
+    this.cpu.clear();
     this.samples = 0;
+    const all = TempWatch.table();
+    this.remoteCpu = new Map(this.remotePids.map((pid) => [pid, all.get(pid)?.cpu ?? 0]));
     this.sinceTicks = Math.floor(Number(fs.readFileSync("/proc/uptime", "utf8").split(" ")[0]) * CLOCK_TICKS) - 1;
     this.since = Date.now();
     this.timer = setInterval(() => this.sample(), SAMPLE_MS);
@@ -239,39 +258,72 @@ class TempWatch {
     map.set(key, { name, size: Math.max(size, map.get(key)?.size ?? 0) });
   }
 
-  /** The run's processes now: started since begin, descending from a tracked one or in the container. */
-  private processes(): number[] {
-    const parent = new Map<number, number>();
+  /** Every process now: parent, start (clock ticks since boot), CPU ticks (user + system), command name. */
+  private static table(): Map<number, Proc> {
+    const all = new Map<number, Proc>();
     for (const entry of fs.readdirSync("/proc")) {
       if (!/^[0-9]+$/.test(entry)) continue;
       try {
         const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
         const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // from field 3 (state) on
-        if (Number(fields[19]) >= this.sinceTicks) parent.set(Number(entry), Number(fields[1]));
+        all.set(Number(entry), {
+          parent: Number(fields[1]),
+          start: Number(fields[19]),
+          cpu: Number(fields[11]) + Number(fields[12]),
+          comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
+        });
       } catch {
         // exited
       }
     }
-    const ours: number[] = [];
-    for (const pid of parent.keys()) {
-      let p: number | undefined = pid;
-      while (p !== undefined && !this.tracked.has(p)) p = parent.get(p);
-      let inContainer = false;
-      if (p === undefined) {
-        try {
-          inContainer = fs.readlinkSync(`/proc/${pid}/ns/pid`) === this.containerNs;
-        } catch {
-          // exited
-        }
-      }
-      if (p !== undefined || inContainer) ours.push(pid);
+    return all;
+  }
+
+  private inContainer(pid: number): boolean {
+    try {
+      return fs.readlinkSync(`/proc/${pid}/ns/pid`) === this.containerNs;
+    } catch {
+      return false;
     }
-    return ours;
+  }
+
+  /**
+   * The run's processes now (started since begin): descendants of a tracked process, and the processes docker
+   * exec started in the task (the topmost one of their line inside the task's PID namespace started since
+   * begin); and the task's server processes started since begin (the backend serving the dump: the database's
+   * own, counted for CPU only).
+   */
+  private processes(all: Map<number, Proc>): { ours: number[]; server: number[] } {
+    const ours: number[] = [];
+    const server: number[] = [];
+    for (const [pid, proc] of all) {
+      if (proc.start < this.sinceTicks) continue;
+      let p: number | undefined = pid;
+      while (p !== undefined && !this.tracked.has(p)) p = all.get(p)?.parent;
+      if (p !== undefined) {
+        ours.push(pid);
+        continue;
+      }
+      if (!this.inContainer(pid)) continue;
+      let top = pid;
+      while (all.has(all.get(top)?.parent ?? -1) && this.inContainer(all.get(top)?.parent ?? -1)) top = all.get(top)?.parent ?? top;
+      ((all.get(top)?.start ?? 0) >= this.sinceTicks ? ours : server).push(pid);
+    }
+    return { ours, server };
+  }
+
+  private noteCpu(pid: number, name: string, ticks: number): void {
+    this.cpu.set(pid, { name, ticks: Math.max(ticks, this.cpu.get(pid)?.ticks ?? 0) });
   }
 
   private sample(): void {
     this.samples++;
-    for (const pid of this.processes()) {
+    const all = TempWatch.table();
+    const { ours, server } = this.processes(all);
+    for (const pid of ours) this.noteCpu(pid, all.get(pid)?.comm ?? "?", all.get(pid)?.cpu ?? 0);
+    for (const pid of server) this.noteCpu(pid, "postgres server", all.get(pid)?.cpu ?? 0);
+    for (const [pid, before] of this.remoteCpu) this.noteCpu(pid, "s3rver", (all.get(pid)?.cpu ?? before) - before);
+    for (const pid of ours) {
       let fds: string[] = [];
       try {
         fds = fs.readdirSync(`/proc/${pid}/fd`);
@@ -310,7 +362,10 @@ class TempWatch {
     const list = (seen: Seen[]) => seen.slice(0, 3).map((f) => `${f.name} ${f.size}`).join(", ");
     const ours = top(this.ours);
     const others = top(this.others);
-    return { peak: ours[0]?.size ?? 0, largest: list(ours), files: ours.length, othersPeak: others[0]?.size ?? 0, others: list(others), samples: this.samples };
+    const cpu = new Map<string, number>();
+    for (const { name, ticks } of this.cpu.values()) cpu.set(name, (cpu.get(name) ?? 0) + ticks / CLOCK_TICKS);
+    const cpuText = [...cpu].sort((a, b) => b[1] - a[1]).filter(([, sec]) => sec >= 0.05).map(([name, sec]) => `${name} ${sec.toFixed(1)}`).join(", ");
+    return { peak: ours[0]?.size ?? 0, largest: list(ours), files: ours.length, othersPeak: others[0]?.size ?? 0, others: list(others), samples: this.samples, cpu: cpuText };
   }
 
   close(): void {
@@ -361,6 +416,21 @@ const CONTROL = [
   `docker exec "$0" sh -c 'exec 3>/tmp/ryx-control; rm /tmp/ryx-control; head -c 2097152 /dev/zero >&3; sleep 0.5'`,
 ].join("; ");
 
+/** The s3rver process serving `directory` (its command line names it). */
+function remotePids(directory: string): number[] {
+  const pids = fs.readdirSync("/proc").filter((e) => {
+    try {
+      return /^[0-9]+$/.test(e) && fs.readFileSync(`/proc/${e}/cmdline`, "utf8").split("\0").includes(directory);
+    } catch {
+      return false;
+    }
+  });
+  expect(pids.length, "the s3rver process").toBe(1);
+  return pids.map(Number);
+}
+
+/** The run with the median time. */
+const medianRun = <T>(runs: Run<T>[]) => [...runs].sort((a, b) => a.seconds - b.seconds)[Math.floor(runs.length / 2)];
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 interface Restored {
@@ -412,6 +482,7 @@ beforeAll(async () => {
     roots.filter((r) => !roots.some((o) => o !== r && r.startsWith(`${o}/`))),
     [path.dirname(s3.directory)],
     fs.readlinkSync(`/proc/${pid}/ns/pid`),
+    remotePids(s3.directory),
   );
 }, 600_000);
 
@@ -505,6 +576,7 @@ it("streams the database to the bucket and restores it with the same rows; figur
     `backup (${MODE}: a ${mb(bytes)} Postgres database, generated in ${s(gen.seconds)} s: ${Object.entries(rowCounts(counts)).map(([t, n]) => `${t} ${n}`).join(", ")} rows)`,
     `  raw pg_dump (plain) > /dev/null through docker exec: ${s(rawS)} s${each(raws)} (baseline; its largest temp file: ${rawTemp.peak} bytes${rawTemp.peak > 0 ? `: ${rawTemp.largest}` : ""})`,
     `  railyard-backup.sh --bucket (pg_dump custom | zstd -3 | sha256 | aws s3 cp - to s3rver, then the manifest): ${s(railyardS)} s${each(backups)}, ${ratio.toFixed(2)}× the baseline; object ${mb(object)} (database size / object ${(bytes / object).toFixed(1)}×${dumpBytes ? `, dump / object ${(dumpBytes / object).toFixed(1)}×` : ""})`,
+    `  CPU seconds (the median runs; 2 cores): baseline ${medianRun(raws).temp.cpu}; railyard ${medianRun(backups).temp.cpu}`,
     `  fixed cost inside each backup: one aws call (a small s3 cp to s3rver) ${s(awsCall.seconds)} s; the script makes two (the stream, the manifest)`,
     ...(customRaw && level1
       ? [
@@ -512,7 +584,7 @@ it("streams the database to the bucket and restores it with the same rows; figur
         ]
       : []),
     `  largest temp file of the backup: ${temp.peak} bytes (${temp.files} file(s) born during it held open by its processes${temp.peak > 0 ? `: ${temp.largest}` : ""}; ${temp.samples} samples)`,
-    `    watched: open files of the backup's processes and of processes in the Postgres task; new files under ${watch.roots.join(", ")} (s3rver's folder excluded); created meanwhile by other processes: largest ${temp.othersPeak} bytes${temp.othersPeak > 0 ? ` (${temp.others})` : ""}`,
+    `    watched: open files of the backup's processes (on the host, and those docker exec started in the Postgres task); new files under ${watch.roots.join(", ")} (s3rver's folder excluded); created meanwhile by other processes: largest ${temp.othersPeak} bytes${temp.othersPeak > 0 ? ` (${temp.others})` : ""}`,
     `  restore into a scratch container (railyard-restore.sh --into scratch): ${s(restored.seconds)} s, row counts and row checksums equal (${Object.entries(rowCounts(counts)).map(([t, n]) => `${t} ${n}`).join(", ")})`,
     ...(QUICK
       ? ["  compression comparison: skipped in quick mode (full mode: none, gzip -1, zstd -1, zstd -3 on the same dump)"]
