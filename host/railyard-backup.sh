@@ -64,7 +64,7 @@ Exit codes:
   22  the upload failed (aborted: no complete-looking object)
   23  the manifest could not be written (the dump object exists but is not complete-looking)
   24  a tool is missing on this host (aws, zstd, sha256sum, curl)
-  25  interrupted (TERM, INT or HUP): the upload aborted, no manifest
+  25  interrupted (TERM, INT or HUP) before the manifest was written: the upload aborted, no manifest
 USAGE
 }
 
@@ -278,7 +278,7 @@ stream_backup() {
   url=$(s3_url "$key")
   size=$(size_estimate "$container")
   [ -z "$size" ] || expected=(--expected-size "$size")
-  trap 'bucket_fail 25 "interrupted: the upload of $url was aborted, no manifest written"' HUP INT TERM
+  trap 'bucket_fail 25 "interrupted: the upload of $url was stopped before its manifest was written (no complete dump)"' HUP INT TERM
   exec {meta_fd}<> <(:)
   exec {up_fd}> >(exec "${aws_argv[@]}" s3 cp - "$url" --only-show-errors "${expected[@]}" {meta_fd}>&-)
   up_pid=$!
@@ -305,9 +305,11 @@ stream_backup() {
   wait "$up_pid" || code=$?
   up_pid=""
   [ "$code" = 0 ] || bucket_fail 22 "the upload of $url failed (aws exit $code)"
-  trap - HUP INT TERM
   # (The object is not read back: the uploader's key may only put objects. aws checks every part's MD5.)
+  # A signal to this script now waits for the manifest: the dump is then complete, or the manifest failed (23).
+  trap : HUP INT TERM
   write_manifest "$url"
+  trap - HUP INT TERM
   record ok 0 ""
   echo "$key"
 }

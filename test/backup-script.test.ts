@@ -5,7 +5,7 @@
  * must never let it see one. The engine tests (test/engine/s3-backup.test.ts) run the same on real databases
  * and a real S3 server.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -36,6 +36,7 @@ case "$1" in
   exec)
     case "$*" in *pg_database_size*) echo 123456789; exit 0 ;; esac
     head -c "\${DUMP_BYTES:-300000}" /dev/urandom
+    sleep "\${DUMP_SLEEP:-0}"
     exit "\${DUMP_EXIT:-0}" ;;
 esac
 `,
@@ -49,7 +50,7 @@ fs.writeFileSync(
 printf '%s\\n' "$*" >> "$OUT/aws.calls"
 env | grep '^AWS_' | sort > "$OUT/aws.env"
 case "$*" in
-  *" s3 cp - "*.json*) cat > "$OUT/manifest"; exit "\${MANIFEST_EXIT:-0}" ;;
+  *" s3 cp - "*.json*) sleep "\${MANIFEST_SLEEP:-0}"; cat > "$OUT/manifest"; exit "\${MANIFEST_EXIT:-0}" ;;
   *" s3 cp - "*) cat > "$OUT/object"; echo eof > "$OUT/object.eof"; exit "\${UPLOAD_EXIT:-0}" ;;
 esac
 exit 9
@@ -128,6 +129,42 @@ describe("railyard-backup.sh --bucket (stand-in docker and aws)", () => {
     expect(read("manifest")).toBeUndefined();
     expect(state()).toMatchObject({ result: "failed", exit_code: 21 });
     expect(String(state().message)).toContain("was aborted");
+  });
+
+  /**
+   * Runs the script and sends it TERM once `ready()` holds: its exit status, the milliseconds from the signal to its
+   * exit ("exit", not "close": a stand-in dump still asleep holds the script's stderr open), and its stdout once
+   * every holder of its pipes has closed them.
+   */
+  async function terminated(extra: NodeJS.ProcessEnv, ready: () => boolean): Promise<{ status: number | null; ms: number; stdout: Promise<string> }> {
+    const child = spawn("bash", [SCRIPT, ...ARGS], { env: env(extra), stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on("exit", r));
+    const stdout = new Promise<string>((r) => child.on("close", () => r(out)));
+    for (let i = 0; i < 200 && !ready(); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(ready()).toBe(true);
+    const sent = Date.now();
+    child.kill("SIGTERM");
+    const status = await exited;
+    return { status, ms: Date.now() - sent, stdout };
+  }
+
+  it("TERM during the dump exits 25 at once: the uploader never sees the end of its input, failed recorded", async () => {
+    const r = await terminated({ DUMP_SLEEP: "10" }, () => (read("docker.calls")?.toString().split("\n").length ?? 0) >= 4);
+    expect(r.status).toBe(25);
+    expect(r.ms).toBeLessThan(3000);
+    expect(read("object.eof")).toBeUndefined();
+    expect(read("manifest")).toBeUndefined();
+    expect(state()).toMatchObject({ result: "failed", exit_code: 25 });
+  });
+
+  it("TERM to the script while the manifest is written waits for it: the dump is complete, exit 0, ok recorded", async () => {
+    const r = await terminated({ MANIFEST_SLEEP: "2" }, () => (read("aws.calls")?.toString().split("\n").length ?? 0) >= 3);
+    expect(r.status).toBe(0);
+    expect(read("manifest")).toBeDefined();
+    expect(await r.stdout).toMatch(/^ryt\/postgres\/\d{8}T\d{6}Z\.dump\.zst\n$/);
+    expect(state()).toMatchObject({ result: "ok", exit_code: 0 });
   });
 
   it("an empty dump exits 21 and is not uploaded", () => {
