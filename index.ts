@@ -64,7 +64,7 @@ const backup = config.deploy.preDeployBackup
       dependsOn: Object.values(databases),
       bucket:
         bucketBackups && config.backups?.preDeployToBucket
-          ? { target: bucketBackups.target, stack: config.prefix, databases: config.backups.databases, ready: bucketBackups.ready }
+          ? { target: bucketBackups.target, stack: config.prefix, databases: config.backups.databases, ready: bucketBackups.ready, timeoutSeconds: bucketBackups.timeoutSeconds }
           : undefined,
     })
   : undefined;

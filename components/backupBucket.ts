@@ -26,8 +26,9 @@ export interface BackupBucketArgs {
   retentionDays?: number;
   /**
    * Object Lock in COMPLIANCE mode with a default retention of retentionDays: no dump can be deleted or
-   * overwritten before then, not even by the account's root. It cannot be turned off for the bucket once on
-   * (turning this off later only stops locking new dumps). @default false
+   * overwritten before then, not even by the account's root. Turned on through its configuration resource, also on
+   * a bucket created without it; once on, it cannot be turned off for the bucket, and setting this back to false
+   * leaves the default retention in AWS (the configuration is kept, like the bucket). @default false
    */
   objectLock?: boolean;
   /** Also create the read-only key the host's restore drills use. @default true */
@@ -37,7 +38,9 @@ export interface BackupBucketArgs {
   /**
    * Days a noncurrent version is kept: a dump expired by the lifecycle, or one the host overwrote (the uploader
    * can overwrite a key, never delete a version). Without Object Lock this is how long an overwritten dump can
-   * still be recovered. @default 7
+   * still be recovered, so it defaults to the retention: a compromised host that overwrites its dumps' keys (they
+   * are guessable times) cannot shorten their lives. With Object Lock no version can go before its retention
+   * anyway, and a week is enough. @default retentionDays without objectLock, 7 with it
    */
   noncurrentDays?: number;
   /**
@@ -56,7 +59,9 @@ export interface BackupKey {
 }
 
 /** Defaults, in the order of BackupBucketArgs. */
-export const BACKUP_BUCKET_DEFAULTS = { retentionDays: 30, objectLock: false, drillReader: true, noncurrentDays: 7, retainOnDelete: true };
+export const BACKUP_BUCKET_DEFAULTS = { retentionDays: 30, objectLock: false, drillReader: true, retainOnDelete: true };
+/** Days a noncurrent version is kept in a bucket under Object Lock (which keeps every version its retention anyway). */
+export const LOCKED_NONCURRENT_DAYS = 7;
 
 /** Retention from which dumps move to GLACIER_IR (see lifecycleRules). */
 export const TRANSITION_MIN_RETENTION_DAYS = 90;
@@ -116,7 +121,8 @@ function resolve(name: string, args: BackupBucketArgs): Resolved {
   const problems = backupBucketProblems(args);
   if (problems.length > 0) throw new Error(`BackupBucket ${name}: ${problems.join("; ")}`);
   const set = Object.fromEntries(Object.entries(args).filter(([, v]) => v !== undefined));
-  return { ...BACKUP_BUCKET_DEFAULTS, ...set } as Resolved;
+  const a = { ...BACKUP_BUCKET_DEFAULTS, ...set } as Omit<Resolved, "noncurrentDays"> & { noncurrentDays?: number };
+  return { ...a, noncurrentDays: a.noncurrentDays ?? (a.objectLock ? LOCKED_NONCURRENT_DAYS : a.retentionDays) };
 }
 
 /**

@@ -48,6 +48,8 @@ export class Backups extends pulumi.ComponentResource {
   readonly target: BucketTarget;
   /** What a dump to the bucket waits for: the tools check and the uploader's key on the host. */
   readonly ready: pulumi.Resource[];
+  /** Seconds one dump may take (railyard:backups.timeout). */
+  readonly timeoutSeconds: number;
   readonly schedules: BackupSchedule[];
 
   constructor(name: string, args: BackupsArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -70,6 +72,7 @@ export class Backups extends pulumi.ComponentResource {
     const webhookFile = plan.webhook && `${secretsDir}/backup-webhook.url`;
     const webhook = plan.webhook && webhookFile ? [this.secretFile(name, "webhook", webhookFile, plan.webhook.apply((u) => `${u}\n`), host)] : [];
     this.target = { bucket: b.name, region: b.region, endpoint: b.provider === "s3" ? b.endpoint : undefined, credentials: uploaderFile };
+    this.timeoutSeconds = plan.timeoutSeconds;
     this.ready = [tools, uploaderKey];
 
     const stateDir = `${host.stackDir}/state`;
@@ -131,12 +134,16 @@ export class Backups extends pulumi.ComponentResource {
     this.registerOutputs({ bucket: b.name });
   }
 
-  /** A file on the host holding `content` (a secret), owner-only, removed when it leaves the stack. */
+  /**
+   * A file on the host holding `content` (a secret), owner-only, removed when it leaves the stack. Written once the
+   * bucket railyard creates is whole (its users' policies, versioning, lock, bucket policy): a dump that starts as
+   * soon as its key is there must neither be refused nor land in a bucket not yet versioned or locked.
+   */
   private secretFile(name: string, what: string, file: string, content: pulumi.Output<string>, host: Host): pulumi.CustomResource {
     return host.run(
       `${name}-${what}`,
       { create: writeSecretFileCommand(file), stdin: content, triggers: [file], delete: removeSecretFileCommand(file) },
-      { parent: this, dependsOn: [host.ready] },
+      { parent: this, dependsOn: [host.ready, ...(this.bucket ? [this.bucket] : [])] },
     );
   }
 }

@@ -28,7 +28,7 @@ export interface PreDeployBackupArgs {
    * The bucket pre-deploy dumps stream to (railyard:backups with preDeployToBucket): the databases it backs up go
    * there, under `<stack>/<database>/`, once its key is on the host (`ready`). The others stay in the folder.
    */
-  bucket?: { target: BucketTarget; stack: string; databases: string[]; ready: pulumi.Resource[] };
+  bucket?: { target: BucketTarget; stack: string; databases: string[]; ready: pulumi.Resource[]; timeoutSeconds: number };
 }
 
 export class PreDeployBackup extends pulumi.ComponentResource {
@@ -43,7 +43,7 @@ export class PreDeployBackup extends pulumi.ComponentResource {
       const dumped = { service: d.serviceName, engine: d.config.engine, user, database, timeoutSeconds: BACKUP_TIMEOUT_S };
       const toBucket = bucket !== undefined && bucket.databases.includes(db);
       const create = toBucket
-        ? bucketBackupCommand(script, { ...dumped, ...bucket.target, prefix: `${bucket.stack}/${db}`, reason: "pre-deploy" })
+        ? bucketBackupCommand(script, { ...dumped, ...bucket.target, prefix: `${bucket.stack}/${db}`, reason: "pre-deploy", timeoutSeconds: bucket.timeoutSeconds })
         : backupCommand(script, { ...dumped, dir: `${args.host.stackDir}/backups`, keep: args.keep });
       const after = [...args.host.scriptsReady, ...args.dependsOn, ...(toBucket ? bucket.ready : [])];
       return args.host.run(`${name}-${db}`, { create, triggers: args.release }, { parent: this, dependsOn: after });

@@ -56,7 +56,13 @@ export const CLOUDFLARE_ID = /^[a-f0-9]{32}$/;
  */
 export const BUCKET_NAME =
   /^(?!xn--|sthree-|amzn-s3-demo-)(?!.*\.\.)(?!\d+\.\d+\.\d+\.\d+$)(?!.*(?:-s3alias|--ol-s3|--x-s3|\.mrap)$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-/** An S3 region name: us-east-1, eu-west-3, or a provider's own (R2's "auto"). */
-export const S3_REGION = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
+/** An S3 region name: us-east-1, eu-west-3, or a provider's own (R2's "auto"); as railyard-s3.sh's is_region. */
+export const S3_REGION = /^[a-z][a-z0-9-]{0,31}$/;
+/**
+ * An S3 endpoint as the host scripts take it (railyard-lib.sh split_url): http(s)://, a lower-case DNS name, an
+ * IPv4 address or a bracketed IPv6 one, an optional port, nothing after but an optional `/`.
+ */
+export const S3_ENDPOINT =
+  /^https?:\/\/(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::[1-9][0-9]{0,4})?\/?$/;
 /** An AWS region name (the AWS provider's own form). */
 export const AWS_REGION = /^[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d{1,2}$/;

@@ -351,10 +351,13 @@ const bucketName = z.string().regex(p.BUCKET_NAME, {
 /** Loopback hosts, where an S3 endpoint may be plain http (a test server); anywhere else keys would cross the network in the clear. */
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 const s3Endpoint = z
-  .url({ protocol: /^https?$/, error: "expected the endpoint's URL, such as https://<account>.r2.cloudflarestorage.com", abort: true })
-  .refine((u) => { const url = new URL(u); return url.protocol === "https:" || LOOPBACK.has(url.hostname); }, { error: "expected an https:// endpoint (plain http only on loopback)" })
-  .refine((u) => { const url = new URL(u); return url.username === "" && url.password === "" && url.search === "" && url.hash === "" && url.pathname === "/"; }, {
-    error: "expected scheme, host and port only (keys go in railyard:secrets, never in the URL)",
+  .string({ error: "expected the endpoint's URL, such as https://<account>.r2.cloudflarestorage.com" })
+  .regex(p.S3_ENDPOINT, {
+    error: "expected the endpoint's URL: http(s)://, a lower-case host name or IP address, an optional port, no path, query or keys (they go in railyard:secrets)",
+    abort: true,
+  })
+  .refine((u) => { try { const url = new URL(u); return url.protocol === "https:" || LOOPBACK.has(url.hostname); } catch { return false; } }, {
+    error: "expected an https:// endpoint (plain http only on loopback)",
   });
 /** railyard creates the bucket on AWS (components/backupBucket.ts), with the host's put-only and read-only keys. */
 const awsBucketSchema = z.strictObject({
@@ -362,7 +365,10 @@ const awsBucketSchema = z.strictObject({
   // Every request is TLS-only, and S3's wildcard certificate does not cover a dotted name's virtual host.
   name: bucketName.refine((n) => !n.includes("."), { error: "expected a bucket name without dots (S3's TLS certificate does not cover them)" }),
   region: z.string().regex(p.AWS_REGION, { error: "expected an AWS region such as eu-west-1" }),
-  /** Object Lock in compliance mode: no one (root included) can delete a dump before retentionDays. Only at creation. @default false */
+  /**
+   * Object Lock in compliance mode: no one (root included) can delete a dump before retentionDays. Can be turned on
+   * later, never off (false later leaves the bucket's default retention in place). @default false
+   */
   objectLock: z.boolean({ error: "expected true or false" }).default(false),
 });
 /** An existing S3-compatible bucket (R2, B2, MinIO, S3): its endpoint and the keys the host uses, from railyard:secrets. */

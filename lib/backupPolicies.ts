@@ -86,7 +86,7 @@ export function bucketPolicy(bucketArn: string, host: HostPrincipals): PolicyDoc
  * A key as a credentials file can hold it on one line: printable ASCII without spaces, quotes or backslashes. Not
  * AWS's own shapes: other S3-compatible stores (R2's lower-case hex IDs, B2's, MinIO's chosen ones) use theirs.
  */
-const KEY_PART = /^[!#-&(-[\]-_a-~]{3,256}$/;
+export const KEY_PART = /^[!#-&(-[\]-_a-~]{3,256}$/;
 const ACCESS_KEY_ID = KEY_PART;
 const SECRET_ACCESS_KEY = KEY_PART;
 

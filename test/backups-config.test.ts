@@ -27,7 +27,14 @@ const cases: Case[] = [
   { name: "a bucket name with ..", stack: "production", mutate: (c) => (bucket(c).name = "a..b"), line: "railyard:backups.bucket.name: expected an S3 bucket name" },
   { name: "a bucket name with AWS's reserved prefix", stack: "production", mutate: (c) => (bucket(c).name = "xn--backups"), line: "railyard:backups.bucket.name: expected an S3 bucket name" },
   { name: "an endpoint over plain http", stack: "staging", mutate: (c) => (bucket(c).endpoint = "http://minio.example.com"), line: "railyard:backups.bucket.endpoint: expected an https:// endpoint (plain http only on loopback)" },
-  { name: "keys in the endpoint URL", stack: "staging", mutate: (c) => (bucket(c).endpoint = "https://key:secret@minio.example.com"), line: "railyard:backups.bucket.endpoint: expected scheme, host and port only" },
+  { name: "keys in the endpoint URL", stack: "staging", mutate: (c) => (bucket(c).endpoint = "https://key:secret@minio.example.com"), line: "railyard:backups.bucket.endpoint: expected the endpoint's URL: http(s)://, a lower-case host name", contains: "no path, query or keys" },
+  // What the host scripts would refuse at 03:00 is refused here (railyard-lib.sh split_url).
+  ...["https://Minio.Example.com", "HTTPS://minio.example.com", "https://minio_x.example.com", "https://bücher.example", "https://exa$mple.com", "https://minio.example.com:0"].map(
+    (endpoint): Case => ({ name: `the endpoint ${endpoint}`, stack: "staging", mutate: (c) => (bucket(c).endpoint = endpoint), line: "railyard:backups.bucket.endpoint: expected the endpoint's URL" }),
+  ),
+  { name: "a region starting with a digit", stack: "staging", mutate: (c) => (bucket(c).region = "1abc"), line: "railyard:backups.bucket.region: expected a region name" },
+  { name: "a key with a space", stack: "staging", mutate: (_c, s) => (secrets(s).BACKUP_READER_SECRET_ACCESS_KEY = "two words"), line: "railyard:backups.bucket.reader.secretAccessKeySecret: expected a secret holding one key", contains: "(value hidden)" },
+  { name: "a key too long for a credentials line", stack: "staging", mutate: (_c, s) => (secrets(s).BACKUP_UPLOADER_ACCESS_KEY_ID = "k".repeat(300)), line: "railyard:backups.bucket.uploader.accessKeyIdSecret: expected a secret holding one key" },
   { name: "a path in the endpoint URL", stack: "staging", mutate: (c) => (bucket(c).endpoint = "https://minio.example.com/x;rm -rf /"), line: "railyard:backups.bucket.endpoint: expected" },
   { name: "an endpoint that is no URL", stack: "staging", mutate: (c) => (bucket(c).endpoint = "minio.example.com"), line: "railyard:backups.bucket.endpoint: expected the endpoint's URL" },
   { name: "object lock on an existing bucket", stack: "staging", mutate: (c) => (bucket(c).objectLock = true), line: "railyard:backups.bucket.objectLock: expected a known key", contains: "got an unknown key" },

@@ -78,8 +78,11 @@ describe("backups declared per stack", () => {
         expect(exec, job).not.toContain("--endpoint");
       }
     }
-    // The keys the host gets are the bucket's own IAM users' (secret outputs of the access keys).
-    expect(isSecretValue(one(r, CMD, "backups-uploader-key").inputs.stdin)).toBe(true);
+    // The keys the host gets are the bucket's own IAM users' (secret outputs of the access keys), written once the
+    // bucket is whole (policies, versioning, lock).
+    const uploader = one(r, CMD, "backups-uploader-key");
+    expect(isSecretValue(uploader.inputs.stdin)).toBe(true);
+    expect(uploader.dependsOn).toContain("backups-bucket");
   });
 
   it("dev: no backups at all", async () => {
@@ -91,7 +94,7 @@ describe("backups declared per stack", () => {
       (c["railyard:backups"] as Record<string, unknown>).databases = ["postgres", "mongo"];
     });
     expect(create(one(r, CMD, "backup-postgres"))).toContain("--bucket railyard-production-backups-example --prefix production/postgres");
-    expect(create(one(r, CMD, "backup-redis"))).toContain("--dir /srv/railyard/production/backups --keep 5");
+    expect(create(one(r, CMD, "backup-redis"))).toMatch(/^timeout 1800 bash .* --dir \/srv\/railyard\/production\/backups --keep 5$/);
     expect(backupNames(r).filter((n) => n.startsWith("backups-redis"))).toEqual([]);
     const local = await run("production", (c) => {
       (c["railyard:backups"] as Record<string, unknown>).preDeployToBucket = false;
