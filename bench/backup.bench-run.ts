@@ -10,8 +10,10 @@
  *     thrown away on the host (> /dev/null).
  *   railyard (railyard_s): railyard-backup.sh --bucket … at its default level (pg_dump --format=custom
  *     --compress=0 | zstd | sha256 | aws s3 cp -, then the manifest) to test/engine/s3.ts's s3rver; ratio =
- *     railyard_s / raw_s. Alternated with the baseline; full mode runs each 3 times and takes the medians, and
- *     also times a custom-format pg_dump > /dev/null and the script at --level 1 (where a difference comes from).
+ *     railyard_s / raw_s. Alternated with the baseline, each 5 times (quick: 3), the medians taken (every time
+ *     printed), a host `sync` before each timed run (the generation's and s3rver's writes not in the way). Full
+ *     mode also times a custom-format pg_dump > /dev/null and the script at --level 1 (where a difference comes
+ *     from).
  *     No --state-dir: the small state record written after the upload is not part of the measured run.
  *   restore (restore_s): railyard-restore.sh --key … --into scratch --check --json of the last object (download,
  *     sha256 and zstd checks, pg_restore in a throwaway container of the live image); its row counts, and then
@@ -40,7 +42,7 @@
  *     the compressed bytes, side by side.
  * Never a timing assert: the outcome is checked (exit codes, the object, row counts), the figures are printed.
  */
-import { ChildProcess, execFile, spawn, SpawnOptions } from "node:child_process";
+import { ChildProcess, execFile, execFileSync, spawn, SpawnOptions } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
@@ -58,7 +60,7 @@ const TARGET_BYTES = (QUICK ? 100 : 1024) * 1024 * 1024;
 const CUSTOMERS = QUICK ? 20_000 : 200_000;
 const BATCH = QUICK ? 100_000 : 500_000;
 const SAMPLE_MS = 100;
-const RUNS = QUICK ? 1 : 3;
+const RUNS = QUICK ? 3 : 5;
 const BACKUP = path.join(ROOT, "host", "railyard-backup.sh");
 const RESTORE = path.join(ROOT, "host", "railyard-restore.sh");
 const execFileAsync = promisify(execFile);
@@ -429,6 +431,9 @@ function remotePids(directory: string): number[] {
   return pids.map(Number);
 }
 
+/** Untimed, before each timed run: the host's dirty pages written out (the generation's, the objects s3rver wrote). */
+const settle = () => execFileSync("sync");
+
 /** The run with the median time. */
 const medianRun = <T>(runs: Run<T>[]) => [...runs].sort((a, b) => a.seconds - b.seconds)[Math.floor(runs.length / 2)];
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -521,7 +526,9 @@ it("streams the database to the bucket and restores it with the same rows; figur
   const raws: Run<void>[] = [];
   const backups: Run<string>[] = [];
   for (let i = 0; i < RUNS; i++) {
+    settle();
     raws.push(await watched(() => rawDump()));
+    settle();
     backups.push(await watched(() => railyardBackup()));
   }
   const rawS = median(raws.map((r) => r.seconds));
@@ -544,7 +551,9 @@ it("streams the database to the bucket and restores it with the same rows; figur
     return finished(child, "aws s3 cp");
   });
   // Full mode: where the difference comes from — the dump's format, and the compression level.
+  if (!QUICK) settle();
   const customRaw = QUICK ? undefined : await timed(() => rawDump("--format=custom --compress=0"));
+  if (!QUICK) settle();
   const level1 = QUICK ? undefined : await watched(() => railyardBackup(["--level", "1"]));
   const level1Object = level1 ? fs.statSync(stored(level1.value)).size : 0;
 
