@@ -349,7 +349,7 @@ describe("restore by date and restore drills on real components (postgres, mysql
     }
   });
 
-  it("--into live refuses without --yes and without a safety destination; with them it dumps first, then restores (postgres)", async () => {
+  it("--into live refuses without --yes and without a safety destination; with them it dumps first, then restores (postgres: folder and bucket safety dumps; MariaDB)", async () => {
     const noYes = await run(RESTORE, restoreArgs("postgres", ["--at", "2026-11-18", "--into", "live", "--safety-dir", path.join(work, "safety")]));
     expect(noYes.status).toBe(2);
     expect(noYes.stderr).toContain("add --yes to confirm");
@@ -383,6 +383,21 @@ describe("restore by date and restore drills on real components (postgres, mysql
     expect(JSON.parse(aws(["s3", "cp", "--quiet", `s3://${s3.bucket}/${safetyKey}.json`, "-"]).toString())).toMatchObject({ key: safetyKey, reason: "safety" });
     const safetyBack = report(await run(RESTORE, restoreArgs("postgres", ["--key", safetyKey, "--json"])));
     expect(safetyBack.counts).toEqual({ "public.items": 100 });
+
+    // MariaDB: the live tables back to the dump's 500 rows, after a safety dump of the 10 left.
+    await mysql("delete from items where id > 10");
+    const mysqlSafety = path.join(work, "safety-mysql");
+    const my = await run(RESTORE, restoreArgs("mysql", ["--into", "live", "--yes", "--safety-dir", mysqlSafety, "--check"]));
+    expect(my.status, my.stderr).toBe(0);
+    expect(await mysql("select count(*) from items")).toBe("500");
+    expect(await mysql(MY_CHECKSUM)).toMatch(/^500:[0-9a-f]{32}$/);
+    const mySafety = fs.readdirSync(mysqlSafety);
+    expect(mySafety).toHaveLength(1);
+    // The safety dump holds what the live tables had: rows 1 to 10.
+    const safetySql = fs.readFileSync(path.join(mysqlSafety, mySafety[0]), "utf8");
+    expect(safetySql).toMatch(/INSERT INTO `items` VALUES\s*\(1,/);
+    expect(safetySql).toContain("(10,");
+    expect(safetySql).not.toContain("(11,");
   });
 
   it("no byte of a credential in argv (sampled from /proc during a restore), docker inspect, output or state files", async () => {
