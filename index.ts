@@ -49,7 +49,6 @@ const bucketBackups =
     plan: config.backups,
     host,
     stack: config.prefix,
-    user: config.host.mode === "ssh" ? config.host.user : "root",
     databases: databaseEntries,
     dependsOn: Object.values(databases),
   });

@@ -4,6 +4,7 @@
  * by `Host.run` as root over SSH (or locally in dev), POSIX sh.
  */
 import { shellQuote } from "../lib/shell";
+import { asRootCommand, NOT_ROOT_EXIT } from "./asRoot";
 
 export type ScheduledJob = "backup" | "drill";
 
@@ -20,8 +21,8 @@ export const SCHEDULE_EXIT = {
   files: 71,
   /** systemctl failed (daemon-reload, enable, restart, disable). */
   systemctl: 72,
-  /** The SSH user is not root and cannot run `sudo` without a password. */
-  notRoot: 73,
+  /** The SSH user is not root and cannot run `sudo` without a password (commands/asRoot.ts). */
+  notRoot: NOT_ROOT_EXIT,
 } as const;
 
 /** A railyard name (railyard-lib.sh `is_name`): a lower-case DNS label that starts with a letter. */
@@ -100,7 +101,7 @@ export function installUnitsCommand(a: UnitPair): string {
   const l = locate(a);
   const write = (suffix: string, text: string) =>
     `printf '%s' ${shellQuote(text)} > ${l.temp(suffix)} && chmod 0644 ${l.temp(suffix)} && mv -f ${l.temp(suffix)} ${l.file(suffix)}`;
-  return asRoot(l, [
+  return asRootCommand(`${a.name}: installing systemd units`, [
     `if [ ! -d ${l.runDir} ]; then ${l.fail(SCHEDULE_EXIT.noSystemd, `this host has no running systemd (${l.runDir} is missing): scheduled jobs run as systemd timers; boot the host with systemd as init`)}; fi`,
     `{ ${write("service", a.service)} && ${write("timer", a.timer)}; } || { rm -f ${l.temp("service")} ${l.temp("timer")}; ${l.fail(SCHEDULE_EXIT.files, `could not write its units in ${l.unitDir} (installing units needs root)`)}; }`,
     `{ systemctl daemon-reload && systemctl enable ${l.timer} && systemctl restart ${l.timer}; } || ${l.fail(SCHEDULE_EXIT.systemctl, `systemctl could not load, enable or start ${l.timer}`)}`,
@@ -114,23 +115,10 @@ export function installUnitsCommand(a: UnitPair): string {
  */
 export function removeUnitsCommand(a: UnitLocation): string {
   const l = locate(a);
-  return asRoot(l, [
+  return asRootCommand(`${a.name}: removing systemd units`, [
     `if [ -d ${l.runDir} ] && [ -e ${l.file("timer")} ]; then if ! systemctl disable --now ${l.timer} && systemctl is-active --quiet ${l.timer}; then ${l.fail(SCHEDULE_EXIT.systemctl, `systemctl could not stop ${l.timer}`)}; fi; fi`,
     `rm -f ${l.file("timer")} ${l.file("service")} ${l.temp("timer")} ${l.temp("service")} ${l.unitDir}/timers.target.wants/${l.timer} || ${l.fail(SCHEDULE_EXIT.files, `could not remove its units from ${l.unitDir}`)}`,
     `if [ -d ${l.runDir} ]; then systemctl daemon-reload || ${l.fail(SCHEDULE_EXIT.systemctl, "systemctl daemon-reload failed")}; systemctl reset-failed ${l.service} ${l.timer} 2>/dev/null || :; fi`,
   ].join("\n"));
 }
 
-/**
- * Runs `script` as root: as it is when the SSH user is root (or locally as root), else through `sudo -n` (the
- * stack files connect as a deploy user in the docker group, which is root's equal on the host anyway); exit 73
- * naming what to grant when sudo would ask for a password. The script's own exit codes pass through.
- */
-function asRoot(l: ReturnType<typeof locate>, script: string): string {
-  return [
-    `script=${shellQuote(script)}`,
-    `if [ "$(id -u)" = 0 ]; then sh -c "$script"; exit $?; fi`,
-    `if ! sudo -n true 2>/dev/null; then ${l.fail(SCHEDULE_EXIT.notRoot, "installing systemd units needs root: connect as root, or let this user run sudo without a password (sudoers: <user> ALL=(root) NOPASSWD: ALL)")}; fi`,
-    `exec sudo -n sh -c "$script"`,
-  ].join("\n");
-}

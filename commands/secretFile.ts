@@ -1,12 +1,13 @@
 /**
  * Command builders for files on the host that hold a secret (the backup bucket's keys, the webhook's URL): the
  * content arrives on stdin (Pulumi keeps it as a secret; it never appears on a command line), and the file is
- * readable by its owner only, in a folder only its owner can enter, replaced whole (a reader never sees half a
- * key). Removed when its resource leaves the stack.
+ * root's alone (0600, in a 0700 folder; written as root, through sudo for a non-root SSH user), replaced whole (a
+ * reader never sees half a key). Removed when its resource leaves the stack.
  */
 import * as path from "node:path";
 import { ABSOLUTE_PATH } from "../config/patterns";
 import { shellJoin, shellQuote } from "../lib/shell";
+import { asRootCommand } from "./asRoot";
 
 function checked(file: string): string {
   if (!ABSOLUTE_PATH.test(file) || file.length > 1024) throw new Error(`railyard: a secret file needs a plain absolute path, got ${JSON.stringify(file)}`);
@@ -21,18 +22,18 @@ export function writeSecretFileCommand(file: string): string {
   const f = checked(file);
   const dir = path.posix.dirname(f);
   const tmp = `${f}.new`;
-  return [
+  return asRootCommand(`writing ${f}`, [
     "umask 077",
     shellJoin(["mkdir", "-p", "--", dir]),
     shellJoin(["chmod", "700", "--", dir]),
     `cat > ${shellQuote(tmp)}`,
     `test -s ${shellQuote(tmp)}`,
     shellJoin(["mv", "-f", "--", tmp, f]),
-  ].join(" && ");
+  ].join(" && "));
 }
 
 /** Removes the file (and a half-written one); succeeds when it is already gone. */
 export function removeSecretFileCommand(file: string): string {
   const f = checked(file);
-  return shellJoin(["rm", "-f", "--", f, `${f}.new`]);
+  return asRootCommand(`removing ${f}`, shellJoin(["rm", "-f", "--", f, `${f}.new`]));
 }

@@ -2,8 +2,8 @@
  * Backups: each database's dumps leave the host for an S3 bucket on a schedule, and a drill restores the newest
  * one into a scratch database on another. The bucket is railyard's own on AWS (BackupBucket: private, versioned,
  * lifecycle, a put-only key for the host and a read-only one for its drills) or an existing S3-compatible one
- * with the keys the stack file names. The keys reach the host as owner-only files (never in a command line or
- * a unit); systemd timers run host/railyard-backup.sh and host/railyard-drill.sh (BackupSchedule).
+ * with the keys the stack file names. The keys reach the host as root-only files (never in a command line or a
+ * unit); systemd timers run host/railyard-backup.sh and host/railyard-drill.sh as root (BackupSchedule).
  */
 import * as pulumi from "@pulumi/pulumi";
 import { BucketTarget, bucketBackupArgv } from "../commands/backup";
@@ -19,6 +19,8 @@ import { BackupBucket } from "./backupBucket";
 import { BackupSchedule } from "./backupSchedule";
 import type { Host } from "./host";
 
+/** The jobs run as root: the key files are root's alone (the SSH user reaches them through sudo). */
+const JOB_USER = "root";
 /** Seconds a drill may take: a restore of the largest dump a small team keeps, and its checks. */
 const DRILL_TIMEOUT_S = 6 * 3600;
 /** What the host needs beside Docker: the uploader, the compressor, and curl for the webhook. */
@@ -33,8 +35,6 @@ export interface BackupsArgs {
   host: Host;
   /** The stack's prefix: dumps live under `<stack>/<database>/` in the bucket. */
   stack: string;
-  /** The user the scheduled jobs run as: the SSH user (owner of the key files), root on a local host. */
-  user: string;
   /** Database name → its Swarm service name and config (only those the plan backs up are used). */
   databases: Record<string, { serviceName: string; config: DatabaseConfig }>;
   /** The databases themselves. */
@@ -94,7 +94,7 @@ export class Backups extends pulumi.ComponentResource {
       }));
       return new BackupSchedule(
         `${name}-${db}`,
-        { host, stack: args.stack, user: args.user, job: "backup", database: db, schedules: plan.calendars, execStart, timeoutSeconds: plan.timeoutSeconds, dependsOn: after },
+        { host, stack: args.stack, user: JOB_USER, job: "backup", database: db, schedules: plan.calendars, execStart, timeoutSeconds: plan.timeoutSeconds, dependsOn: after },
         { parent: this },
       );
     });
@@ -125,7 +125,7 @@ export class Backups extends pulumi.ComponentResource {
         this.schedules.push(
           new BackupSchedule(
             `${name}-${db}-drill`,
-            { host, stack: args.stack, user: args.user, job: "drill", database: db, schedules: [drill.calendar], execStart, timeoutSeconds: DRILL_TIMEOUT_S, dependsOn: [tools, readerKey, ...webhook, ...args.dependsOn] },
+            { host, stack: args.stack, user: JOB_USER, job: "drill", database: db, schedules: [drill.calendar], execStart, timeoutSeconds: DRILL_TIMEOUT_S, dependsOn: [tools, readerKey, ...webhook, ...args.dependsOn] },
             { parent: this },
           ),
         );

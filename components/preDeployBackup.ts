@@ -5,6 +5,7 @@
  * a service's image changes (a release); a failed dump fails `pulumi up` before the migrations run.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { asRootCommand } from "../commands/asRoot";
 import { backupCommand, bucketBackupCommand, BucketTarget } from "../commands/backup";
 import type { DatabaseConfig } from "../config/schema";
 import { PLUGINS } from "../databases";
@@ -43,7 +44,11 @@ export class PreDeployBackup extends pulumi.ComponentResource {
       const dumped = { service: d.serviceName, engine: d.config.engine, user, database, timeoutSeconds: BACKUP_TIMEOUT_S };
       const toBucket = bucket !== undefined && bucket.databases.includes(db);
       const create = toBucket
-        ? bucketBackupCommand(script, { ...dumped, ...bucket.target, prefix: `${bucket.stack}/${db}`, reason: "pre-deploy", timeoutSeconds: bucket.timeoutSeconds })
+        ? // The uploader's key is root's alone: the dump runs as root (through sudo for a non-root SSH user).
+          asRootCommand(
+            `the pre-deploy dump of ${db} to the bucket`,
+            bucketBackupCommand(script, { ...dumped, ...bucket.target, prefix: `${bucket.stack}/${db}`, reason: "pre-deploy", timeoutSeconds: bucket.timeoutSeconds }),
+          )
         : backupCommand(script, { ...dumped, dir: `${args.host.stackDir}/backups`, keep: args.keep });
       const after = [...args.host.scriptsReady, ...args.dependsOn, ...(toBucket ? bucket.ready : [])];
       return args.host.run(`${name}-${db}`, { create, triggers: args.release }, { parent: this, dependsOn: after });

@@ -5,6 +5,7 @@
  * pre-deploy dumps to the bucket or the folder as the stack file says.
  */
 import { describe, expect, it } from "vitest";
+import { removeSecretFileCommand } from "../commands/secretFile";
 import { byType, Captured, isSecretValue, one, reveal, runStack, stackFile, StackRun, testSecrets } from "./harness";
 
 const CMD = "command:remote:Command";
@@ -18,7 +19,7 @@ const unitLine = (c: Captured, key: string) => create(c).split("\n").filter((l) 
 const backupNames = (r: StackRun) => r.resources.filter((x) => x.name.startsWith("backups")).map((x) => x.name).sort();
 
 describe("backups declared per stack", () => {
-  it("staging: keys from its secrets into owner-only files (stdin, secret), a dump and a drill per database as the deploy user", async () => {
+  it("staging: keys from its secrets into root-only files (stdin, secret), a dump and a drill per database run as root", async () => {
     const r = await run("staging");
     expect(byType(r, "aws:s3/bucket:Bucket")).toEqual([]);
     expect(backupNames(r)).toEqual([
@@ -39,11 +40,12 @@ describe("backups declared per stack", () => {
     expect(isSecretValue(uploader.inputs.stdin)).toBe(true);
     expect(reveal(uploader.inputs.stdin)).toBe("[default]\naws_access_key_id = uploader-key-id-value\naws_secret_access_key = uploader-secret-value\n");
     expect(create(uploader)).toContain("cat > /srv/railyard/staging/secrets/backup-uploader.ini.new");
-    expect(String(reveal(uploader.inputs.delete))).toBe("rm -f -- /srv/railyard/staging/secrets/backup-uploader.ini /srv/railyard/staging/secrets/backup-uploader.ini.new");
+    expect(String(reveal(uploader.inputs.delete))).toBe(removeSecretFileCommand("/srv/railyard/staging/secrets/backup-uploader.ini"));
     expect(reveal(one(r, CMD, "backups-reader-key").inputs.stdin)).toContain("aws_secret_access_key = reader-secret-value\n");
 
     const units = one(r, CMD, "backups-postgres-units");
-    expect(unitLine(units, "User")).toEqual(["User=deploy"]);
+    // The SSH user is deploy; the jobs run as root, the key files' only reader.
+    expect(unitLine(units, "User")).toEqual(["User=root"]);
     expect(unitLine(units, "OnCalendar")).toEqual(["OnCalendar=*-*-* 03:00:00 UTC"]);
     expect(unitLine(units, "ExecStart")).toEqual([
       "ExecStart=/usr/bin/timeout 21600 bash /srv/railyard/staging/scripts/railyard-backup.sh --service staging-postgres --engine postgres --user aponta --database aponta" +

@@ -200,8 +200,10 @@ describe.each([
     const dumps = byType(r, type).filter((c) => c.name.startsWith("backup-"));
     expect(dumps.map((d) => d.name.replace("backup-", "")).sort()).toEqual([...backups].sort());
     for (const d of dumps) {
-      // To the bucket: bounded by railyard:backups.timeout (6h by default), as the scheduled dumps are.
-      expect(create(d)).toMatch(new RegExp(`^timeout 21600 bash ${scripts}railyard-backup.sh --service ${stack}-\\w+ --engine \\w+`));
+      // To the bucket, as root (the uploader's key is root's alone): bounded by railyard:backups.timeout (6h by
+      // default), as the scheduled dumps are.
+      expect(create(d)).toMatch(new RegExp(`^script='timeout 21600 bash ${scripts}railyard-backup.sh --service ${stack}-\\w+ --engine \\w+`));
+      expect(create(d)).toContain('exec sudo -n sh -c "$script"');
       // The production stack backs every database up to its bucket: the pre-deploy dumps go there too, once the
       // uploader's key is on the host.
       const db = d.name.replace("backup-", "");

@@ -10,7 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { shellQuote } from "../lib/shell";
+import { asRootCommand } from "../commands/asRoot";
 import { installUnitsCommand, removeUnitsCommand, SCHEDULE_EXIT, scheduleUnitName } from "../commands/schedule";
 import { CRON_MAX_LENGTH, cronToOnCalendar } from "../lib/cron";
 import { execLine, serviceUnit, timerUnit } from "../render/systemd";
@@ -327,14 +327,8 @@ describe("unit names", () => {
   });
 });
 
-/** What the commands wrap their script in: run as root directly, else through sudo -n, else exit 73. */
-const asRootLines = (script: string) =>
-  [
-    `script=${shellQuote(script)}`,
-    `if [ "$(id -u)" = 0 ]; then sh -c "$script"; exit $?; fi`,
-    `if ! sudo -n true 2>/dev/null; then { echo 'railyard: ${NAME}: installing systemd units needs root: connect as root, or let this user run sudo without a password (sudoers: <user> ALL=(root) NOPASSWD: ALL)' >&2; exit 73; }; fi`,
-    `exec sudo -n sh -c "$script"`,
-  ].join("\n");
+/** What the commands wrap their script in (commands/asRoot.ts, tested in test/as-root.test.ts). */
+const asRootLines = (script: string, verb = "installing") => asRootCommand(`${NAME}: ${verb} systemd units`, script);
 
 describe("install and remove commands", () => {
   it("build the exact lines", () => {
@@ -352,7 +346,7 @@ describe("install and remove commands", () => {
         "if [ -d /run/systemd/system ] && [ -e /etc/systemd/system/railyard-production.backup-postgres.timer ]; then if ! systemctl disable --now railyard-production.backup-postgres.timer && systemctl is-active --quiet railyard-production.backup-postgres.timer; then { echo 'railyard: railyard-production.backup-postgres: systemctl could not stop railyard-production.backup-postgres.timer' >&2; exit 72; }; fi; fi",
         "rm -f /etc/systemd/system/railyard-production.backup-postgres.timer /etc/systemd/system/railyard-production.backup-postgres.service /etc/systemd/system/.railyard-production.backup-postgres.timer.tmp /etc/systemd/system/.railyard-production.backup-postgres.service.tmp /etc/systemd/system/timers.target.wants/railyard-production.backup-postgres.timer || { echo 'railyard: railyard-production.backup-postgres: could not remove its units from /etc/systemd/system' >&2; exit 71; }",
         "if [ -d /run/systemd/system ]; then systemctl daemon-reload || { echo 'railyard: railyard-production.backup-postgres: systemctl daemon-reload failed' >&2; exit 72; }; systemctl reset-failed railyard-production.backup-postgres.service railyard-production.backup-postgres.timer 2>/dev/null || :; fi",
-      ].join("\n")),
+      ].join("\n"), "removing"),
     );
   });
 

@@ -4,17 +4,21 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import { asRootCommand } from "../commands/asRoot";
 import { removeSecretFileCommand, writeSecretFileCommand } from "../commands/secretFile";
 
 describe("secret file commands", () => {
   it("builds the exact lines", () => {
     expect(writeSecretFileCommand("/srv/railyard/staging/secrets/backup-uploader.ini")).toBe(
-      "umask 077 && mkdir -p -- /srv/railyard/staging/secrets && chmod 700 -- /srv/railyard/staging/secrets && " +
+      asRootCommand("writing /srv/railyard/staging/secrets/backup-uploader.ini", "umask 077 && mkdir -p -- /srv/railyard/staging/secrets && chmod 700 -- /srv/railyard/staging/secrets && " +
         "cat > /srv/railyard/staging/secrets/backup-uploader.ini.new && test -s /srv/railyard/staging/secrets/backup-uploader.ini.new && " +
-        "mv -f -- /srv/railyard/staging/secrets/backup-uploader.ini.new /srv/railyard/staging/secrets/backup-uploader.ini",
+        "mv -f -- /srv/railyard/staging/secrets/backup-uploader.ini.new /srv/railyard/staging/secrets/backup-uploader.ini"),
     );
     expect(removeSecretFileCommand("/srv/railyard/staging/secrets/backup-uploader.ini")).toBe(
-      "rm -f -- /srv/railyard/staging/secrets/backup-uploader.ini /srv/railyard/staging/secrets/backup-uploader.ini.new",
+      asRootCommand(
+        "removing /srv/railyard/staging/secrets/backup-uploader.ini",
+        "rm -f -- /srv/railyard/staging/secrets/backup-uploader.ini /srv/railyard/staging/secrets/backup-uploader.ini.new",
+      ),
     );
   });
 
@@ -31,6 +35,7 @@ describe("secret file commands", () => {
     expect(run(writeSecretFileCommand(file), secret).status).toBe(0);
     expect(fs.readFileSync(file, "utf8")).toBe(secret);
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(file).uid).toBe(0);
     expect(fs.statSync(path.dirname(file)).mode & 0o777).toBe(0o700);
     expect(run(writeSecretFileCommand(file), "new").status).toBe(0);
     expect(fs.readFileSync(file, "utf8")).toBe("new");
