@@ -44,6 +44,7 @@
  */
 import { ChildProcess, execFile, execFileSync, spawn, SpawnOptions } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -366,7 +367,9 @@ class TempWatch {
     const others = top(this.others);
     const cpu = new Map<string, number>();
     for (const { name, ticks } of this.cpu.values()) cpu.set(name, (cpu.get(name) ?? 0) + ticks / CLOCK_TICKS);
-    const cpuText = [...cpu].sort((a, b) => b[1] - a[1]).filter(([, sec]) => sec >= 0.05).map(([name, sec]) => `${name} ${sec.toFixed(1)}`).join(", ");
+    const total = [...cpu.values()].reduce((a, b) => a + b, 0);
+    const byCommand = [...cpu].sort((a, b) => b[1] - a[1]).filter(([, sec]) => sec >= 0.05).map(([name, sec]) => `${name} ${sec.toFixed(1)}`);
+    const cpuText = `${total.toFixed(1)} (${byCommand.join(", ")})`;
     return { peak: ours[0]?.size ?? 0, largest: list(ours), files: ours.length, othersPeak: others[0]?.size ?? 0, others: list(others), samples: this.samples, cpu: cpuText };
   }
 
@@ -585,7 +588,7 @@ it("streams the database to the bucket and restores it with the same rows; figur
     `backup (${MODE}: a ${mb(bytes)} Postgres database, generated in ${s(gen.seconds)} s: ${Object.entries(rowCounts(counts)).map(([t, n]) => `${t} ${n}`).join(", ")} rows)`,
     `  raw pg_dump (plain) > /dev/null through docker exec: ${s(rawS)} s${each(raws)} (baseline; its largest temp file: ${rawTemp.peak} bytes${rawTemp.peak > 0 ? `: ${rawTemp.largest}` : ""})`,
     `  railyard-backup.sh --bucket (pg_dump custom | zstd -3 | sha256 | aws s3 cp - to s3rver, then the manifest): ${s(railyardS)} s${each(backups)}, ${ratio.toFixed(2)}× the baseline; object ${mb(object)} (database size / object ${(bytes / object).toFixed(1)}×${dumpBytes ? `, dump / object ${(dumpBytes / object).toFixed(1)}×` : ""})`,
-    `  CPU seconds (the median runs; 2 cores): baseline ${medianRun(raws).temp.cpu}; railyard ${medianRun(backups).temp.cpu}`,
+    `  CPU seconds of the median runs (${os.cpus().length} cores, shared with whatever else runs): baseline ${medianRun(raws).temp.cpu}; railyard ${medianRun(backups).temp.cpu}`,
     `  fixed cost inside each backup: one aws call (a small s3 cp to s3rver) ${s(awsCall.seconds)} s; the script makes two (the stream, the manifest)`,
     ...(customRaw && level1
       ? [
