@@ -18,6 +18,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
+import { asRootCommand } from "../commands/asRoot";
 import { restoreCommand, RestoreArgs } from "../commands/restore";
 import { databaseNames } from "../config/names";
 import { PLUGINS } from "../databases";
@@ -287,7 +288,9 @@ export function hostRestoreCommand(info: StackInfo, database: string, cli: CliAr
     keep: cli.keep,
     timeoutSeconds: RESTORE_TIMEOUT_S,
   };
-  return restoreCommand(scriptPath, args);
+  // As root (through sudo for a non-root SSH user): a live restore's safety dump reads the uploader's key, which
+  // is root's alone; the stream on stdin passes through.
+  return asRootCommand(`the restore of ${database}`, restoreCommand(scriptPath, args));
 }
 
 // ---- running ----

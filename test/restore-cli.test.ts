@@ -20,6 +20,7 @@ import {
   sshArgv,
   stackInfo,
 } from "../scripts/restore";
+import { asRootCommand } from "../commands/asRoot";
 
 const fails = (argv: string[]) => {
   try {
@@ -163,13 +164,20 @@ describe("npm run restore: the stack file and the command lines", () => {
     const key = "production/postgres/20261120T030000Z.dump.zst";
     const sha = "0".repeat(64);
     const script = "/srv/railyard/production/scripts/railyard-restore.sh";
+    // Run as root on the host (commands/asRoot.ts): the live restore's safety dump reads the root-only uploader key.
     expect(hostRestoreCommand(info, "postgres", parseArgs(["--stack", "production", "--database", "postgres", "--keep"]), key, sha, script)).toBe(
-      `timeout 21600 bash ${script} --service production-postgres --engine postgres --user crm --database crm --stdin --key ${key} --sha256 ${sha} --into scratch --keep`,
+      asRootCommand(
+        "the restore of postgres",
+        `timeout 21600 bash ${script} --service production-postgres --engine postgres --user crm --database crm --stdin --key ${key} --sha256 ${sha} --into scratch --keep`,
+      ),
     );
     expect(hostRestoreCommand(info, "postgres", parseArgs(["--stack", "production", "--database", "postgres", "--into", "live", "--yes"]), key, sha, script)).toBe(
-      `timeout 21600 bash ${script} --service production-postgres --engine postgres --user crm --database crm --stdin --key ${key} --sha256 ${sha}` +
-        " --bucket railyard-production-backups-example --prefix production/postgres --region sa-east-1" +
-        " --into live --yes --safety-credentials /srv/railyard/production/secrets/backup-uploader.ini",
+      asRootCommand(
+        "the restore of postgres",
+        `timeout 21600 bash ${script} --service production-postgres --engine postgres --user crm --database crm --stdin --key ${key} --sha256 ${sha}` +
+          " --bucket railyard-production-backups-example --prefix production/postgres --region sa-east-1" +
+          " --into live --yes --safety-credentials /srv/railyard/production/secrets/backup-uploader.ini",
+      ),
     );
   });
 });

@@ -1,8 +1,9 @@
 /**
  * An S3-compatible server on loopback for tests and benchmarks: npm s3rver (multipart uploads, listing, ranged
  * reads) in its own process, storing under a temp folder, with an AWS shared-credentials file (mode 0600) as the
- * host scripts read theirs. s3rver accepts any key pair and has no versioning, lifecycle, Object Lock, bucket
- * policy or IAM: the graph tests check those (test/backup-bucket.test.ts).
+ * host scripts read theirs. s3rver has no versioning, lifecycle, Object Lock, bucket
+ * policy or IAM: the graph tests check those (test/backup-bucket.test.ts). It checks only the key ID (its own, S3RVER);
+ * the secret key signs requests but is not verified.
  */
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
