@@ -88,9 +88,7 @@ parse_args() {
       *) if s3_parse_option "$@"; then shift 2; else unknown_argument "$1"; fi ;;
     esac
   done
-  check --service "$service" "a lower-case name (a Swarm service name: a-z, 0-9, inner -, at most 63)" is_name
-  check --user "$user" "a lower-case name (a-z, 0-9, _; at most 63)" matches '^[a-z_][a-z0-9_]{0,62}$'
-  check --database "$database" "a lower-case name (a-z, 0-9, _; at most 63)" matches '^[a-z0-9_]{1,63}$'
+  check_database
   if [ -n "$dir" ]; then
     ! s3_given || fail 2 "--dir and --bucket (with --prefix, --credentials, --endpoint, --region) exclude each other: give one"
     [ -z "$reason$level$state_dir$webhook_file" ] || fail 2 "--reason, --level, --state-dir and --webhook-file go with --bucket, not --dir"

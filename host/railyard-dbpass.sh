@@ -84,10 +84,8 @@ parse_args() {
     esac
   done
   [ -n "$mode" ] || fail 2 "--check or --rotate is required"
-  check --service "$service" "a lower-case name (a Swarm service name: a-z, 0-9, inner -, at most 63)" is_name
+  check_database
   [[ -v "AUTH_FAILED[$engine]" ]] || fail 2 "--engine must be postgres, mysql, mongo or redis, got $(q "$engine")"
-  check --user "$user" "a lower-case name (a-z, 0-9, _; at most 63)" matches '^[a-z_][a-z0-9_]{0,62}$'
-  check --database "$database" "a lower-case name (a-z, 0-9, _; at most 63)" matches '^[a-z0-9_]{1,63}$'
   if [ "$mode" = check ]; then
     check --network "$network" "a lower-case name (a Swarm network name: a-z, 0-9, inner -, at most 63)" is_name
     check --timeout "$timeout_s" "1 to 3600 seconds" is_int_in 1 3600

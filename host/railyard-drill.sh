@@ -66,10 +66,8 @@ parse_args() {
       *) if s3_parse_option "$@"; then shift 2; else unknown_argument "$1"; fi ;;
     esac
   done
-  check --service "$service" "a lower-case name (a Swarm service name: a-z, 0-9, inner -, at most 63)" is_name
+  check_database
   engine_ext "$engine" >/dev/null || fail 2 "--engine must be postgres, mysql, mongo or redis, got $(q "$engine")"
-  check --user "$user" "a lower-case name (a-z, 0-9, _; at most 63)" matches '^[a-z_][a-z0-9_]{0,62}$'
-  check --database "$database" "a lower-case name (a-z, 0-9, _; at most 63)" matches '^[a-z0-9_]{1,63}$'
   s3_check_options
   check --state-dir "$state_dir" "an absolute path (letters, digits, ._- and /, no ..)" is_abs_path
   [ -z "$max_dump_age" ] || check --max-dump-age "$max_dump_age" "1 to 999999999 seconds" is_int_in 1 999999999

@@ -39,6 +39,17 @@ check() {
   "$@" "$value" || fail 2 "$option must be $what, got $(q "$value")"
 }
 
+# check_database: the options every script about one database takes, read from the caller's $service (a Swarm
+# service name), $user and $database (the engine's own names: lower-case letters, digits and _).
+check_database() {
+  # shellcheck disable=SC2154  # the caller's options
+  check --service "$service" "a lower-case name (a Swarm service name: a-z, 0-9, inner -, at most 63)" is_name
+  # shellcheck disable=SC2154
+  check --user "$user" "a lower-case name (a-z, 0-9, _; at most 63)" matches '^[a-z_][a-z0-9_]{0,62}$'
+  # shellcheck disable=SC2154
+  check --database "$database" "a lower-case name (a-z, 0-9, _; at most 63)" matches '^[a-z0-9_]{1,63}$'
+}
+
 # matches REGEX VALUE: VALUE matches the extended regular expression.
 matches() { [[ $2 =~ $1 ]]; }
 

@@ -109,9 +109,7 @@ parse_args() {
   ext=$(engine_ext "$engine") || fail 2 "--engine must be postgres, mysql, mongo or redis, got $(q "$engine")"
   check_source
   ((list)) && return 0
-  check --service "$service" "a lower-case name (a Swarm service name: a-z, 0-9, inner -, at most 63)" is_name
-  check --user "$user" "a lower-case name (a-z, 0-9, _; at most 63)" matches '^[a-z_][a-z0-9_]{0,62}$'
-  check --database "$database" "a lower-case name (a-z, 0-9, _; at most 63)" matches '^[a-z0-9_]{1,63}$'
+  check_database
   check --start-timeout "$start_timeout" "1 to 3600" is_int_in 1 3600
   check_mode_options
 }

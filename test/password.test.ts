@@ -90,7 +90,7 @@ describe("railyard-dbpass.sh, run for real", () => {
   it.each([
     [[], "--check or --rotate is required"],
     [["--check", "--service", "Bad Name"], "--service must be a lower-case name"],
-    [["--check", "--service", "s", "--engine", "oracle"], "--engine must be postgres, mysql, mongo or redis"],
+    [["--check", "--service", "s", "--engine", "oracle", "--user", "app", "--database", "app"], "--engine must be postgres, mysql, mongo or redis"],
     [["--check", "--service", "s", "--engine", "redis", "--user", "Root"], "--user must be a lower-case name"],
     [["--check", "--service", "s", "--engine", "redis", "--user", "u", "--database", "0", "--network", "n", "--timeout", "0"], "--timeout must be 1 to 3600 seconds"],
     [["--check", "--service", "s", "--engine", "redis", "--user", "u", "--database", "0", "--network", "$(id)"], "--network must be a lower-case name"],
