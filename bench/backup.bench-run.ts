@@ -497,6 +497,9 @@ beforeAll(async () => {
 afterAll(async () => {
   watch?.close();
   await s3?.stop();
+  // A scratch container a failed restore kept (--keep): only this service's.
+  const kept = (await execFileAsync("docker", ["ps", "-aq", "--filter", `label=railyard.scratch=${SERVICE}`])).stdout.split("\n").filter(Boolean);
+  if (kept.length > 0) await execFileAsync("docker", ["rm", "--force", "--volumes", ...kept]);
   await teardown(PREFIX, NET);
 });
 
@@ -525,7 +528,7 @@ it("streams the database to the bucket and restores it with the same rows; figur
   expect(control.temp.largest).toMatch(/\/tmp\/ryx-control\.[A-Za-z0-9]+ 1048576/);
   expect(control.temp.others).toContain(`${other} 524288`);
 
-  // Alternated, so that both see the same machine; full mode: 3 of each, medians.
+  // Alternated, so that both see the same machine: RUNS of each, medians.
   const raws: Run<void>[] = [];
   const backups: Run<string>[] = [];
   for (let i = 0; i < RUNS; i++) {
