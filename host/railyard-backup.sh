@@ -35,7 +35,8 @@ own tool, reading the password from the container's Swarm secret:
 complete; then all but the newest N (default 5) dumps of NAME in DIR are removed: only files named as this
 script names them, never another file. Nothing is removed when the dump fails. No Swarm object is changed.
 
---bucket BUCKET: the dump streams, compressed on this host (zstd -LEVEL, default 3), to
+--bucket BUCKET: the dump streams, compressed on this host (zstd -LEVEL, default 1: in bench:backup as
+small as 3 and faster), to
 s3://BUCKET/STACK/DATABASE/YYYYmmddTHHMMSSZ.EXT.zst with no temporary file on the host or in the container;
 its sha256 and size are computed on the way. Only after the dump tool, the compression and the upload all
 succeeded is the completion manifest STACK/DATABASE/YYYYmmddTHHMMSSZ.EXT.zst.json written (format, stack,
@@ -101,7 +102,7 @@ parse_args() {
     s3_check_options
     reason=${reason:-scheduled}
     check --reason "$reason" "scheduled, pre-deploy or safety" matches '^(scheduled|pre-deploy|safety)$'
-    level=${level:-3}
+    level=${level:-1}
     check --level "$level" "a zstd level from 1 to 19" is_int_in 1 19
     [ -z "$state_dir" ] || check --state-dir "$state_dir" "an absolute path (letters, digits, ._- and /, no ..)" is_abs_path
     [ -z "$webhook_file" ] ||
@@ -228,16 +229,16 @@ size_estimate() {
   if [[ $size =~ ^[1-9][0-9]{0,15}$ ]]; then echo "$size"; fi
 }
 
-# stream_dump CONTAINER: docker exec DUMP | tee (raw byte count) | zstd | tee (sha256sum, byte count) into the
-# uploader, run in the background (a signal's trap then runs at once); its stages' statuses, the hash and the
-# counts come back as lines on the meta pipe. Each stage closes the uploader's and the meta pipe's fds it does
-# not write to (the uploader must see the end of its input only when the script closes its own).
+# stream_dump CONTAINER: docker exec DUMP | zstd | tee (sha256sum, byte count) into the uploader, run in the
+# background (a signal's trap then runs at once); its stages' statuses, the hash and the count come back as lines
+# on the meta pipe. Each stage closes the uploader's and the meta pipe's fds it does not write to (the uploader
+# must see the end of its input only when the script closes its own). The uncompressed stream is not copied
+# again to be counted: an empty dump is known by its compressed form (empty_sha256).
 stream_dump() {
   (
     set +e
     trap - HUP INT TERM
     docker exec "$1" "${dump[@]}" {up_fd}>&- {meta_fd}>&- |
-      tee >(exec {up_fd}>&-; wc -c | sed 's/^/raw /' >&"$meta_fd") {up_fd}>&- {meta_fd}>&- |
       zstd -q -T0 "-$level" {up_fd}>&- {meta_fd}>&- |
       tee >(exec {up_fd}>&-; sha256sum | sed 's/^/sha256 /' >&"$meta_fd") >(exec {up_fd}>&-; wc -c | sed 's/^/bytes /' >&"$meta_fd") \
         >&"$up_fd" {up_fd}>&- {meta_fd}>&-
@@ -246,21 +247,24 @@ stream_dump() {
   pipe_pid=$!
 }
 
-# read_meta: reads the pipeline's lines from the meta pipe: sets status (dump, tee, zstd, tee), raw (the dump's
-# bytes), sha256 and bytes (the compressed stream's).
-status=() raw=""
+# empty_sha256: the sha256 of what zstd makes of no input at all, with the same options (what an empty dump
+# compresses to).
+empty_sha256() { zstd -q -T0 "-$level" </dev/null | sha256sum | cut -d' ' -f1; }
+
+# read_meta: reads the pipeline's lines from the meta pipe: sets status (dump, zstd, tee), and sha256 and bytes
+# (the compressed stream's).
+status=()
 read_meta() {
   local tag rest
-  while [ ${#status[@]} -eq 0 ] || [ -z "$raw" ] || [ -z "$sha256" ] || [ -z "$bytes" ]; do
+  while [ ${#status[@]} -eq 0 ] || [ -z "$sha256" ] || [ -z "$bytes" ]; do
     read -r -t 120 tag rest <&"$meta_fd" || return 1
     case "$tag" in
       status) read -r -a status <<<"$rest" ;;
-      raw) raw=$rest ;;
       sha256) sha256=${rest%% *} ;;
       bytes) bytes=$rest ;;
     esac
-    # A failed stage is known without the hash and the counts.
-    [ ${#status[@]} -eq 0 ] || [ "${status[*]}" = "0 0 0 0" ] || return 0
+    # A failed stage is known without the hash and the count.
+    [ ${#status[@]} -eq 0 ] || [ "${status[*]}" = "0 0 0" ] || return 0
   done
 }
 
@@ -284,16 +288,16 @@ stream_backup() {
   wait "$pipe_pid" || true
   pipe_pid=""
   read_meta || bucket_fail 21 "the dump pipeline of $service reported nothing within 120 s; the upload of $url was aborted"
-  if [ "${status[3]:-1}" != 0 ]; then
+  if [ "${status[2]:-1}" != 0 ]; then
     local code=0
     wait "$up_pid" || code=$?
     up_pid=""
     bucket_fail 22 "the upload of $url failed (aws exit $code); it was aborted"
   elif [ "${status[0]}" != 0 ]; then
     bucket_fail 21 "the $engine dump of $service failed (exit ${status[0]}); the upload of $url was aborted"
-  elif [ "${status[1]}${status[2]}" != 00 ]; then
-    bucket_fail 21 "zstd failed (exit ${status[2]}) compressing the $engine dump of $service; the upload of $url was aborted"
-  elif [ "$raw" = 0 ]; then
+  elif [ "${status[1]}" != 0 ]; then
+    bucket_fail 21 "zstd failed (exit ${status[1]}) compressing the $engine dump of $service; the upload of $url was aborted"
+  elif [ "$sha256" = "$(empty_sha256)" ]; then
     bucket_fail 21 "the $engine dump of $service is empty; the upload of $url was aborted"
   fi
   # Every stage succeeded: the uploader now sees the end of its input and completes the object.
