@@ -12,7 +12,7 @@
  *     --compress=0 | zstd | sha256 | aws s3 cp -, then the manifest) to test/engine/s3.ts's s3rver; ratio =
  *     railyard_s / raw_s. Alternated with the baseline, each 5 times (quick: 3), the medians taken (every time
  *     printed), a host `sync` before each timed run (the generation's and s3rver's writes not in the way). Full
- *     mode also times a custom-format pg_dump > /dev/null and the script at --level 1 (where a difference comes
+ *     mode also times a custom-format pg_dump > /dev/null and the script at --level 3 (where a difference comes
  *     from).
  *     No --state-dir: the small state record written after the upload is not part of the measured run.
  *   restore (restore_s): railyard-restore.sh --key … --into scratch --check --json of the last object (download,
@@ -560,8 +560,8 @@ it("streams the database to the bucket and restores it with the same rows; figur
   if (!QUICK) settle();
   const customRaw = QUICK ? undefined : await timed(() => rawDump("--format=custom --compress=0"));
   if (!QUICK) settle();
-  const level1 = QUICK ? undefined : await watched(() => railyardBackup(["--level", "1"]));
-  const level1Object = level1 ? fs.statSync(stored(level1.value)).size : 0;
+  const level3 = QUICK ? undefined : await watched(() => railyardBackup(["--level", "3"]));
+  const level3Object = level3 ? fs.statSync(stored(level3.value)).size : 0;
 
   const restored = await timed(() => restore(key));
   const scratch = restored.value.container ?? "";
@@ -590,12 +590,12 @@ it("streams the database to the bucket and restores it with the same rows; figur
   const lines = [
     `backup (${MODE}: a ${mb(bytes)} Postgres database, generated in ${s(gen.seconds)} s: ${Object.entries(rowCounts(counts)).map(([t, n]) => `${t} ${n}`).join(", ")} rows)`,
     `  raw pg_dump (plain) > /dev/null through docker exec: ${s(rawS)} s${each(raws)} (baseline; its largest temp file: ${rawTemp.peak} bytes${rawTemp.peak > 0 ? `: ${rawTemp.largest}` : ""})`,
-    `  railyard-backup.sh --bucket (pg_dump custom | zstd -3 | sha256 | aws s3 cp - to s3rver, then the manifest): ${s(railyardS)} s${each(backups)}, ${ratio.toFixed(2)}× the baseline; object ${mb(object)} (database size / object ${(bytes / object).toFixed(1)}×${dumpBytes ? `, dump / object ${(dumpBytes / object).toFixed(1)}×` : ""})`,
+    `  railyard-backup.sh --bucket (pg_dump custom | zstd -1 | sha256 | aws s3 cp - to s3rver, then the manifest): ${s(railyardS)} s${each(backups)}, ${ratio.toFixed(2)}× the baseline; object ${mb(object)} (database size / object ${(bytes / object).toFixed(1)}×${dumpBytes ? `, dump / object ${(dumpBytes / object).toFixed(1)}×` : ""})`,
     `  CPU seconds of the median runs (${os.cpus().length} cores, shared with whatever else runs): baseline ${medianRun(raws).temp.cpu}; railyard ${medianRun(backups).temp.cpu}`,
     `  fixed cost inside each backup: one aws call (a small s3 cp to s3rver) ${s(awsCall.seconds)} s; the script makes two (the stream, the manifest)`,
-    ...(customRaw && level1
+    ...(customRaw && level3
       ? [
-          `  for comparison: pg_dump --format=custom --compress=0 > /dev/null ${s(customRaw.seconds)} s; railyard-backup.sh --level 1 ${s(level1.seconds)} s (${(level1.seconds / rawS).toFixed(2)}×, object ${mb(level1Object)}, largest temp file ${level1.temp.peak} bytes)`,
+          `  for comparison: pg_dump --format=custom --compress=0 > /dev/null ${s(customRaw.seconds)} s; railyard-backup.sh --level 3 ${s(level3.seconds)} s (${(level3.seconds / rawS).toFixed(2)}×, object ${mb(level3Object)}, largest temp file ${level3.temp.peak} bytes)`,
         ]
       : []),
     `  largest temp file of the backup: ${temp.peak} bytes (${temp.files} file(s) born during it held open by its processes${temp.peak > 0 ? `: ${temp.largest}` : ""}; ${temp.samples} samples)`,
@@ -607,7 +607,7 @@ it("streams the database to the bucket and restores it with the same rows; figur
           "  compression of the same custom-format dump (pg_dump | compressor | wc -c; CPU = the compressor's user+sys):",
           ...compressions.map((c) => `    ${c.name.padEnd(12)} ${s(c.seconds).padStart(6)} s wall  ${s(c.cpu).padStart(6)} s CPU  ${mb(c.bytes).padStart(10)}  ${dumpBytes ? `${(dumpBytes / c.bytes).toFixed(2)}×` : ""}`),
         ]),
-    `backup: bytes=${bytes} railyard_s=${s(railyardS)} raw_s=${s(rawS)} ratio=${ratio.toFixed(2)} restore_s=${s(restored.seconds)} peak_temp_bytes=${Math.max(temp.peak, level1?.temp.peak ?? 0)}`,
+    `backup: bytes=${bytes} railyard_s=${s(railyardS)} raw_s=${s(rawS)} ratio=${ratio.toFixed(2)} restore_s=${s(restored.seconds)} peak_temp_bytes=${Math.max(temp.peak, level3?.temp.peak ?? 0)}`,
   ];
   console.log(lines.join("\n"));
   fs.writeFileSync(process.env.RAILYARD_BENCH_REPORT ?? "/dev/stdout", `${lines.join("\n")}\n`);
