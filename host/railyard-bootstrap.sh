@@ -22,7 +22,8 @@ Prepares this host for a railyard stack:
      this node railyard.data=true;
   4. creates the stack's attachable overlay network (labelled railyard.stack=STACK) unless it exists; an
      existing one is used as it is, never changed;
-  5. creates the stack's host directories under DIR/STACK (backups, scripts, builds), mode 0700.
+  5. creates the stack's host directories under DIR/STACK (backups, scripts, builds, state), mode 0700, owned by
+     this user (the backup jobs write their state there as root; the gate and migrations as this user).
 
 Arguments: STACK and the network NAME are lower-case names (letters, digits and inner hyphens, at most 63
 characters, starting with a letter); DIR an absolute path without `..`; IP an IPv4 or IPv6 address literal.
@@ -106,7 +107,7 @@ ensure_network() {
 
 make_dirs() {
   local dir
-  for dir in backups scripts builds; do
+  for dir in backups scripts builds state; do
     mkdir -p "$data_dir/$stack/$dir" 2>/dev/null ||
       fail 14 "cannot create $data_dir/$stack/$dir as $(id -un); as root: install -d -o $(id -un) $data_dir"
   done

@@ -25,6 +25,8 @@ describe("bootstrap on a real engine", () => {
     expect(second.stdout).not.toContain("created");
     expect(execFileSync("docker", ["network", "inspect", "--format", "{{.Id}}", "ryb-net"], { encoding: "utf8" })).toBe(id);
     expect(fs.statSync("/tmp/railyard-engine/ryb/backups").isDirectory()).toBe(true);
+    // The state folder belongs to the SSH user before any root job (a backup run) could create it root-owned.
+    expect(fs.statSync("/tmp/railyard-engine/ryb/state").isDirectory()).toBe(true);
     expect(fs.statSync("/tmp/railyard-engine/ryb").mode & 0o777).toBe(0o700);
   });
 
