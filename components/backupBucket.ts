@@ -186,7 +186,7 @@ export class BackupBucket extends pulumi.ComponentResource {
         bucket: bucket.bucket,
         policy: pulumi
           .all([bucket.arn, uploader.user.arn, reader?.user.arn])
-          .apply(([arn, up, read]) => JSON.stringify(bucketPolicy(arn, { uploader: up, reader: read }))),
+          .apply(([arn, up, read]) => JSON.stringify(bucketPolicy(arn, a.prefix, { uploader: up, reader: read }))),
       },
       // S3 refuses a policy while the public-access block is being changed; and that block comes first anyway.
       { ...kept, dependsOn: [publicAccess] },

@@ -11,7 +11,9 @@ export interface PolicyStatement {
   Principal?: "*" | { AWS: string | string[] };
   Action?: string[];
   NotAction?: string[];
-  Resource: string | string[];
+  /** One of Resource and NotResource. */
+  Resource?: string | string[];
+  NotResource?: string | string[];
   Condition?: Record<string, Record<string, string | string[]>>;
 }
 
@@ -61,10 +63,10 @@ export interface HostPrincipals {
 
 /**
  * The bucket policy. Every request without TLS is refused. And the host's keys are denied everything but their
- * own actions here, whatever IAM policy is attached to them later (an explicit deny wins over any allow): the
- * IAM policies grant, this bounds.
+ * own actions, and any object or listing outside the stack's prefix, whatever IAM policy is attached to them later
+ * (an explicit deny wins over any allow): the IAM policies grant, this bounds.
  */
-export function bucketPolicy(bucketArn: string, host: HostPrincipals): PolicyDocument {
+export function bucketPolicy(bucketArn: string, prefix: string, host: HostPrincipals): PolicyDocument {
   const everything = [bucketArn, `${bucketArn}/*`];
   const statements: PolicyStatement[] = [
     { Sid: "DenyWithoutTls", Effect: "Deny", Principal: "*", Action: ["s3:*"], Resource: everything, Condition: { Bool: { "aws:SecureTransport": "false" } } },
@@ -77,6 +79,24 @@ export function bucketPolicy(bucketArn: string, host: HostPrincipals): PolicyDoc
       Principal: { AWS: host.reader },
       NotAction: [...READER_OBJECT_ACTIONS, ...READER_BUCKET_ACTIONS],
       Resource: everything,
+    });
+  }
+  const principals = host.reader === undefined ? [host.uploader] : [host.uploader, host.reader];
+  statements.push({
+    Sid: "HostOnlyItsPrefix",
+    Effect: "Deny",
+    Principal: { AWS: principals },
+    Action: [...UPLOADER_ACTIONS, ...READER_OBJECT_ACTIONS],
+    NotResource: dumpsArn(bucketArn, prefix),
+  });
+  if (host.reader !== undefined) {
+    statements.push({
+      Sid: "ReaderListsOnlyItsPrefix",
+      Effect: "Deny",
+      Principal: { AWS: host.reader },
+      Action: READER_BUCKET_ACTIONS,
+      Resource: bucketArn,
+      Condition: { StringNotLike: { "s3:prefix": [`${prefix}/*`] } },
     });
   }
   return { Version: "2012-10-17", Statement: statements };

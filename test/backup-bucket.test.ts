@@ -238,6 +238,22 @@ describe.each(STACKS)("a $stack-like bucket ($retentionDays days, object lock $o
     expect(doc.Statement.filter((st) => st.Sid !== "DenyWithoutTls")).toEqual([
       { Sid: "UploaderOnlyPuts", Effect: "Deny", Principal: { AWS: uploaderArn }, NotAction: ["s3:PutObject"], Resource: [arn, `${arn}/*`] },
       { Sid: "ReaderOnlyReads", Effect: "Deny", Principal: { AWS: readerArn }, NotAction: ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"], Resource: [arn, `${arn}/*`] },
+      // Nor outside the stack's prefix, whatever IAM policy they get later.
+      {
+        Sid: "HostOnlyItsPrefix",
+        Effect: "Deny",
+        Principal: { AWS: [uploaderArn, readerArn] },
+        Action: ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"],
+        NotResource: `${arn}/${s.prefix}/*`,
+      },
+      {
+        Sid: "ReaderListsOnlyItsPrefix",
+        Effect: "Deny",
+        Principal: { AWS: readerArn },
+        Action: ["s3:ListBucket"],
+        Resource: arn,
+        Condition: { StringNotLike: { "s3:prefix": [`${s.prefix}/*`] } },
+      },
     ]);
     // The policy allows nothing: access comes from IAM only.
     expect(doc.Statement.every((st) => st.Effect === "Deny")).toBe(true);
@@ -324,7 +340,7 @@ describe("BackupBucket options", () => {
     expect(b.resources.filter((r) => r.type === T.key).map((r) => r.name)).toEqual(["bk-uploader-key"]);
     expect(b.component.reader).toBeUndefined();
     expect(() => b.component.credentialsIni("reader")).toThrow(/no reader key/);
-    expect(parse(only(b, T.policy).inputs.policy).Statement.map((st) => st.Sid)).toEqual(["DenyWithoutTls", "UploaderOnlyPuts"]);
+    expect(parse(only(b, T.policy).inputs.policy).Statement.map((st) => st.Sid)).toEqual(["DenyWithoutTls", "UploaderOnlyPuts", "HostOnlyItsPrefix"]);
     // Children are named after the component.
     expect(only(b, T.bucket).name).toBe("bk-bucket");
     expect(only(b, T.bucket).retainOnDelete).toBe(false);
