@@ -27,10 +27,13 @@
  *       container, removed-but-open files too. The server's own processes (the backend serving the dump) are
  *       the database's, like its data files (a new backend may write its relcache file pg_internal.init): their
  *       files do not count; their CPU is shown with the run's, by command (and s3rver's: it shares the 2 cores);
- *     - the files created since the run began under /tmp, /var/tmp, the stack's folder (the host dataDir +
- *       prefix: /tmp/railyard-engine/ryx here, so inside /tmp) and the Postgres task container's writable layer
- *       (docker inspect GraphDriver.Data.UpperDir), all recursively through inotify (Node's recursive
- *       fs.watch), each lstat-ed at every sample; s3rver's folder (the remote) is not watched.
+ *     - the files created since the run began directly in /tmp and /var/tmp (where mktemp puts them; their whole
+ *       trees would take an inotify watch per folder, and a machine whose /tmp holds checkouts with node_modules
+ *       runs out of watches), and anywhere under the stack's folder (the host dataDir + prefix:
+ *       /tmp/railyard-engine/ryx here) and the Postgres task container's writable layer (docker inspect
+ *       GraphDriver.Data.UpperDir), recursively, through inotify (Node's fs.watch), each lstat-ed at every sample;
+ *       s3rver's folder (the remote) is not watched. A temp file deeper in /tmp is still seen while the run holds
+ *       it open (above).
  *     A regular file born after the start (statx birth time, else ctime) counts as the run's when one of the
  *     run's processes held it open at a sample; new files nobody of the run held open are other processes'
  *     (this machine is shared: tests beside it, runc's per-exec file) and are printed apart with their paths.
@@ -208,18 +211,18 @@ class TempWatch {
   private remoteCpu = new Map<number, number>();
 
   constructor(
-    readonly roots: string[],
+    readonly roots: { path: string; recursive: boolean }[],
     private readonly excluded: string[],
     private readonly containerNs: string,
     private readonly remotePids: number[],
   ) {
-    for (const root of roots) this.watchers.push(this.watchRoot(root));
+    for (const root of roots) this.watchers.push(this.watchRoot(root.path, root.recursive));
   }
 
-  private watchRoot(root: string): fs.FSWatcher {
+  private watchRoot(root: string, recursive: boolean): fs.FSWatcher {
     for (let attempt = 1; ; attempt++) {
       try {
-        const w = fs.watch(root, { recursive: true, persistent: false }, (event, name) => {
+        const w = fs.watch(root, { recursive, persistent: false }, (event, name) => {
           if (event !== "rename" || !name || Date.now() < this.since) return;
           const full = path.join(root, name.toString());
           if (!this.excluded.some((x) => full === x || full.startsWith(`${x}/`))) this.created.add(full);
@@ -484,10 +487,14 @@ beforeAll(async () => {
   s3 = await startS3("ryx-bench-backups");
   const [upper, pid] = (await execFileAsync("docker", ["inspect", "--format", "{{.GraphDriver.Data.UpperDir}} {{.State.Pid}}", container])).stdout.trim().split(" ");
   const stackDir = path.join("/tmp/railyard-engine", PREFIX); // onLocalEngine's host dataDir, then the prefix
-  const roots = ["/tmp", "/var/tmp", stackDir, upper].filter((r) => r && r !== "<no value>" && fs.existsSync(r));
-  // A root inside another is watched through it.
+  const roots = [
+    { path: "/tmp", recursive: false },
+    { path: "/var/tmp", recursive: false },
+    { path: stackDir, recursive: true },
+    { path: upper, recursive: true },
+  ].filter((r) => r.path && r.path !== "<no value>" && fs.existsSync(r.path));
   watch = new TempWatch(
-    roots.filter((r) => !roots.some((o) => o !== r && r.startsWith(`${o}/`))),
+    roots,
     [path.dirname(s3.directory)],
     fs.readlinkSync(`/proc/${pid}/ns/pid`),
     remotePids(s3.directory),
@@ -599,7 +606,7 @@ it("streams the database to the bucket and restores it with the same rows; figur
         ]
       : []),
     `  largest temp file of the backup: ${temp.peak} bytes (${temp.files} file(s) born during it held open by its processes${temp.peak > 0 ? `: ${temp.largest}` : ""}; ${temp.samples} samples)`,
-    `    watched: open files of the backup's processes (on the host, and those docker exec started in the Postgres task); new files under ${watch.roots.join(", ")} (s3rver's folder excluded); created meanwhile by other processes: largest ${temp.othersPeak} bytes${temp.othersPeak > 0 ? ` (${temp.others})` : ""}`,
+    `    watched: open files of the backup's processes (on the host, and those docker exec started in the Postgres task); new files under ${watch.roots.map((r) => (r.recursive ? `${r.path} (its tree)` : r.path)).join(", ")} (s3rver's folder excluded); created meanwhile by other processes: largest ${temp.othersPeak} bytes${temp.othersPeak > 0 ? ` (${temp.others})` : ""}`,
     `  restore into a scratch container (railyard-restore.sh --into scratch): ${s(restored.seconds)} s, row counts and row checksums equal (${Object.entries(rowCounts(counts)).map(([t, n]) => `${t} ${n}`).join(", ")})`,
     ...(QUICK
       ? ["  compression comparison: skipped in quick mode (full mode: none, gzip -1, zstd -1, zstd -3 on the same dump)"]
