@@ -12,8 +12,7 @@ import { removeSecretFileCommand, writeSecretFileCommand } from "../commands/sec
 import { requireToolsCommand } from "../commands/tools";
 import type { BackupPlan, KeyPair } from "../config/backups";
 import type { DatabaseConfig } from "../config/schema";
-import { PLUGINS } from "../databases";
-import { endpointOf } from "../databases/plugin";
+import { liveDatabase } from "../databases";
 import { credentialsIni } from "../lib/backupPolicies";
 import { BackupBucket } from "./backupBucket";
 import { BackupSchedule } from "./backupSchedule";
@@ -79,12 +78,8 @@ export class Backups extends pulumi.ComponentResource {
     const after = [...this.ready, ...webhook, ...args.dependsOn];
     this.schedules = plan.databases.map((db) => {
       const d = args.databases[db];
-      const { user, database } = endpointOf(PLUGINS[d.config.engine], d.serviceName, d.config);
       const execStart = forSystemd(bucketBackupArgv(host.scriptPath("railyard-backup.sh"), {
-        service: d.serviceName,
-        engine: d.config.engine,
-        user,
-        database,
+        ...liveDatabase(d.serviceName, d.config),
         ...this.target,
         prefix: `${args.stack}/${db}`,
         reason: "scheduled",
@@ -105,13 +100,9 @@ export class Backups extends pulumi.ComponentResource {
       const readerKey = this.secretFile(name, "reader-key", readerFile, keys.reader, host);
       for (const db of plan.databases) {
         const d = args.databases[db];
-        const { user, database } = endpointOf(PLUGINS[d.config.engine], d.serviceName, d.config);
         const freshness = drill.freshness[db];
         const execStart = forSystemd(drillArgv(host.scriptPath("railyard-drill.sh"), {
-          service: d.serviceName,
-          engine: d.config.engine,
-          user,
-          database,
+          ...liveDatabase(d.serviceName, d.config),
           ...this.target,
           credentials: readerFile,
           prefix: `${args.stack}/${db}`,

@@ -8,8 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { asRootCommand } from "../commands/asRoot";
 import { backupCommand, bucketBackupCommand, BucketTarget } from "../commands/backup";
 import type { DatabaseConfig } from "../config/schema";
-import { PLUGINS } from "../databases";
-import { endpointOf } from "../databases/plugin";
+import { liveDatabase } from "../databases";
 import type { Host } from "./host";
 
 /** Seconds one database's dump may take. */
@@ -40,8 +39,7 @@ export class PreDeployBackup extends pulumi.ComponentResource {
     const script = args.host.scriptPath("railyard-backup.sh");
     const bucket = args.bucket;
     this.commands = Object.entries(args.databases).map(([db, d]) => {
-      const { user, database } = endpointOf(PLUGINS[d.config.engine], d.serviceName, d.config);
-      const dumped = { service: d.serviceName, engine: d.config.engine, user, database, timeoutSeconds: BACKUP_TIMEOUT_S };
+      const dumped = { ...liveDatabase(d.serviceName, d.config), timeoutSeconds: BACKUP_TIMEOUT_S };
       const toBucket = bucket !== undefined && bucket.databases.includes(db);
       const create = toBucket
         ? // The uploader's key is root's alone: the dump runs as root (through sudo for a non-root SSH user).
