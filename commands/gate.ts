@@ -28,14 +28,25 @@ export interface GateArgs {
   stableSeconds: number;
 }
 
-export function gateCommand(scriptPath: string, g: GateArgs): string {
-  const words = ["bash", scriptPath, "--service", g.service, "--image", g.image, "--release", g.release, "--state-dir", g.stateDir];
+/**
+ * railyard-gate.sh's arguments (after the script's path) for a release: what gateCommand runs, and what a release
+ * record keeps so that a rollback on the host can gate the same way.
+ */
+export function gateArgv(g: GateArgs): string[] {
+  const words = ["--service", g.service, "--image", g.image, "--release", g.release, "--state-dir", g.stateDir];
   if (g.probe) words.push("--port", String(g.probe.port), "--path", g.probe.path);
   if (g.edge) words.push("--url", g.edge.url, "--host", g.edge.host, ...(g.edge.insecure ? ["--insecure"] : []));
   words.push("--attempts", String(g.attempts), "--interval", String(g.intervalSeconds), "--stable", String(g.stableSeconds));
-  // Bounded even if Docker hangs: every attempt plus the 120 s rollback wait, plus a margin.
-  const limit = Math.ceil(g.attempts * (g.intervalSeconds + 15) + g.stableSeconds + 180);
-  return shellJoin(["timeout", String(limit), ...words]);
+  return words;
+}
+
+/** Seconds the gate may take, even if Docker hangs: every attempt plus the 120 s rollback wait, plus a margin. */
+export function gateTimeoutSeconds(g: Pick<GateArgs, "attempts" | "intervalSeconds" | "stableSeconds">): number {
+  return Math.ceil(g.attempts * (g.intervalSeconds + 15) + g.stableSeconds + 180);
+}
+
+export function gateCommand(scriptPath: string, g: GateArgs): string {
+  return shellJoin(["timeout", String(gateTimeoutSeconds(g)), "bash", scriptPath, ...gateArgv(g)]);
 }
 
 export interface SettleArgs {
