@@ -14,24 +14,19 @@
  */
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import { parse } from "yaml";
 import { asRootCommand } from "../commands/asRoot";
 import { restoreCommand, RestoreArgs } from "../commands/restore";
 import { databaseNames } from "../config/names";
 import { PLUGINS } from "../databases";
 import type { Engine } from "../databases/plugin";
+import { CliError, hostOf, HostTarget, NAME, obj, readStackFile, ROOT, runMain, runOnHost, scriptPath, str, Yaml } from "./stackHost";
 
-export const ROOT = path.join(__dirname, "..");
+export { knownHostsLine, sshArgv } from "./stackHost";
+export type { HostTarget } from "./stackHost";
+export { ROOT };
 
 /** A problem the operator can fix: printed as "restore: <message>", exit `code`. */
-export class RestoreError extends Error {
-  constructor(message: string, readonly code: number) {
-    super(message);
-  }
-}
+export class RestoreError extends CliError {}
 
 export interface CliArgs {
   stack: string;
@@ -43,8 +38,6 @@ export interface CliArgs {
   yes: boolean;
   keep: boolean;
 }
-
-const NAME = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export const USAGE = `Usage: npm run restore -- --stack STACK --database NAME [--at TIME] [--list] [--into scratch|live] [--yes] [--keep]
   TIME: 2026-11-20 (the end of that UTC day), 2026-11-20T14:30Z or 2026-11-20T14:30:00Z; default now.
@@ -134,10 +127,6 @@ export interface Bucket {
   region?: string;
 }
 
-export type HostTarget =
-  | { mode: "local"; dataDir: string }
-  | { mode: "ssh"; address: string; port: number; user: string; hostKey: string; dataDir: string };
-
 export interface StackInfo {
   prefix: string;
   host: HostTarget;
@@ -148,10 +137,6 @@ export interface StackInfo {
   dbName: string;
   service: string;
 }
-
-type Yaml = Record<string, unknown>;
-const obj = (v: unknown): Yaml | undefined => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Yaml) : undefined);
-const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 
 /** The backup bucket as railyard:backups names it (only its non-secret keys: name, endpoint, region). */
 export function bucketOf(backups: unknown, stack: string): Bucket {
@@ -164,20 +149,7 @@ export function bucketOf(backups: unknown, stack: string): Bucket {
 /** Reads what the restore needs from the stack file's config (a parsed Pulumi.<stack>.yaml's `config`). */
 export function stackInfo(config: Yaml, stack: string, database: string): StackInfo {
   const where = `Pulumi.${stack}.yaml`;
-  const prefix = str(config["railyard:prefix"]) ?? stack;
-  const host = obj(config["railyard:host"]);
-  const mode = str(host?.mode) ?? "ssh";
-  const dataDir = str(host?.dataDir) ?? "/srv/railyard";
-  let target: HostTarget;
-  if (mode === "local") {
-    target = { mode: "local", dataDir };
-  } else {
-    const address = str(host?.address);
-    const hostKey = str(host?.hostKey);
-    if (!address || !hostKey) throw new RestoreError(`${where}: railyard:host needs address and hostKey (the pinned host key) for ssh`, 2);
-    const port = host?.port === undefined ? 22 : Number(host.port);
-    target = { mode: "ssh", address, port, user: str(host?.user) ?? "root", hostKey, dataDir };
-  }
+  const { prefix, host: target } = hostOf(config, stack);
   const db = obj(obj(config["railyard:databases"])?.[database]);
   if (!db) throw new RestoreError(`${where}: railyard:databases has no database named ${JSON.stringify(database)}`, 2);
   const engine = str(db.engine) as Engine | undefined;
@@ -195,10 +167,7 @@ export function stackInfo(config: Yaml, stack: string, database: string): StackI
 }
 
 export function readStack(stack: string, database: string, root = ROOT): StackInfo {
-  const file = path.join(root, `Pulumi.${stack}.yaml`);
-  if (!fs.existsSync(file)) throw new RestoreError(`no stack file ${file} (--stack ${stack})`, 2);
-  const doc = obj(parse(fs.readFileSync(file, "utf8")));
-  return stackInfo(obj(doc?.config) ?? {}, stack, database);
+  return stackInfo(readStackFile(stack, root).config, stack, database);
 }
 
 // ---- the bucket: listing and the pick ----
@@ -251,21 +220,6 @@ export function listArgv(bucket: Bucket, prefix: string): string[] {
 
 export function downloadArgv(bucket: Bucket, key: string): string[] {
   return awsArgv(bucket, ["s3", "cp", "--quiet", `s3://${bucket.name}/${key}`, "-"]);
-}
-
-/** The known_hosts line pinning the stack file's host key (its host field, if any, replaced by the address). */
-export function knownHostsLine(address: string, port: number, hostKey: string): string {
-  const parts = hostKey.trim().split(/\s+/);
-  const key = parts[0].startsWith("ssh-") || parts[0].startsWith("ecdsa-") ? parts : parts.slice(1);
-  const host = port === 22 ? address : `[${address}]:${port}`;
-  return `${host} ${key.slice(0, 2).join(" ")}`;
-}
-
-export function sshArgv(host: Extract<HostTarget, { mode: "ssh" }>, knownHosts: string, remote: string): string[] {
-  return [
-    "ssh", "-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "GlobalKnownHostsFile=/dev/null",
-    "-o", "BatchMode=yes", "-p", String(host.port), `${host.user}@${host.address}`, remote,
-  ];
 }
 
 /** Seconds the host's restore may take (a large dump's download, restore and counts). */
@@ -333,29 +287,15 @@ async function verifyObject(bucket: Bucket, key: string, sha256: string): Promis
 
 /** Streams the object into the host's restore (ssh, or bash here for a local host); resolves to its exit code. */
 async function streamRestore(info: StackInfo, bucket: Bucket, key: string, remote: (scriptPath: string) => string): Promise<number> {
-  let tmp: string | undefined;
-  let sinkArgv: string[];
-  if (info.host.mode === "local") {
-    sinkArgv = ["bash", "-c", remote(path.join(ROOT, "host", "railyard-restore.sh"))];
-  } else {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "railyard-restore-"));
-    const knownHosts = path.join(tmp, "known_hosts");
-    fs.writeFileSync(knownHosts, `${knownHostsLine(info.host.address, info.host.port, info.host.hostKey)}\n`, { mode: 0o600 });
-    sinkArgv = sshArgv(info.host, knownHosts, remote(`${info.host.dataDir}/${info.prefix}/scripts/railyard-restore.sh`));
-  }
+  const script = scriptPath({ stack: "", prefix: info.prefix, host: info.host, stackDir: `${info.host.dataDir}/${info.prefix}` }, "railyard-restore.sh");
   const argv = downloadArgv(bucket, key);
   const dl = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "inherit"] });
-  const sink = spawn(sinkArgv[0], sinkArgv.slice(1), { stdio: ["pipe", "inherit", "inherit"] });
+  const down = exited(dl);
+  if (!dl.stdout) throw new RestoreError(`the download of ${key} did not start`, 61);
   // The host may stop reading early (a refused argument, a failed restore): the download then stops too.
-  sink.stdin?.on("error", () => undefined);
-  if (dl.stdout && sink.stdin) dl.stdout.pipe(sink.stdin);
-  const code = exited(sink).then((c) => {
-    if (dl.exitCode === null) dl.kill();
-    return c;
-  });
-  const [down, status] = await Promise.all([exited(dl), code]);
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
-  if (status === 0 && down !== 0) throw new RestoreError(`the download of ${key} failed`, 61);
+  const { code: status } = await runOnHost(info.host, remote(script), { stdin: dl.stdout });
+  if (dl.exitCode === null) dl.kill();
+  if (status === 0 && (await down) !== 0) throw new RestoreError(`the download of ${key} failed`, 61);
   return status;
 }
 
@@ -382,12 +322,4 @@ export async function main(argv: string[], root = ROOT): Promise<number> {
   return streamRestore(info, info.bucket, d.key, (script) => hostRestoreCommand(info, cli.database, cli, d.key, sha256, script));
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      console.error(`restore: ${e instanceof Error ? e.message : String(e)}`);
-      process.exit(e instanceof RestoreError ? e.code : 1);
-    },
-  );
-}
+if (require.main === module) runMain("restore", () => main(process.argv.slice(2)));
