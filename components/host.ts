@@ -30,6 +30,8 @@ export const HOST_SCRIPTS = [
   "railyard-migrate.sh",
   "railyard-gate.sh",
   "railyard-dbpass.sh",
+  "railyard-releases.sh",
+  "railyard-release.sh",
 ] as const;
 export type HostScript = (typeof HOST_SCRIPTS)[number];
 /** Seconds the bootstrap may take before it is stopped and reported as failed. */

@@ -11,9 +11,12 @@ railyard_lib() { :; }
 q() { printf '%q' "$1"; }
 
 # fail CODE MESSAGE...: "<script>: MESSAGE" on stderr, then exit CODE. RAILYARD_SCRIPT names the script.
+# MESSAGE is kept in RAILYARD_FAILURE for an EXIT trap (a release's failure record says why).
 fail() {
   local code=$1
   shift
+  # shellcheck disable=SC2034  # read by the caller's EXIT trap
+  RAILYARD_FAILURE="$*"
   printf '%s: %s\n' "${RAILYARD_SCRIPT:-railyard}" "$*" >&2
   exit "$code"
 }
@@ -157,4 +160,49 @@ service_field() {
   out=$(docker service inspect --format "{{.Spec.Name}}|$2" "$1" 2>/dev/null) || return 1
   [[ $out == "$1|"* ]] || return 1
   printf '%s\n' "${out#"$1|"}"
+}
+
+# json_str VALUE: VALUE as a JSON string, quotes included (backslash, quote and control characters escaped).
+json_str() {
+  local s=$1 c u re=$'([\x01-\x1f])'
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\t'/\\t}
+  s=${s//$'\r'/\\r}
+  while [[ $s =~ $re ]]; do
+    c=${BASH_REMATCH[1]}
+    printf -v u '\\u%04x' "'$c"
+    s=${s//"$c"/$u}
+  done
+  printf '"%s"' "$s"
+}
+
+# write_json FILE JSON: writes JSON to FILE atomically (a temporary file beside it, renamed over it), so a
+# reader never sees half a file. Status 1 when the folder cannot be written.
+write_json() {
+  local tmp
+  tmp="$1.$$.tmp"
+  { mkdir -p -- "${1%/*}" && printf '%s\n' "$2" >"$tmp" && mv -f -- "$tmp" "$1"; } 2>/dev/null || {
+    rm -f -- "$tmp"
+    return 1
+  }
+}
+
+# post_webhook FILE TEXT: POSTs {"text": TEXT} (Slack's incoming-webhook form) to the URL in FILE with curl,
+# the URL handed over on a file descriptor (`--config`), never in argv. A webhook that fails is reported on
+# stderr and returns 1; the caller's own failure stays what it was.
+post_webhook() {
+  local url
+  url=$(head -n 1 -- "$1" 2>/dev/null) || url=""
+  url=${url%$'\r'}
+  if ! [[ $url =~ ^https?://[^[:space:][:cntrl:]\"\\]+$ ]]; then
+    printf '%s: the webhook file %s holds no http(s) URL; nothing was posted\n' "${RAILYARD_SCRIPT:-railyard}" "$(q "$1")" >&2
+    return 1
+  fi
+  if ! curl --silent --show-error --fail --max-time 15 --config /dev/fd/3 -H 'Content-Type: application/json' \
+    --data-binary @- 3<<<"url = \"$url\"" <<<"{\"text\":$(json_str "$2")}" >/dev/null; then
+    printf '%s: the webhook POST failed\n' "${RAILYARD_SCRIPT:-railyard}" >&2
+    return 1
+  fi
 }

@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # railyard-s3: what the scripts that talk to the backup bucket share (railyard-backup.sh's bucket mode, the
 # restore and the drill): the common S3 options and their checks, `aws` run with a credentials file and nothing
-# else, the dump keys' UTC times, small JSON values, the state files and the failure webhook.
-# Sourced after railyard-lib.sh (it uses fail, check, opt_value, q, is_name, is_abs_path, is_url).
+# else, the dump keys' UTC times and small JSON values.
+# Sourced after railyard-lib.sh (it uses fail, check, opt_value, q, is_name, is_abs_path, is_url; json_str,
+# write_json and post_webhook, which the release store shares, live there too).
 #
 # Object layout: <stack>/<database>/<YYYYmmddTHHMMSSZ>.<ext>.zst, and <same key>.json (the completion manifest)
 # written only once the dump and its upload both succeeded.
@@ -128,22 +129,6 @@ key_time() {
   printf '%s\n' "${BASH_REMATCH[2]}"
 }
 
-# json_str VALUE: VALUE as a JSON string, quotes included (backslash, quote and control characters escaped).
-json_str() {
-  local s=$1 c u re=$'([\x01-\x1f])'
-  s=${s//\\/\\\\}
-  s=${s//\"/\\\"}
-  s=${s//$'\n'/\\n}
-  s=${s//$'\t'/\\t}
-  s=${s//$'\r'/\\r}
-  while [[ $s =~ $re ]]; do
-    c=${BASH_REMATCH[1]}
-    printf -v u '\\u%04x' "'$c"
-    s=${s//"$c"/$u}
-  done
-  printf '"%s"' "$s"
-}
-
 # json_field NAME JSON: the value of NAME in a flat JSON object as railyard writes them (a number, true/false,
 # or a string without escapes: keys, hashes and times are), without quotes; status 1 when absent.
 json_field() {
@@ -152,31 +137,3 @@ json_field() {
   printf '%s\n' "${BASH_REMATCH[2]}${BASH_REMATCH[3]}"
 }
 
-# write_json FILE JSON: writes JSON to FILE atomically (a temporary file beside it, renamed over it), so a
-# reader never sees half a file. Status 1 when the folder cannot be written.
-write_json() {
-  local tmp
-  tmp="$1.$$.tmp"
-  { mkdir -p -- "${1%/*}" && printf '%s\n' "$2" >"$tmp" && mv -f -- "$tmp" "$1"; } 2>/dev/null || {
-    rm -f -- "$tmp"
-    return 1
-  }
-}
-
-# post_webhook FILE TEXT: POSTs {"text": TEXT} (Slack's incoming-webhook form) to the URL in FILE with curl,
-# the URL handed over on a file descriptor (`--config`), never in argv. A webhook that fails is reported on
-# stderr and returns 1; the caller's own failure stays what it was.
-post_webhook() {
-  local url
-  url=$(head -n 1 -- "$1" 2>/dev/null) || url=""
-  url=${url%$'\r'}
-  if ! [[ $url =~ ^https?://[^[:space:][:cntrl:]\"\\]+$ ]]; then
-    printf '%s: the webhook file %s holds no http(s) URL; nothing was posted\n' "${RAILYARD_SCRIPT:-railyard}" "$(q "$1")" >&2
-    return 1
-  fi
-  if ! curl --silent --show-error --fail --max-time 15 --config /dev/fd/3 -H 'Content-Type: application/json' \
-    --data-binary @- 3<<<"url = \"$url\"" <<<"{\"text\":$(json_str "$2")}" >/dev/null; then
-    printf '%s: the webhook POST failed\n' "${RAILYARD_SCRIPT:-railyard}" >&2
-    return 1
-  fi
-}

@@ -40,7 +40,7 @@ source scripts/lib.sh
 # (test/engine/start-engine.sh) and build their images with debootstrap. The backup scripts stream through zstd to
 # Debian's awscli (the tests run them with /usr/bin first: another `aws` on PATH is not the one a host has), and the
 # schedule tests check calendars and units with systemd-analyze.
-NEEDS=(shellcheck:shellcheck curl:curl openssl:openssl dockerd:docker.io debootstrap:debootstrap pgrep:procps /usr/bin/aws:awscli zstd:zstd systemd-analyze:systemd)
+NEEDS=(shellcheck:shellcheck curl:curl jq:jq openssl:openssl dockerd:docker.io debootstrap:debootstrap pgrep:procps /usr/bin/aws:awscli zstd:zstd systemd-analyze:systemd)
 
 missing_packages() {
   local pair

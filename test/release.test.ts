@@ -266,6 +266,8 @@ describe("host scripts upload", () => {
         "railyard-gate.sh",
         "railyard-lib.sh",
         "railyard-migrate.sh",
+        "railyard-release.sh",
+        "railyard-releases.sh",
         "railyard-restore.sh",
         "railyard-s3.sh",
       ].map((s) => `/srv/railyard/staging/scripts/${s}`),
