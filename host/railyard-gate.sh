@@ -5,11 +5,16 @@ set -euo pipefail
 RAILYARD_SCRIPT=railyard-gate
 # The shared library lives beside the script (or was fed before it on stdin).
 # (Its folder without `dirname`: the script must reach its own checks on a PATH without coreutils.)
+railyard_dir=${BASH_SOURCE[0]%/*}
+[ "$railyard_dir" != "${BASH_SOURCE[0]}" ] || railyard_dir=.
 if ! declare -F railyard_lib >/dev/null; then
-  railyard_dir=${BASH_SOURCE[0]%/*}
-  [ "$railyard_dir" != "${BASH_SOURCE[0]}" ] || railyard_dir=.
   # shellcheck source=host/railyard-lib.sh
   source "$railyard_dir/railyard-lib.sh"
+fi
+# The release store, where a failed gate of a release is recorded (absent beside a copy of the gate alone: nothing is).
+if ! declare -F railyard_releases >/dev/null && [ -r "$railyard_dir/railyard-releases.sh" ]; then
+  # shellcheck source=host/railyard-releases.sh
+  source "$railyard_dir/railyard-releases.sh"
 fi
 
 usage() {
@@ -621,8 +626,18 @@ settle() {
   settle_failed 46 "not settled within $settle_timeout s (Swarm's update: ${state:-none}; $current of $replicas replica(s) run the current spec)"
 }
 
+# record_failure STATUS: on a failing exit of a gate with --state-dir, the release's failure is recorded in the
+# stack's release store (<stackDir>, the state folder's parent); the exit status stays STATUS.
+# shellcheck disable=SC2317  # called by the EXIT trap
+record_failure() {
+  [ "$1" != 0 ] && declare -F release_failed >/dev/null || return 0
+  local dir=${state_dir%/}
+  release_failed "${dir%/*}" gate "$service" "$1" "${RAILYARD_FAILURE:-exit $1}"
+}
+
 main() {
   parse_args "$@"
+  [ "$settle" = 1 ] || [ -z "$state_dir" ] || trap 'record_failure $?' EXIT
   wait_engine
   require_railyard_service
   if [ -z "$since" ]; then again update_since || fail 42 "$service: the Docker engine stopped answering"; since=$again_out; fi

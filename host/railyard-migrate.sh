@@ -4,11 +4,17 @@ set -euo pipefail
 RAILYARD_SCRIPT=railyard-migrate
 # The shared library lives beside the script (or was fed before it on stdin).
 # (Its folder without `dirname`: the script must reach its own checks on a PATH without coreutils.)
+railyard_dir=${BASH_SOURCE[0]%/*}
+[ "$railyard_dir" != "${BASH_SOURCE[0]}" ] || railyard_dir=.
 if ! declare -F railyard_lib >/dev/null; then
-  railyard_dir=${BASH_SOURCE[0]%/*}
-  [ "$railyard_dir" != "${BASH_SOURCE[0]}" ] || railyard_dir=.
   # shellcheck source=host/railyard-lib.sh
   source "$railyard_dir/railyard-lib.sh"
+fi
+# The release store, where a failed migration of a release is recorded (absent beside a copy of this script alone:
+# nothing is).
+if ! declare -F railyard_releases >/dev/null && [ -r "$railyard_dir/railyard-releases.sh" ]; then
+  # shellcheck source=host/railyard-releases.sh
+  source "$railyard_dir/railyard-releases.sh"
 fi
 
 # Bounds (seconds) of each wait; commands/migrate.ts sums them into the step's outer `timeout`.
@@ -304,6 +310,7 @@ paused=() restored=()
 # On every exit of a run that was not interrupted: the job removed, paused services back to their counts.
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
+  local code=$?
   remove_job "$job_id"
   local entry id n name failed=()
   for entry in ${paused[@]+"${paused[@]}"}; do
@@ -312,9 +319,21 @@ cleanup() {
   done
   [ "${#restored[@]}" -eq 0 ] || wait_running "${restored[@]}"
   if [ "${#failed[@]}" -gt 0 ]; then
+    RAILYARD_FAILURE="NOT restored: ${failed[*]}"
     say "NOT restored: ${failed[*]}; restore by hand: docker service scale ${failed[*]} (then remove the railyard.paused-* labels)"
+    record_failure 34
     exit 34
   fi
+  record_failure "$code"
+}
+
+# record_failure STATUS: on a failing exit, the release's failure is recorded in the stack's release store
+# (<stackDir>, the state folder's parent); the exit status stays STATUS. Not for an interrupted run.
+# shellcheck disable=SC2317  # called by the EXIT traps
+record_failure() {
+  [ "$1" != 0 ] && declare -F release_failed >/dev/null || return 0
+  local dir=${state_dir%/} name=${job%-migrate}
+  release_failed "${dir%/*}" migration "$name" "$1" "${RAILYARD_FAILURE:-exit $1}"
 }
 
 # An interrupted run stops at once (its stderr may be a dead SSH channel): the guardian cleans up.
@@ -363,6 +382,7 @@ wait_for_job() {
     case "$state" in
       Complete) job_logs; say "$job completed"; exit 0 ;;
       Failed|Rejected|Orphaned|Shutdown)
+        RAILYARD_FAILURE="$job ended $state"
         say "$job ended $state; its last $log_lines output lines:"
         job_logs >&2
         { docker service ps --no-trunc --format '{{.Error}}' "$job_id" || true; } | head -n1 >&2
@@ -370,6 +390,7 @@ wait_for_job() {
     esac
     sleep 0.2
   done
+  RAILYARD_FAILURE="$job did not finish within ${timeout_s}s"
   say "$job did not finish within ${timeout_s}s (last state: ${state:-none}); its last $log_lines output lines:"
   job_logs >&2
   exit 31
@@ -377,6 +398,7 @@ wait_for_job() {
 
 main() {
   parse_args "$@"
+  trap 'record_failure $?' EXIT
   trap 'interrupted 129' HUP
   trap 'interrupted 130' INT
   trap 'interrupted 143' TERM

@@ -286,7 +286,7 @@ do_record() {
      rollbackOf: $rollbackOf, services: $services,
      migrated: [$services | to_entries[] | select(.value.migration and (.value.image != ($previous.services[.key].image // null))) | .key],
      config: $config}')
-  write_record "$seq" "$record" || fail 2 "cannot write $(q "$(record_file "$seq")")"
+  write_record "$seq" "$record" || fail 2 "cannot write $(q "$(release_file "$seq")")"
   set_live "$seq" || fail 2 "cannot write $(q "$rel_live")"
   audit_line "$who" "${opts[--kind]}" "$seq" "${opts[--commit]}"
   printf '%s %s\n' "$seq" "$at"
@@ -300,7 +300,7 @@ cmd_record() {
   prune_records "${opts[--keep]}"
   rm -f -- "$rel_pending"
   lock_release "${opts[--token]}" || true
-  images=$(record_json "$seq" | jq -r '[.services | to_entries[] | "\(.key)=\(.value.image)"] | join(", ")')
+  images=$(release_json "$seq" | jq -r '[.services | to_entries[] | "\(.key)=\(.value.image)"] | join(", ")')
   if [ "${opts[--kind]}" = rollback ]; then
     notify "railyard: $(who_word "${opts[--who]}") rolled $rel_stack back to release ${opts[--rollback-of]} (now release $seq): $images"
   else
@@ -316,7 +316,7 @@ cmd_fail() {
   seq=$(with_store_lock write_failed "${opts[--step]}" "${opts[--service]}" "${opts[--exit]}" "$reason") ||
     fail 2 "cannot write the failed record in $(q "$rel_dir")"
   notify "railyard: release $seq of $rel_stack FAILED at its ${opts[--step]} of ${opts[--service]} (exit ${opts[--exit]}): $reason"
-  record_json "$seq" | jq -c '{seq, at}'
+  release_json "$seq" | jq -c '{seq, at}'
 }
 
 # ---- reading --------------------------------------------------------------------------------------------------
@@ -344,8 +344,8 @@ cmd_list() {
 
 # the_record N: record N's JSON, or fail 77 (none) / 78 (not a record).
 the_record() {
-  [ -e "$(record_file "$1")" ] || fail "$REL_NONE" "no release $1 of $rel_stack (npm run rollback -- --list shows those kept)"
-  record_json "$1" || fail "$REL_UNUSABLE" "release $1 of $rel_stack: $(q "$(record_file "$1")") is not a record (not JSON)"
+  [ -e "$(release_file "$1")" ] || fail "$REL_NONE" "no release $1 of $rel_stack (npm run rollback -- --list shows those kept)"
+  release_json "$1" || fail "$REL_UNUSABLE" "release $1 of $rel_stack: $(q "$(release_file "$1")") is not a record (not JSON)"
 }
 
 cmd_show() { the_record "$number" | jq .; }

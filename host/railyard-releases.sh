@@ -44,11 +44,11 @@ who_word() {
 # seq_name N: the record's file name stem (6 digits).
 seq_name() { printf '%06d' "$((10#$1))"; }
 
-# record_file N: the path of record N.
-record_file() { printf '%s/%s.json\n' "$rel_dir" "$(seq_name "$1")"; }
+# release_file N: the path of record N.
+release_file() { printf '%s/%s.json\n' "$rel_dir" "$(seq_name "$1")"; }
 
-# record_seqs: the seqs of the records there are, oldest first (numbers, no padding).
-record_seqs() {
+# release_seqs: the seqs of the records there are, oldest first (numbers, no padding).
+release_seqs() {
   local f n
   for f in "$rel_dir"/[0-9][0-9][0-9][0-9][0-9][0-9].json; do
     [ -e "$f" ] || continue
@@ -79,12 +79,12 @@ audit_line() {
 }
 
 # write_record N JSON: writes record N atomically (a reader, or a run killed half-way, never leaves half a record).
-write_record() { write_json "$(record_file "$1")" "$2"; }
+write_record() { write_json "$(release_file "$1")" "$2"; }
 
 # next_seq: one more than the newest record's seq (1 for the first).
 next_seq() {
   local last
-  last=$(record_seqs | tail -n 1)
+  last=$(release_seqs | tail -n 1)
   printf '%s\n' "$((${last:-0} + 1))"
 }
 
@@ -103,10 +103,10 @@ with_store_lock() {
   "$@"
 }
 
-# record_json N: record N's text; status 1 when there is none or it is not a JSON object.
-record_json() {
+# release_json N: record N's text; status 1 when there is none or it is not a JSON object.
+release_json() {
   local f
-  f=$(record_file "$1")
+  f=$(release_file "$1")
   [ -r "$f" ] || return 1
   jq -ce 'if type == "object" then . else error("not a record") end' "$f" 2>/dev/null
 }
@@ -229,7 +229,7 @@ keep_images() {
       --label "railyard.stack=$rel_stack" --label railyard.role=keep --label "railyard.keep=$1" \
       --entrypoint /railyard-keep "$image" >/dev/null 2>&1 ||
       printf '%s: could not keep %s (record %s, %s) on this engine\n' "${RAILYARD_SCRIPT:-railyard}" "$(q "$image")" "$1" "$name" >&2
-  done < <(record_json "$1" | jq -r '.services // {} | to_entries[] | [.key, .value.image] | @tsv')
+  done < <(release_json "$1" | jq -r '.services // {} | to_entries[] | [.key, .value.image] | @tsv')
 }
 
 # prune_records KEEP: removes all but the newest KEEP records, never the live one or its rollback target, and
@@ -239,21 +239,21 @@ prune_records() {
   live=$(live_seq || true)
   target=$(previous_good "$live" || true)
   local seqs=() kept=" "
-  mapfile -t seqs < <(record_seqs)
+  mapfile -t seqs < <(release_seqs)
   local n=${#seqs[@]} i
   for ((i = 0; i < n; i++)); do
     seq=${seqs[i]}
     if ((i >= n - keep)) || [ "$seq" = "$live" ] || [ "$seq" = "$target" ]; then
       kept+="$seq "
     else
-      rm -f -- "$(record_file "$seq")"
+      rm -f -- "$(release_file "$seq")"
     fi
   done
   command -v docker >/dev/null 2>&1 || return 0
   mapfile -t ids < <(docker ps -aq --filter "label=railyard.stack=$rel_stack" --filter label=railyard.role=keep 2>/dev/null || true)
   for id in ${ids[@]+"${ids[@]}"}; do
     label=$(docker container inspect --format '{{index .Config.Labels "railyard.keep"}}' "$id" 2>/dev/null) || continue
-    if [[ "$kept" == *" $label "* ]] && [ "$(record_json "$label" | jq -r .status 2>/dev/null)" = ok ]; then continue; fi
+    if [[ "$kept" == *" $label "* ]] && [ "$(release_json "$label" | jq -r .status 2>/dev/null)" = ok ]; then continue; fi
     docker rm -f "$id" >/dev/null 2>&1 || true
   done
 }
@@ -285,10 +285,9 @@ write_failed() {
 
 # release_failed STACK_DIR STEP SERVICE EXIT REASON: records that a release failed at STEP (gate or migration)
 # of SERVICE with EXIT, says it on the webhook, releases a deploy lock. For the gate's and migration's failure
-# paths: it never fails, never exits the caller, never changes its status, and prints one note on stderr at most.
+# paths: it never fails (status 0), never exits the caller, and prints one note on stderr at most.
 # Nothing is recorded when STACK_DIR has no releases/ folder (not a stack's folder, or no release began there).
 release_failed() {
-  local status=$?
   (
     set +e
     set -o pipefail
@@ -307,5 +306,6 @@ release_failed() {
     printf '%s: recorded failed release %s of %s (%s of %s, exit %s)\n' "${RAILYARD_SCRIPT:-railyard}" "$rf_seq" "$rel_stack" "$2" "$rf_service" "$4" >&2
     notify "railyard: release $rf_seq of $rel_stack FAILED at its $2 of $rf_service (exit $4): $rf_reason" 2>/dev/null
   ) </dev/null || true
-  return "$status"
+  # Always 0: in a caller's EXIT trap under `set -e`, a failing command would replace the caller's exit status.
+  return 0
 }
