@@ -222,6 +222,11 @@ export async function teardown(prefix: string, network: string): Promise<void> {
   forgetServices(prefix);
   const label = filters({ label: [`railyard.stack=${prefix}`] });
   for (const s of await engine<{ ID: string }[]>("GET", `/services?filters=${label}`)) await engine("DELETE", `/services/${s.ID}`);
+  // The release store's keepers of the stack's images: created, never started, so no service removal takes them.
+  const keepers = filters({ label: [`railyard.stack=${prefix}`, "railyard.role=keep"] });
+  for (const c of await engine<{ Id: string }[]>("GET", `/containers/json?all=1&filters=${keepers}`)) {
+    await engine("DELETE", `/containers/${c.Id}?force=1`).catch(() => undefined);
+  }
   const containers = filters({ name: [`${prefix}-`] });
   for (let i = 0; i < 60 && (await engine<unknown[]>("GET", `/containers/json?all=1&filters=${containers}`)).length > 0; i++) await sleep(500);
   await sleep(1000);
