@@ -9,8 +9,14 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
+import { releaseContext } from "../config/releaseContext";
 
 export const ROOT = path.join(__dirname, "..");
+
+/** Where the stack files are: RAILYARD_PROJECT_DIR (as for the program), else this checkout. */
+export function projectRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return env.RAILYARD_PROJECT_DIR || ROOT;
+}
 
 /** A problem the operator can fix: printed as "<command>: <message>", exit `code`. */
 export class CliError extends Error {
@@ -145,6 +151,11 @@ export async function runOnHost(host: HostTarget, remote: string, opts: RunOptio
   }
 }
 
+/** Who the operator is, found as the program finds who released: RAILYARD_WHO, GITHUB_ACTOR, git author, OS user. */
+export function whoAmI(root: string): string {
+  return releaseContext({ RAILYARD_WHO: process.env.RAILYARD_WHO, GITHUB_ACTOR: process.env.GITHUB_ACTOR }, root).who;
+}
+
 // ---- arguments ----
 
 /** What an option takes: a value, or nothing (a switch). */
@@ -182,6 +193,14 @@ export function parseOptions(argv: string[], spec: OptionSpec, usage: string, re
     i++;
   }
   return out;
+}
+
+/** Whether --help or -h is asked (before a `--`): the usage is then printed on stdout. */
+export function helpAsked(argv: string[], usage: string): boolean {
+  const own = argv.includes("--") ? argv.slice(0, argv.indexOf("--")) : argv;
+  if (!own.includes("--help") && !own.includes("-h")) return false;
+  console.log(usage);
+  return true;
 }
 
 /** --stack, required, a railyard name. */
