@@ -30,6 +30,8 @@ export const HOST_SCRIPTS = [
   "railyard-migrate.sh",
   "railyard-gate.sh",
   "railyard-dbpass.sh",
+  "railyard-status.sh",
+  "railyard-run.sh",
   "railyard-releases.sh",
   "railyard-release.sh",
 ] as const;

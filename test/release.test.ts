@@ -269,7 +269,9 @@ describe("host scripts upload", () => {
         "railyard-release.sh",
         "railyard-releases.sh",
         "railyard-restore.sh",
+        "railyard-run.sh",
         "railyard-s3.sh",
+        "railyard-status.sh",
       ].map((s) => `/srv/railyard/staging/scripts/${s}`),
     );
     for (const c of copies) expect(reveal(c.inputs.triggers)).toEqual([expect.stringMatching(/^[0-9a-f]{64}$/)]);
