@@ -5,11 +5,11 @@
  * the keys as secret Outputs.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { KEY_PART } from "../lib/backupPolicies";
 import { cronToOnCalendar } from "../lib/cron";
 import { durationMs } from "../lib/units";
 import type { ConfigProblem } from "./problems";
 import type { BackupsConfig, DatabaseConfig } from "./schema";
+import { namedSecretProblem, webhookSecretProblems } from "./webhook";
 
 /** An access key pair, both halves secret. */
 export interface KeyPair {
@@ -96,41 +96,20 @@ export function backupProblems(
 
 /** Each secret the backups config names exists; the webhook's is an https URL (its value never shown). */
 function secretProblems(backups: BackupsConfig, secrets: Record<string, string>): ConfigProblem[] {
-  const named: { path: (string | number)[]; name: string; key?: boolean }[] = [];
+  const out: ConfigProblem[] = [];
   const b = backups.bucket;
   if (b.provider === "s3") {
     for (const role of ["uploader", "reader"] as const) {
       const pair = b[role];
       if (pair === undefined) continue;
-      named.push({ path: ["backups", "bucket", role, "accessKeyIdSecret"], name: pair.accessKeyIdSecret, key: true });
-      named.push({ path: ["backups", "bucket", role, "secretAccessKeySecret"], name: pair.secretAccessKeySecret, key: true });
+      for (const half of ["accessKeyIdSecret", "secretAccessKeySecret"] as const) {
+        const problem = namedSecretProblem(["backups", "bucket", role, half], pair[half], secrets, true);
+        if (problem) out.push(problem);
+      }
     }
   }
-  if (backups.webhookSecret !== undefined) named.push({ path: ["backups", "webhookSecret"], name: backups.webhookSecret });
-  const out: ConfigProblem[] = [];
-  for (const { path, name, key } of named) {
-    if (!Object.hasOwn(secrets, name)) {
-      out.push({ path, expected: `a secret set with pulumi config set --secret --path 'railyard:secrets.${name}' <value>`, got: `"${name}", which railyard:secrets does not hold` });
-    } else if (key && !KEY_PART.test(secrets[name])) {
-      // A key goes into a credentials file's line: one printable word.
-      out.push({ path, expected: "a secret holding one key: 3 to 256 printable characters, no space, quote, backslash or backtick", got: `railyard:secrets.${name} (value hidden)` });
-    } else if (/[\s"'\\`]/.test(secrets[name]) || secrets[name].length > 2048) {
-      out.push({ path, expected: "a secret of at most 2048 characters without spaces, quotes or backslashes", got: `railyard:secrets.${name} (value hidden)` });
-    }
-  }
-  const hook = backups.webhookSecret;
-  if (hook !== undefined && Object.hasOwn(secrets, hook) && !isHttpsUrl(secrets[hook])) {
-    out.push({ path: ["backups", "webhookSecret"], expected: "a secret holding an https:// URL", got: `railyard:secrets.${hook} (value hidden)` });
-  }
+  if (backups.webhookSecret !== undefined) out.push(...webhookSecretProblems(["backups", "webhookSecret"], backups.webhookSecret, secrets));
   return out;
-}
-
-function isHttpsUrl(value: string): boolean {
-  try {
-    return new URL(value).protocol === "https:";
-  } catch {
-    return false;
-  }
 }
 
 /** The plan of a checked backups config (backupProblems found nothing). */

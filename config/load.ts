@@ -13,6 +13,7 @@ import { ConfigProblem, describe, problemsFromZod, RailyardConfigError } from ".
 import { DatabaseConfig, databaseSchema, HostConfig, NOT_PROTOTYPE_KEY, ParsedStack, serviceSchema, ServiceConfig, stackSchema, TOP_LEVEL_KEYS } from "./schema";
 import { semanticProblems } from "./semantics";
 import { databasePasswordProblems } from "./passwords";
+import { webhookSecretProblems } from "./webhook";
 
 export type Environment = ParsedStack["environment"];
 
@@ -23,6 +24,10 @@ export interface DeploySettings {
   healthCheckAttempts: number;
   healthCheckInterval: string;
   migrationTimeout: string;
+  /** Release records kept on the host. */
+  releasesKept: number;
+  /** The railyard:secrets entry holding the deploy webhook's URL (its name, not its value). */
+  webhookSecret?: string;
 }
 
 export interface StackConfig {
@@ -71,7 +76,7 @@ const SECRET_HINT: Record<string, string> = {
 };
 
 /** Whether the Pulumi runtime holds a config key as a secret. */
-function isSecretKey(fullKey: string): boolean {
+export function isSecretKey(fullKey: string): boolean {
   const internal = runtimeConfig as unknown as { isConfigSecret?: (k: string) => boolean };
   if (typeof internal.isConfigSecret !== "function") {
     throw new Error("railyard: this @pulumi/pulumi version has no isConfigSecret; pin the version in package.json");
@@ -187,6 +192,8 @@ function deployDefaults(environment: Environment, d: ParsedStack["deploy"]): Dep
     healthCheckAttempts: d.healthCheckAttempts ?? (production ? 30 : 20),
     healthCheckInterval: d.healthCheckInterval,
     migrationTimeout: d.migrationTimeout,
+    releasesKept: d.releasesKept,
+    ...(d.webhookSecret === undefined ? {} : { webhookSecret: d.webhookSecret }),
   };
 }
 
@@ -260,6 +267,9 @@ export function loadStackConfig(stack: string = pulumi.getStack()): StackConfig 
   });
   problems.push(...semantic.problems, ...databasePasswordProblems(databases.parsed, secrets));
   if (backups !== undefined) problems.push(...backupProblems(backups, databases.names, databases.parsed, secrets));
+  if (deploy?.webhookSecret !== undefined && secrets !== undefined) {
+    problems.push(...webhookSecretProblems(["deploy", "webhookSecret"], deploy.webhookSecret, secrets));
+  }
 
   if (problems.length > 0 || !environment || !prefix || !host || !logs || !deploy || !edge || !secrets || !semantic.env) {
     throw new RailyardConfigError(problems);

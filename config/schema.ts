@@ -320,6 +320,9 @@ export const hostSchema = z.discriminatedUnion("mode", [sshHostSchema, localHost
   error: "expected mode: ssh (a VPS) or mode: local (this machine's engine)",
 });
 
+/** A name under railyard:secrets (the value is read from there, never from plain config). */
+const secretRef = (example: string) => z.string().regex(p.SECRET_NAME, { error: `expected a secret name such as ${example}` });
+
 export const deploySchema = z
   .strictObject({
     branch: z.string().regex(p.BRANCH, { error: "expected a git branch name" }).optional(),
@@ -334,11 +337,14 @@ export const deploySchema = z
     healthCheckInterval: duration("5s", "1s"),
     /** How long a preDeployCommand may run, at least 1s. @default 5m */
     migrationTimeout: duration("5m", "1s"),
+    /** Release records kept on the host, 1 to 100 (the live one and its rollback target always are). @default 10 */
+    releasesKept: z.int({ error: "expected a whole number" }).min(1, { error: "expected 1 to 100 releases" }).max(100, {
+      error: "expected 1 to 100 releases",
+    }).default(10),
+    /** An entry of railyard:secrets holding an https webhook URL that hears of every deploy, rollback and failed release. */
+    webhookSecret: secretRef("DEPLOY_WEBHOOK_URL").optional(),
   })
-  .default({ backupRetention: 5, healthCheckInterval: "5s", migrationTimeout: "5m" });
-
-/** A name under railyard:secrets (the value is read from there, never from plain config). */
-const secretRef = (example: string) => z.string().regex(p.SECRET_NAME, { error: `expected a secret name such as ${example}` });
+  .default({ backupRetention: 5, healthCheckInterval: "5s", migrationTimeout: "5m", releasesKept: 10 });
 /** An access key pair of an existing bucket's provider, as two entries of railyard:secrets. */
 const keyPairSchema = (example: string) =>
   z.strictObject({
