@@ -22,6 +22,18 @@ describe("secret file commands", () => {
     );
   });
 
+  it("builds the SSH user's own file without sudo", () => {
+    const file = "/srv/railyard/staging/secrets/deploy-webhook.url";
+    expect(writeSecretFileCommand(file, { owner: "ssh-user" })).toBe(
+      "umask 077 && mkdir -p -- /srv/railyard/staging/secrets && chmod 700 -- /srv/railyard/staging/secrets && " +
+        "cat > /srv/railyard/staging/secrets/deploy-webhook.url.new && test -s /srv/railyard/staging/secrets/deploy-webhook.url.new && " +
+        "mv -f -- /srv/railyard/staging/secrets/deploy-webhook.url.new /srv/railyard/staging/secrets/deploy-webhook.url",
+    );
+    expect(removeSecretFileCommand(file, { owner: "ssh-user" })).toBe(
+      "rm -f -- /srv/railyard/staging/secrets/deploy-webhook.url /srv/railyard/staging/secrets/deploy-webhook.url.new",
+    );
+  });
+
   it.each(["relative/file", "/srv/../etc/passwd", "/srv/a b", "/srv/$(x)", "/srv/a\nb", "/", "/srv/./x"])("refuses the path %j", (p) => {
     expect(() => writeSecretFileCommand(p)).toThrow(/railyard: a secret file needs a plain absolute path/);
     expect(() => removeSecretFileCommand(p)).toThrow(/railyard: a secret file needs a plain absolute path/);
