@@ -2,7 +2,8 @@
  * railyard: a stack's story. The stack file is read and checked once (every problem at once, before any
  * resource exists); the host is bootstrapped; databases come up; services follow in reference order.
  * The edge (Caddy behind a host-port front, Cloudflare DNS and certificate) comes last, in front of the
- * routed services; each release then passes its health gate or is rolled back.
+ * routed services; each release then passes its health gate or is rolled back. A release takes the host's lock
+ * before any migration or gate runs, and is recorded on the host once every gate passed.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { CloudflareZone } from "./components/cloudflareZone";
@@ -12,14 +13,19 @@ import { Edge } from "./components/edge";
 import { HealthGate } from "./components/healthGate";
 import { PreDeployBackup } from "./components/preDeployBackup";
 import { Host } from "./components/host";
+import { Release } from "./components/release";
 import { Service } from "./components/service";
 import { backupsOutput } from "./config/backups";
 import { publicUrls, serviceEdgeProbe } from "./config/edge";
 import { deployOrder, pausedBy } from "./config/env";
 import { loadStackConfig } from "./config/load";
+import { releaseContext } from "./config/releaseContext";
+import { recordedStackFile } from "./config/stackFile";
 import { durationMs } from "./lib/units";
 
 const config = loadStackConfig();
+// Who releases which commit (the environment of this `pulumi up`), checked before any resource exists too.
+const context = releaseContext(process.env, process.env.RAILYARD_PROJECT_DIR || process.cwd());
 
 const host = new Host("host", {
   stack: config.prefix,
@@ -39,6 +45,23 @@ for (const [name, db] of Object.entries(config.databases)) {
     logs: config.logs,
   });
 }
+
+// The release: `begin` takes the host lock before any pre-deploy dump, migration, service update or gate runs;
+// `record` follows the gates. A stack without services has nothing to release.
+const stackFile = recordedStackFile(config.stack);
+if (stackFile.why !== undefined) pulumi.log.warn(`railyard: this release records no stack file (${stackFile.why}): a rollback to it cannot restore its config`);
+const releaseComponent =
+  Object.keys(config.services).length > 0
+    ? new Release("release", {
+        host,
+        stack: config.prefix,
+        keep: config.deploy.releasesKept,
+        stackFile: stackFile.text,
+        context,
+        webhook: config.deploy.webhookSecret === undefined ? undefined : config.secrets[config.deploy.webhookSecret],
+      })
+    : undefined;
+const locked = releaseComponent ? [releaseComponent.begin] : [];
 
 const databaseEntries = Object.fromEntries(Object.entries(config.databases).map(([n, db]) => [n, { serviceName: config.names.databases[n].swarm, config: db }]));
 
@@ -60,7 +83,7 @@ const backup = config.deploy.preDeployBackup
       databases: databaseEntries,
       keep: config.deploy.backupRetention,
       release: Object.entries(config.services).map(([n, s]) => s.image ?? n),
-      dependsOn: Object.values(databases),
+      dependsOn: [...Object.values(databases), ...locked],
       bucket:
         bucketBackups && config.backups?.preDeployToBucket
           ? { target: bucketBackups.target, stack: config.prefix, databases: config.backups.databases, ready: bucketBackups.ready, timeoutSeconds: bucketBackups.timeoutSeconds }
@@ -79,7 +102,8 @@ for (const name of deployOrder(config.env, pausers)) {
     host,
     databases,
     secrets: config.secrets,
-    dependsOn: [...config.env[name].databases.map((d) => databases[d]), ...config.env[name].services.map((s) => services[s])],
+    // Its migration and update wait for the host lock (its image and secrets do not: the release's key needs them).
+    dependsOn: [...config.env[name].databases.map((d) => databases[d]), ...config.env[name].services.map((s) => services[s]), ...locked],
     stack: config.prefix,
     logs: config.logs,
     pause: config.services[name].pauseDuringMigration.map((n) => ({
@@ -116,10 +140,11 @@ const edge =
   });
 
 // Each release passes its health gate (through the edge for routed services) or is rolled back.
+const gates: Record<string, HealthGate> = {};
 for (const [name, service] of Object.entries(services)) {
   const c = config.services[name];
   const path = c.healthcheck?.path;
-  new HealthGate(name, {
+  gates[name] = new HealthGate(name, {
     host,
     serviceName: config.names.services[name].swarm,
     image: service.image,
@@ -130,9 +155,20 @@ for (const [name, service] of Object.entries(services)) {
     edge: path !== undefined && config.edge && c.replicas > 0 ? serviceEdgeProbe(config.edge, name, path) : undefined,
     attempts: config.deploy.healthCheckAttempts,
     intervalSeconds: durationMs(config.deploy.healthCheckInterval) / 1000,
-    dependsOn: [service, ...(edge ? [edge] : [])],
+    dependsOn: [service, ...(edge ? [edge] : []), ...locked],
   });
 }
+
+// Recorded once every gate passed: each service's image, release and gate, so a rollback can gate alike.
+releaseComponent?.complete({
+  services: Object.fromEntries(
+    Object.entries(services).map(([name, s]) => [
+      name,
+      { swarm: config.names.services[name].swarm, image: s.image, release: s.release, migration: s.migration !== undefined, gate: gates[name].gate },
+    ]),
+  ),
+  after: Object.values(gates),
+});
 
 export const environment = config.environment;
 export const network = host.network;
@@ -148,3 +184,5 @@ export const urls = config.edge ? publicUrls(config.edge) : [];
 export const edgeService = edge?.caddy.name;
 /** Where and when dumps go, and the drills (no key, no webhook URL). */
 export const backups = config.backups && backupsOutput(config.backups);
+/** The release this run recorded: its number and time on the host, key, who, commit, kind and images (no secret). */
+export const release = releaseComponent?.summary;

@@ -40,22 +40,23 @@ export interface HealthGateArgs {
 
 export class HealthGate extends pulumi.ComponentResource {
   readonly command: pulumi.CustomResource;
+  /** The gate's arguments for this release (a release record keeps them, so a rollback on the host gates alike). */
+  readonly gate: pulumi.Output<GateArgs>;
 
   constructor(name: string, args: HealthGateArgs, opts?: pulumi.ComponentResourceOptions) {
     super("railyard:index:HealthGate", name, {}, opts);
-    const create = pulumi.all([args.image, args.release]).apply(([image, release]) =>
-      gateCommand(args.host.scriptPath("railyard-gate.sh"), {
-        service: args.serviceName,
-        image,
-        release,
-        stateDir: `${args.host.stackDir}/state`,
-        probe: args.probe,
-        edge: args.edge,
-        attempts: args.attempts,
-        intervalSeconds: args.intervalSeconds,
-        stableSeconds: args.stableSeconds ?? (args.probe ? 5 : 10),
-      }),
-    );
+    this.gate = pulumi.all([args.image, args.release]).apply(([image, release]): GateArgs => ({
+      service: args.serviceName,
+      image,
+      release,
+      stateDir: `${args.host.stackDir}/state`,
+      probe: args.probe,
+      edge: args.edge,
+      attempts: args.attempts,
+      intervalSeconds: args.intervalSeconds,
+      stableSeconds: args.stableSeconds ?? (args.probe ? 5 : 10),
+    }));
+    const create = this.gate.apply((g) => gateCommand(args.host.scriptPath("railyard-gate.sh"), g));
     this.command = args.host.run(
       `${name}-gate`,
       { create, triggers: [args.image, args.release, pulumi.jsonStringify(pulumi.output(args.spec))] },

@@ -73,9 +73,12 @@ export class Service extends pulumi.ComponentResource {
       provider: args.host.provider,
       dependsOn: [args.host.ready, ...(args.dependsOn ?? [])],
     };
+    // The image and the Swarm secrets wait for the host alone, not for the services this one refers to: the
+    // release's key (components/release.ts) needs every image and release before the first migration may run.
+    const inputOpts = { ...childOpts, dependsOn: [args.host.ready] };
     this.image = args.config.build
-      ? builtImage(name, args, childOpts).repoDigest
-      : serviceImage(`${name}-image`, args.config.image ?? "", childOpts);
+      ? builtImage(name, args, inputOpts).repoDigest
+      : serviceImage(`${name}-image`, args.config.image ?? "", inputOpts);
     const labels = railyardLabels(args.stack, args.config.kind, name);
     const plain: Record<string, pulumi.Input<string>> = {};
     const secretRefs: docker.types.input.ServiceTaskSpecContainerSpecSecret[] = [];
@@ -85,11 +88,11 @@ export class Service extends pulumi.ComponentResource {
         plain[variable] = value;
         continue;
       }
-      const secret = swarmSecret(args.names.envSecret(variable), value, labels, childOpts);
+      const secret = swarmSecret(args.names.envSecret(variable), value, labels, inputOpts);
       secretRefs.push(secretFile(secret, envSecretFile(variable)));
     }
     for (const secretName of args.config.secrets) {
-      const secret = swarmSecret(args.names.fileSecret(secretName), args.secrets[secretName], labels, childOpts);
+      const secret = swarmSecret(args.names.fileSecret(secretName), args.secrets[secretName], labels, inputOpts);
       secretRefs.push(secretFile(secret, secretName));
     }
     const secretVars = Object.keys(args.env.vars).filter((v) => args.env.vars[v].secret);

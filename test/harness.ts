@@ -130,10 +130,11 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
 }
 
 /**
- * Runs index.ts for `stack` with `plain` config and `secret` config (keys marked secret). Rejects with the
+ * Runs index.ts for `stack` with `plain` config and `secret` config (keys marked secret). `previous` is the stack's
+ * outputs of the run before (what a StackReference to the stack reads back; none by default). Rejects with the
  * program's error; `resources` then holds what was registered before it (the test asserts it is nothing).
  */
-export async function runStack(stack: string, plain: ConfigMap, secret: ConfigMap = {}): Promise<StackRun> {
+export async function runStack(stack: string, plain: ConfigMap, secret: ConfigMap = {}, previous: Record<string, unknown> = {}): Promise<StackRun> {
   const resources: Captured[] = [];
   await pulumi.runtime.setMocks(
     {
@@ -143,6 +144,8 @@ export async function runStack(stack: string, plain: ConfigMap, secret: ConfigMa
           if (found) Object.assign(found, { inputs: a.inputs, registered: true });
           else resources.push({ type: a.type, name: a.name, inputs: a.inputs, dependsOn: [], registered: true });
         }
+        // A StackReference is a read: its state is the referenced stack's name and outputs.
+        if (a.type === "pulumi:pulumi:StackReference") return { id: String(a.id ?? a.name), state: { name: a.inputs.name, outputs: previous } };
         return { id: `${a.name}-id`, state: mockState(a.type, a.name, a.inputs) };
       },
       call: (a) => (a.token === "docker:index/getNetwork:getNetwork" ? { ...a.inputs, id: mockNetworkId(String(a.inputs.name)) } : a.inputs),
@@ -150,6 +153,7 @@ export async function runStack(stack: string, plain: ConfigMap, secret: ConfigMa
     "railyard",
     stack,
     false,
+    "organization",
   );
   pulumi.runtime.setAllConfig({ ...toRuntime(plain), ...toRuntime(secret) }, Object.keys(secret));
   const names = new Map<pulumi.Resource, string>();
