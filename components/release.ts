@@ -37,7 +37,8 @@ export interface ReleaseArgs {
   context: ReleaseContext;
   /**
    * The deploy webhook's URL (a secret, railyard:deploy.webhookSecret): written to
-   * `<stackDir>/secrets/deploy-webhook.url`, owned by the SSH user, and told of each release and failure. @default none
+   * `<stackDir>/hooks/deploy-webhook.url` (the SSH user's, folder 0700, file 0600: not under secrets/, which the
+   * backups make root's), and told of each release and failure. @default none
    */
   webhook?: pulumi.Input<string>;
 }
@@ -208,7 +209,7 @@ function toolsCheck(name: string, parent: Release, host: Host): pulumi.CustomRes
 /** The webhook's URL as the SSH user's own file (the release script posts as that user); none without a webhook. */
 function webhookFile(name: string, parent: Release, host: Host, url: pulumi.Input<string> | undefined): pulumi.CustomResource[] {
   if (url === undefined) return [];
-  const file = `${host.stackDir}/secrets/deploy-webhook.url`;
+  const file = `${host.stackDir}/hooks/deploy-webhook.url`;
   const owner = { owner: "ssh-user" as const };
   return [
     host.run(

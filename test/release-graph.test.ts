@@ -341,7 +341,7 @@ describe("release output, secrets and the webhook", () => {
     (secret["railyard:secrets"] as Record<string, string>).DEPLOY_WEBHOOK_URL = "https://hooks.example.com/deploy-hook-secret";
     const r = await run("staging", {}, { plain, secret });
     const hook = one(r, "command:remote:Command", "release-webhook");
-    const file = "/srv/railyard/staging/secrets/deploy-webhook.url";
+    const file = "/srv/railyard/staging/hooks/deploy-webhook.url";
     expect(create(hook)).toBe(writeSecretFileCommand(file, { owner: "ssh-user" }));
     expect(reveal(hook.inputs.delete)).toBe(removeSecretFileCommand(file, { owner: "ssh-user" }));
     expect(isSecretValue(hook.inputs.stdin)).toBe(true);

@@ -23,15 +23,27 @@ describe("secret file commands", () => {
   });
 
   it("builds the SSH user's own file without sudo", () => {
-    const file = "/srv/railyard/staging/secrets/deploy-webhook.url";
+    const file = "/srv/railyard/staging/hooks/deploy-webhook.url";
     expect(writeSecretFileCommand(file, { owner: "ssh-user" })).toBe(
-      "umask 077 && mkdir -p -- /srv/railyard/staging/secrets && chmod 700 -- /srv/railyard/staging/secrets && " +
-        "cat > /srv/railyard/staging/secrets/deploy-webhook.url.new && test -s /srv/railyard/staging/secrets/deploy-webhook.url.new && " +
-        "mv -f -- /srv/railyard/staging/secrets/deploy-webhook.url.new /srv/railyard/staging/secrets/deploy-webhook.url",
+      "umask 077 && mkdir -p -- /srv/railyard/staging/hooks && chmod 700 -- /srv/railyard/staging/hooks && " +
+        "cat > /srv/railyard/staging/hooks/deploy-webhook.url.new && test -s /srv/railyard/staging/hooks/deploy-webhook.url.new && " +
+        "mv -f -- /srv/railyard/staging/hooks/deploy-webhook.url.new /srv/railyard/staging/hooks/deploy-webhook.url",
     );
     expect(removeSecretFileCommand(file, { owner: "ssh-user" })).toBe(
-      "rm -f -- /srv/railyard/staging/secrets/deploy-webhook.url /srv/railyard/staging/secrets/deploy-webhook.url.new",
+      "rm -f -- /srv/railyard/staging/hooks/deploy-webhook.url /srv/railyard/staging/hooks/deploy-webhook.url.new",
     );
+  });
+
+  it("writes the SSH user's own file owner-only as that user, and removes it", () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "railyard-secretfile-")), "hooks", "deploy-webhook.url");
+    const run = (line: string, input: string) => spawnSync("bash", ["-c", line], { input, encoding: "utf8" });
+    expect(run(writeSecretFileCommand(file, { owner: "ssh-user" }), "https://hooks.example.com/x\n").status).toBe(0);
+    expect(fs.readFileSync(file, "utf8")).toBe("https://hooks.example.com/x\n");
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(file).uid).toBe(process.getuid?.());
+    expect(fs.statSync(path.dirname(file)).mode & 0o777).toBe(0o700);
+    expect(run(removeSecretFileCommand(file, { owner: "ssh-user" }), "").status).toBe(0);
+    expect(fs.existsSync(file)).toBe(false);
   });
 
   it.each(["relative/file", "/srv/../etc/passwd", "/srv/a b", "/srv/$(x)", "/srv/a\nb", "/", "/srv/./x"])("refuses the path %j", (p) => {
