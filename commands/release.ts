@@ -57,6 +57,14 @@ export interface RecordArgs extends ReleaseContext {
   config: string | null;
 }
 
+/**
+ * The longest stack file a record carries (characters). The record goes to the host as one command line, which a
+ * remote shell takes whole only up to 128 KiB (one argument of `bash -c`); base64 adds a third.
+ */
+export const RECORD_CONFIG_MAX = 65_536;
+/** The longest record line sent (bytes), under the 128 KiB a single argument may have. */
+const RECORD_LINE_MAX = 120_000;
+
 /** Seconds `record` may take: a spec per service, a keeper container per service, pruning. */
 export const RECORD_TIMEOUT_SECONDS = 600;
 /** Seconds `begin` may take beyond its --wait. */
@@ -148,10 +156,13 @@ export function recordCommand(scriptPath: string, r: RecordArgs): string {
   if (Object.keys(r.services).length === 0) refuse("a release records at least one service", r.services);
   words.push("--keep", String(r.keep), "--services-b64", servicesPayload(r.services));
   if (r.config !== null) {
-    checkText("config", r.config, 1_000_000);
+    checkText("config", r.config, RECORD_CONFIG_MAX);
     words.push("--config-b64", Buffer.from(r.config, "utf8").toString("base64"));
   }
-  return shellJoin(["timeout", String(RECORD_TIMEOUT_SECONDS), ...script(scriptPath, r.stackDir, r.stack), "record", ...words]);
+  const line = shellJoin(["timeout", String(RECORD_TIMEOUT_SECONDS), ...script(scriptPath, r.stackDir, r.stack), "record", ...words]);
+  const bytes = Buffer.byteLength(line, "utf8");
+  if (bytes > RECORD_LINE_MAX) refuse(`the record line must be at most ${RECORD_LINE_MAX} bytes (a remote shell takes one line of 128 KiB): the stack file and services make it`, bytes);
+  return line;
 }
 
 /** One of the store's other subcommands (list, show N, live, check-images N, lock …, audit …) for the stack. */

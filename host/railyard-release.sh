@@ -51,6 +51,9 @@ Subcommands:
                       (each with "live": true|false)
   show N              record N's JSON
   live                the live release's number (77 when there is none)
+  previous            the release a rollback goes back to (77 when there is none): with R the release the live
+                      one rolled back to (a rollback) or the live one itself, the newest ok release older than R
+                      that ran something else (its key differs from the live one's); repeated rollbacks walk back
   check-images N      whether every image of record N is on this engine (76 naming each missing one)
   lock acquire --who W --kind rollback|manual --message M --token T [--wait SECONDS]
                       takes the lock (proceeds when T holds it); waits up to SECONDS, then fails (75)
@@ -77,7 +80,7 @@ Exit codes:
   74  jq or curl is missing (apt-get install jq curl)
   75  the stack is locked by another (begin, lock acquire, lock release without --force)
   76  check-images: an image of the record is not on this engine
-  77  no such release (show, check-images), or no live release (live)
+  77  no such release (show, check-images), no live release (live), nothing to roll back to (previous)
   78  the record is unusable (not JSON, a failed release, or no services)
 USAGE
 }
@@ -117,7 +120,7 @@ parse_args() {
     fail) allowed="--step --service --exit --reason" ;;
     list) allowed="--json" ;;
     show|check-images) n_words=2 ;;
-    live) ;;
+    live|previous) ;;
     audit) allowed="--lines" ;;
     lock)
       n_words=2
@@ -182,6 +185,7 @@ check_options() {
       need --keep --services-b64
       check --keep "${opts[--keep]}" "1 to 100" is_int_in 1 100
       check --services-b64 "${opts[--services-b64]}" "base64" is_base64
+      services_given >/dev/null
       [ -z "${opts[--config-b64]+set}" ] || check --config-b64 "${opts[--config-b64]}" "base64" is_base64 ;;
     fail)
       need --step --service --exit --reason
@@ -289,13 +293,15 @@ do_record() {
   write_record "$seq" "$record" || fail 2 "cannot write $(q "$(release_file "$seq")")"
   set_live "$seq" || fail 2 "cannot write $(q "$rel_live")"
   audit_line "$who" "${opts[--kind]}" "$seq" "${opts[--commit]}"
-  printf '%s %s\n' "$seq" "$at"
+  recorded_seq=$seq recorded_at=$at
 }
 
+recorded_seq="" recorded_at=""
 cmd_record() {
-  local out seq at images
-  out=$(with_store_lock do_record)
-  read -r seq at <<<"$out"
+  local seq at images
+  # In this shell, not in $(…): there `set -e` is off, and a failed check would not stop the record.
+  with_store_lock do_record
+  seq=$recorded_seq at=$recorded_at
   keep_images "$seq"
   prune_records "${opts[--keep]}"
   rm -f -- "$rel_pending"
@@ -354,6 +360,12 @@ cmd_live() {
   live_seq || fail "$REL_NONE" "no live release of $rel_stack recorded yet"
 }
 
+cmd_previous() {
+  local live
+  live=$(live_seq) || fail "$REL_NONE" "no live release of $rel_stack recorded yet: nothing to roll back to"
+  previous_good "$live" || fail "$REL_NONE" "release $live of $rel_stack has no earlier good release that ran something else: nothing to roll back to"
+}
+
 cmd_check_images() {
   local record name image absent=0
   record=$(the_record "$number")
@@ -382,7 +394,12 @@ cmd_lock() {
       lock_acquire "${opts[--kind]}" "${opts[--token]}" "${opts[--who]}" "${opts[--message]}" "${opts[--wait]:-0}"
       note "$rel_stack locked by $(lock_field who || true) (${opts[--kind]})" ;;
     status)
-      if [ -d "$rel_lock" ]; then jq -c . "$rel_lock/holder.json" 2>/dev/null || echo '{"who":"unknown","kind":"manual","token":"","message":"no holder.json","at":"unknown"}'; else echo unlocked; fi ;;
+      local file
+      if file=$(lock_holder_file); then
+        jq -c . "$file" 2>/dev/null || echo '{"who":"unknown","kind":"manual","token":"","message":"no holder.json","at":"unknown"}'
+      else
+        echo unlocked
+      fi ;;
     release)
       if [ ! -d "$rel_lock" ]; then
         note "$rel_stack is not locked"
@@ -418,6 +435,7 @@ main() {
     list) cmd_list ;;
     show) cmd_show ;;
     live) cmd_live ;;
+    previous) cmd_previous ;;
     check-images) cmd_check_images ;;
     lock) cmd_lock ;;
     audit) cmd_audit ;;

@@ -9,7 +9,7 @@
 #   releases/pending.json the release under way (written by begin): who, commit, kind, rollbackOf, token, message, at
 #   releases/lock/        the stack's host lock, holder.json inside: who, kind, token, message, at
 #   audit.log             one line per event: <time> <who> <stack> <what> <release> <commit> (append only)
-#   secrets/deploy-webhook.url  optional: POST {"text"} on each deploy, rollback and failed release
+#   hooks/deploy-webhook.url  optional: POST {"text"} on each deploy, rollback and failed release
 
 # Marks the library as loaded.
 railyard_releases() { :; }
@@ -28,7 +28,7 @@ releases_init() {
   rel_live=$rel_dir/live
   rel_pending=$rel_dir/pending.json
   rel_audit=$rel_stack_dir/audit.log
-  rel_webhook=$rel_stack_dir/secrets/deploy-webhook.url
+  rel_webhook=$rel_stack_dir/hooks/deploy-webhook.url
 }
 
 # now_utc: the time as records and audit lines write it (UTC, second precision, Z).
@@ -93,10 +93,13 @@ next_seq() {
 with_store_lock() {
   mkdir -p -- "$rel_dir"
   if command -v flock >/dev/null 2>&1; then
-    local fd status=0
+    local fd status
     exec {fd}>>"$rel_dir/.store.lock"
     flock -w 30 "$fd" || true
-    "$@" || status=$?
+    # Not `"$@" || …`: that would turn off `set -e` inside CMD. Under `set -e` a failing CMD ends the (sub)shell,
+    # and the lock with it.
+    "$@"
+    status=$?
     exec {fd}>&-
     return "$status"
   fi
@@ -136,32 +139,43 @@ previous_good() {
 
 # ---- the lock -------------------------------------------------------------------------------------------------
 
-# lock_field FIELD: a field of the lock's holder.json (empty when unlocked); status 1 when unlocked.
+# lock_holder_file: the holder's file when the lock is held; status 1 when unlocked. A lock just taken may not
+# have its holder yet (mkdir, then the holder written): waited on for up to 2 s.
+lock_holder_file() {
+  local i
+  for ((i = 0; i < 20; i++)); do
+    [ -d "$rel_lock" ] || return 1
+    [ ! -e "$rel_lock/holder.json" ] || break
+    sleep 0.1
+  done
+  printf '%s\n' "$rel_lock/holder.json"
+}
+
+# lock_field FIELD: a field of the lock's holder.json (empty when it has none); status 1 when unlocked.
 lock_field() {
-  [ -d "$rel_lock" ] || return 1
-  jq -r --arg f "$1" '.[$f] // "" | tostring' "$rel_lock/holder.json" 2>/dev/null || printf '\n'
+  local file
+  file=$(lock_holder_file) || return 1
+  jq -r --arg f "$1" '.[$f] // "" | tostring' "$file" 2>/dev/null || printf '\n'
 }
 
 # lock_holder: the holder as "who|kind|token|at|message" (message with control characters escaped); status 1 when
-# unlocked. A lock folder without a readable holder (being taken, or broken) reads as held by "unknown".
+# unlocked. A lock folder without a readable holder (broken: its taker died) reads as held by "unknown".
 lock_holder() {
-  [ -d "$rel_lock" ] || return 1
+  local file
+  file=$(lock_holder_file) || return 1
   jq -r '[.who, .kind, .token, .at, .message] | map(. // "" | tostring | gsub("[\u0000-\u001f|]"; "_")) | join("|")' \
-    "$rel_lock/holder.json" 2>/dev/null || printf 'unknown|manual||unknown|no holder.json in %s\n' "$rel_lock"
+    "$file" 2>/dev/null || printf 'unknown|manual||unknown|no holder.json in %s\n' "$rel_lock"
 }
 
-# lock_try KIND TOKEN WHO MESSAGE: takes the lock when it is free (status 0), else status 1. The holder is written
-# in a folder of its own first, then renamed to lock/ (atomic: rename fails onto a lock that holds a holder), so
-# the lock never exists without its holder.
+# lock_try KIND TOKEN WHO MESSAGE: takes the lock when it is free (status 0), else status 1: mkdir is atomic, so
+# of two takers one wins; the holder is then written into it atomically.
 lock_try() {
-  local tmp holder
-  mkdir -p -- "$rel_dir" || return 1
-  tmp=$(mktemp -d "$rel_dir/.lock.XXXXXX") || return 1
+  local holder
+  mkdir -p -- "$rel_dir" 2>/dev/null || return 1
+  mkdir -- "$rel_lock" 2>/dev/null || return 1
   holder=$(jq -cn --arg who "$(who_word "$3")" --arg kind "$1" --arg token "$2" --arg message "$4" --arg at "$(now_utc)" \
     '{who: $who, kind: $kind, token: $token, message: $message, at: $at}')
-  if printf '%s\n' "$holder" >"$tmp/holder.json" && mv -T -- "$tmp" "$rel_lock" 2>/dev/null; then return 0; fi
-  rm -rf -- "$tmp"
-  return 1
+  write_json "$rel_lock/holder.json" "$holder"
 }
 
 # lock_drop: removes the lock whoever holds it (renamed away first: a reader never sees a half-removed lock).

@@ -129,6 +129,8 @@ describe("record command", () => {
       [{ services: { api: { ...svc, release: "xyz" } } }, /services\.api\.release/],
       [{ services: { api: { ...svc, gate: ["a\0"] } } }, /services\.api\.gate/],
       [{ config: "a\0b" }, /config/],
+      [{ config: "x".repeat(65_537) }, /config must be text without NUL, at most 65536 characters/],
+      [{ config: "é".repeat(65_536) }, /the record line must be at most 120000 bytes/],
       [{ token: "" }, /token/],
     ];
     for (const [change, message] of bad) expect(() => recordCommand(SCRIPT, { ...record, ...change }), JSON.stringify(change)).toThrow(message);
