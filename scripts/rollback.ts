@@ -150,6 +150,7 @@ export function migrationWarning(stack: string, target: number, between: { seq: 
 /** The kept releases newest first, the live one marked * (as seed 001's `make list`), and the default target. */
 export function formatReleases(records: ReleaseSummary[], liveSeq: number | undefined): string {
   const sorted = [...records].sort((a, b) => b.seq - a.seq);
+  if (sorted.length === 0) return "no release recorded yet";
   const rows = [`  ${"SEQ".padEnd(6)} ${"STATUS".padEnd(6)} ${"KIND".padEnd(16)} ${"TIME".padEnd(20)} ${"WHO".padEnd(16)} ${"COMMIT".padEnd(12)} IMAGES`];
   for (const r of sorted) {
     const kind = r.rollbackOf !== null ? `${r.kind} to ${r.rollbackOf}` : r.kind;
@@ -158,7 +159,7 @@ export function formatReleases(records: ReleaseSummary[], liveSeq: number | unde
   }
   const live = sorted.find((r) => r.seq === liveSeq);
   if (!live) {
-    rows.push(sorted.length === 0 ? "no release recorded yet" : "no release is live");
+    rows.push("no release is live");
     return rows.join("\n");
   }
   const target = previousGood(sorted, live);

@@ -104,7 +104,8 @@ describe("npm run rollback: the list and the migration warning", () => {
       "* live: release 3; npm run rollback without --to goes to none (nothing to roll back to)",
     ]);
     expect(formatReleases([rec(1), rec(2)], 2).split("\n").at(-1)).toBe("* live: release 2; npm run rollback without --to goes to release 1");
-    expect(formatReleases([], undefined)).toContain("no release recorded yet");
+    expect(formatReleases([], undefined)).toBe("no release recorded yet");
+    expect(formatReleases([rec(1)], undefined).split("\n").at(-1)).toBe("no release is live");
   });
 
   it("names the releases after the target that ran a migration, and the services", () => {
