@@ -133,7 +133,11 @@ export async function applyStack(
     const began = Date.now();
     if (r.type === "command:local:Command") {
       const substitute = (text: string) => substitutes.reduce((line, [declared, test]) => line.split(declared).join(test), text);
-      const create = substitute(String(reveal(r.inputs.create)));
+      // A release record carries its services as base64 JSON (images, releases, gate argv): substituted inside too.
+      const create = substitute(String(reveal(r.inputs.create))).replace(
+        /(--services-b64 )([A-Za-z0-9+/=]+)/,
+        (_m, flag: string, b64: string) => flag + Buffer.from(substitute(Buffer.from(b64, "base64").toString("utf8")), "utf8").toString("base64"),
+      );
       // Pulumi runs a command again only when its inputs changed (a new test image stands for a new release).
       const key = `${r.name}\n${create}`;
       const triggers = substitute(JSON.stringify(revealDeep(r.inputs.triggers) ?? null));
