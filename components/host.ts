@@ -34,6 +34,7 @@ export const HOST_SCRIPTS = [
   "railyard-run.sh",
   "railyard-releases.sh",
   "railyard-release.sh",
+  "railyard-rollback.sh",
 ] as const;
 export type HostScript = (typeof HOST_SCRIPTS)[number];
 /** Seconds the bootstrap may take before it is stopped and reported as failed. */
