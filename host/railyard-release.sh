@@ -243,11 +243,8 @@ cmd_begin() {
     [ "$said" = 1 ] || { note "$rel_stack is locked by $(lock_field who || true) ($holder_kind); waiting up to ${wait}s"; said=1; }
     sleep 1
   done
-  local rollback_of=${opts[--rollback-of]:-null} pending
-  pending=$(jq -cn --arg who "$who" --arg commit "${opts[--commit]}" --arg kind "${opts[--kind]}" --argjson rollbackOf "$rollback_of" \
-    --arg token "$key" --arg message "${opts[--message]}" --arg at "$(now_utc)" \
-    '{who: $who, commit: $commit, kind: $kind, rollbackOf: $rollbackOf, token: $token, message: $message, at: $at}')
-  write_json "$rel_pending" "$pending" || fail 2 "cannot write $(q "$rel_pending")"
+  pending_write "$who" "${opts[--commit]}" "${opts[--kind]}" "${opts[--rollback-of]:-}" "$key" "${opts[--message]}" ||
+    fail 2 "cannot write $(q "$rel_pending")"
 }
 
 # ---- record ---------------------------------------------------------------------------------------------------

@@ -272,6 +272,16 @@ prune_records() {
   done
 }
 
+# pending_write WHO COMMIT KIND ROLLBACK_OF TOKEN MESSAGE: notes the release under way (releases/pending.json), so
+# that a gate or migration failing during it records who, what commit and which kind (ROLLBACK_OF "" for none).
+pending_write() {
+  local json
+  json=$(jq -cn --arg who "$(who_word "$1")" --arg commit "$2" --arg kind "$3" --arg rollbackOf "$4" --arg token "$5" --arg message "$6" --arg at "$(now_utc)" \
+    '{who: $who, commit: $commit, kind: $kind, rollbackOf: (if $rollbackOf == "" then null else ($rollbackOf | tonumber) end),
+      token: $token, message: $message, at: $at}') || return 1
+  write_json "$rel_pending" "$json"
+}
+
 # pending_field FIELD: a field of pending.json ("" when there is none).
 pending_field() { jq -r --arg f "$1" '.[$f] // "" | tostring' "$rel_pending" 2>/dev/null || true; }
 

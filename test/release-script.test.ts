@@ -409,6 +409,17 @@ describe("release_failed (the gate's and migration's failure paths)", () => {
     expect(JSON.parse(release(dir, ["lock", "status"]).stdout)).toMatchObject({ who: "carol" });
   });
 
+  it("records a failing rollback as one, with the release it went back to", () => {
+    const dir = stackDir();
+    deploy(dir, KEY("a"), "app:v1");
+    deploy(dir, KEY("b"), "app:v2");
+    const b = release(dir, ["begin", "--token", KEY("a"), "--who", "carol", "--commit", "", "--kind", "rollback", "--rollback-of", "1", "--message", "m"]);
+    expect(b.status, b.stderr).toBe(0);
+    expect(failed(dir, "migration", "prod-api", "31", "prod-api-migrate did not finish within 600s").stdout).toBe("status 0\n");
+    expect(recordOf(dir, 3)).toMatchObject({ status: "failed", kind: "rollback", rollbackOf: 1, who: "carol", key: KEY("a") });
+    expect(release(dir, ["live"]).stdout).toBe("2\n");
+  });
+
   it("records nothing (and creates nothing) where no release store is, and never fails", () => {
     const dir = stackDir();
     expect(failed(dir, "gate", "prod-api", "40", "x")).toMatchObject({ stdout: "status 0\n", stderr: "" });
