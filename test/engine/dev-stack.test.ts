@@ -96,6 +96,28 @@ describe("dev stack on a real Docker engine", () => {
     for (const s of Object.values(first.services)) expect((await tasks(s)).map((t) => t.ID).sort(), s).toEqual(before[s]);
   });
 
+  it("records the release on the host; an unchanged run by someone else, fed the first run's `release` output, runs neither begin nor record", async () => {
+    expect([first.outcome["release-begin"], first.outcome["release-record"]]).toEqual(["ok", "ok"]);
+    const store = (...args: string[]) =>
+      execFileSync("bash", [path.join(ROOT, "host", "railyard-release.sh"), "--stack-dir", `/tmp/railyard-engine/${PREFIX}`, "--stack", PREFIX, ...args], { encoding: "utf8" });
+    const live = store("live").trim();
+    const record = JSON.parse(store("show", live)) as { status: string; kind: string; key: string; services: Record<string, { image: string; migration: boolean; spec: { TaskTemplate: { ContainerSpec: { Image: string } } } }> };
+    expect(record).toMatchObject({ status: "ok", kind: "deploy", key: (run.outputs.release as { key: string }).key });
+    expect(Object.keys(record.services).sort()).toEqual(["api", "beat", "frontend", "worker"]);
+    for (const s of Object.values(record.services)) expect([s.image, s.spec.TaskTemplate.ContainerSpec.Image]).toEqual([images.APP_V1, images.APP_V1]);
+    expect(record.services.api.migration).toBe(true);
+    const saved = process.env.RAILYARD_WHO;
+    process.env.RAILYARD_WHO = "someone-else";
+    try {
+      const again = await applyStack(await runStack("dev", config(), {}, { release: run.outputs.release }), imageFor(images.APP_V1));
+      expect([again.outcome["release-begin"], again.outcome["release-record"]]).toEqual(["unchanged", "unchanged"]);
+    } finally {
+      if (saved === undefined) delete process.env.RAILYARD_WHO;
+      else process.env.RAILYARD_WHO = saved;
+    }
+    expect(store("live").trim()).toBe(live);
+  });
+
   it("an update to a new image rolls start-first and ends on the new version", async () => {
     const api = `${PREFIX}-api`;
     let fewest = Number.POSITIVE_INFINITY;
