@@ -79,7 +79,7 @@ interface Planned {
 }
 
 export class Release extends pulumi.ComponentResource {
-  /** Takes the host lock: every migration job and gate waits for it. */
+  /** Takes the host lock: every pre-deploy dump, migration job, service update and gate waits for it. */
   readonly begin: pulumi.CustomResource;
   /** The `release` stack output (resolved once complete() ran). */
   readonly summary: pulumi.Output<ReleaseSummary>;
