@@ -75,7 +75,7 @@ T 1 to 128 of A-Z a-z 0-9 . _ -; C lower-case hex (4 to 64) or empty; N (release
 
 Exit codes:
   0   done
-  2   bad arguments (nothing changed)
+  2   bad arguments, or the stack's folder cannot be written (nothing changed)
   70  record: a service of the release is not on the engine, or the engine did not answer (nothing recorded)
   74  jq or curl is missing (apt-get install jq curl)
   75  the stack is locked by another (begin, lock acquire, lock release without --force)
@@ -223,12 +223,17 @@ note() { printf '%s: %s\n' "$RAILYARD_SCRIPT" "$*" >&2; }
 cmd_begin() {
   local key=${opts[--token]} lock_token=${opts[--lock-token]:-} wait=${opts[--wait]:-0} who
   who=$(who_word "${opts[--who]}")
-  local deadline=$((SECONDS + wait)) said=0 holder_token holder_kind
+  local deadline=$((SECONDS + wait)) said=0 vanished=0 holder_token holder_kind
   while :; do
     lock_try deploy "$key" "$who" "${opts[--message]}" && break
     holder_token=$(lock_field token || true)
     holder_kind=$(lock_field kind || true)
-    if [ ! -d "$rel_lock" ]; then continue; fi
+    # Released between the two looks: try again (a lock that cannot be made at all is not waited on forever).
+    if [ ! -d "$rel_lock" ]; then
+      vanished=$((vanished + 1))
+      [ "$vanished" -lt 50 ] || fail 2 "cannot make the lock $(q "$rel_lock")"
+      continue
+    fi
     if [ -n "$lock_token" ] && [ "$holder_token" = "$lock_token" ]; then break; fi
     [ "$holder_token" != "$key" ] || break
     if [ "$holder_kind" = deploy ]; then
@@ -425,6 +430,11 @@ main() {
   parse_args "$@"
   require_tools
   releases_init "$stack_dir" "$stack"
+  case "$command${action:+ $action}" in
+    begin|record|fail|"lock acquire"|"lock release")
+      { mkdir -p -- "$rel_dir" 2>/dev/null && [ -w "$rel_dir" ]; } ||
+        fail 2 "--stack-dir: cannot write $(q "$rel_dir") (the stack's folder belongs to the SSH user that deploys)" ;;
+  esac
   case "$command" in
     begin) cmd_begin ;;
     record) cmd_record ;;

@@ -546,6 +546,16 @@ describe("arguments", () => {
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 
+  it("refuses a stack folder it cannot write (2) instead of waiting on a lock it cannot make", () => {
+    if (process.getuid?.() === 0) return;
+    const dir = stackDir();
+    fs.chmodSync(dir, 0o500);
+    const r = begin(dir, KEY("a"));
+    fs.chmodSync(dir, 0o700);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`--stack-dir: cannot write ${dir}/releases`);
+  });
+
   it("prints its usage with every exit code on --help, and names the Debian packages when jq or curl is missing (74)", () => {
     const help = spawnSync("bash", [SCRIPT, "--help"], { encoding: "utf8" });
     expect(help.status).toBe(0);
