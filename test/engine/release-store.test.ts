@@ -2,7 +2,8 @@
  * The release store's Docker-dependent parts on a real engine (host/railyard-release.sh): `record` captures each
  * service's Swarm spec as the engine holds it; it keeps each recorded image with a created, never started keeper
  * container (so `docker image prune -a` and `docker image rm` leave it), and pruning a record removes its keepers;
- * `check-images` says which image of a record is gone (76). Images are tiny local ones on top of a test image.
+ * `check-images` says which image of a record is gone (76); a migration or gate that fails during a release records
+ * a failed release from the pending one, keeping its own exit code. Images are tiny local ones on top of a test image.
  * Prefix `ryl`; only what this file creates is removed.
  */
 import { execFileSync, spawnSync } from "node:child_process";
@@ -15,6 +16,7 @@ import { ROOT } from "../harness";
 const images = inject("images");
 const SCRIPT = path.join(ROOT, "host", "railyard-release.sh");
 const SERVICE = "ryl-api";
+const JOB = "ryl-api-migrate";
 const TAGS = ["ryl-app:v1", "ryl-app:v2", "ryl-app:v3", "ryl-app:gone"];
 const KEY = (c: string) => c.repeat(64);
 let dir = "";
@@ -42,7 +44,7 @@ function record(key: string, image: string, keep = 10): number {
 }
 
 function removeOurs(): void {
-  tryDocker("service", "rm", SERVICE);
+  tryDocker("service", "rm", SERVICE, JOB);
   for (let i = 0; i < 40; i++) {
     const left = docker("ps", "-aq", "--filter", `label=com.docker.swarm.service.name=${SERVICE}`).split("\n").filter(Boolean);
     const kept = docker("ps", "-aq", "--filter", "label=railyard.stack=ryl", "--filter", "label=railyard.role=keep").split("\n").filter(Boolean);
@@ -111,5 +113,35 @@ describe("the release store on a real engine", () => {
     expect(r).toEqual({ status: 76, stdout: "", stderr: "railyard-release: release 4: the image of api is not on this engine: ryl-app:gone\n" });
     expect(release(["check-images", "3"]).status).toBe(0);
     expect(release(["live"]).stdout).toBe("4\n");
+  });
+
+  it("records a failed release when the migration or the gate fails during one, keeping their exit codes", () => {
+    const begun = release(["begin", "--token", KEY("e"), "--who", "dana", "--commit", "feedbeef", "--kind", "deploy", "--message", "deploy feedbeef"]);
+    expect(begun.status, begun.stderr).toBe(0);
+    const migrate = spawnSync("bash", [
+      path.join(ROOT, "host", "railyard-migrate.sh"), "--job", JOB, "--timeout", "60", "--stack", "ryl", "--state-dir", path.join(dir, "state"),
+      "--", "--label", "railyard.stack=ryl", images.APP_V1, "sh", "-c", "echo failing; exit 3",
+    ], { encoding: "utf8" });
+    expect(migrate.status, migrate.stderr).toBe(30);
+    expect(migrate.stderr).toContain("railyard-migrate: recorded failed release 5 of ryl (migration of api, exit 30)");
+    expect(JSON.parse(release(["show", "5"]).stdout)).toMatchObject({
+      status: "failed", kind: "deploy", who: "dana", commit: "feedbeef", key: KEY("e"),
+      failure: { step: "migration", service: "api", exit: 30, reason: `${JOB} ended Failed` },
+    });
+    // The failure released the deploy lock; the live release is still 4.
+    expect(release(["lock", "status"]).stdout).toBe("unlocked\n");
+    expect(release(["live"]).stdout).toBe("4\n");
+    // A gate for a release the service does not run (and never ran): 43, recorded too.
+    const gate = spawnSync("bash", [
+      path.join(ROOT, "host", "railyard-gate.sh"), "--service", SERVICE, "--image", "ryl-app:v9", "--release", "999999999999",
+      "--state-dir", path.join(dir, "state"), "--attempts", "1", "--interval", "0.5",
+    ], { encoding: "utf8" });
+    expect(gate.status, gate.stderr).toBe(43);
+    expect(JSON.parse(release(["show", "6"]).stdout)).toMatchObject({ status: "failed", who: "dana", failure: { step: "gate", service: "api", exit: 43 } });
+    expect(fs.readFileSync(path.join(dir, "audit.log"), "utf8").replace(/^\S+ /gm, "TIME ").split("\n").slice(-3)).toEqual([
+      "TIME dana ryl failed 5 feedbeef",
+      "TIME dana ryl failed 6 feedbeef",
+      "",
+    ]);
   });
 });
