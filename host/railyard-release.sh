@@ -76,7 +76,8 @@ T 1 to 128 of A-Z a-z 0-9 . _ -; C lower-case hex (4 to 64) or empty; N (release
 Exit codes:
   0   done
   2   bad arguments, or the stack's folder cannot be written (nothing changed)
-  70  record: a service of the release is not on the engine, or the engine did not answer (nothing recorded)
+  70  record: a service of the release is not on the engine, or the engine did not answer (nothing recorded);
+      check-images: the engine did not answer
   74  jq or curl is missing (apt-get install jq curl)
   75  the stack is locked by another (begin, lock acquire, lock release without --force)
   76  check-images: an image of the record is not on this engine
@@ -374,6 +375,7 @@ cmd_check_images() {
   [ "$(jq -r .status <<<"$record")" = ok ] || fail "$REL_UNUSABLE" "release $number of $rel_stack is a failed release: there is nothing of it to run"
   [ "$(jq '.services // {} | length' <<<"$record")" -gt 0 ] || fail "$REL_UNUSABLE" "release $number of $rel_stack records no services"
   command -v docker >/dev/null 2>&1 || fail "$REL_IMAGE_MISSING" "docker is missing: no image of release $number can be checked"
+  docker version --format '{{.Server.Version}}' >/dev/null 2>&1 || fail 70 "the Docker engine did not answer: the images of release $number cannot be checked"
   while IFS=$'\t' read -r name image; do
     if ! docker image inspect "$image" >/dev/null 2>&1; then
       note "release $number: the image of $name is not on this engine: $(q "$image")"

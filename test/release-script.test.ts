@@ -16,11 +16,13 @@ const LIBS = `source ${path.join(ROOT, "host", "railyard-lib.sh")}; source ${pat
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "railyard-release-script-"));
 const bin = path.join(work, "bin");
 fs.mkdirSync(bin);
-// docker: `service inspect` answers a spec named as asked (unless the name is in NO_SERVICE); every call is logged.
+// docker: `service inspect` answers a spec named as asked (unless the name is in NO_SERVICE), `image inspect` finds
+// every image but those in MISSING, nothing answers with ENGINE_DOWN; every call is logged.
 fs.writeFileSync(
   path.join(bin, "docker"),
   `#!/bin/bash
 printf '%s\\n' "$*" >> "$CALLS"
+[ -z "\${ENGINE_DOWN:-}" ] || { echo "Cannot connect to the Docker daemon" >&2; exit 1; }
 case "$1 $2" in
   "service inspect")
     name=\${@: -1}
@@ -209,6 +211,8 @@ describe("railyard-release.sh: begin, record, list, show, live, audit", () => {
     const r = release(dir, ["check-images", "1"], { MISSING: "app:v1" });
     expect(r.status).toBe(76);
     expect(r.stderr).toBe("railyard-release: release 1: the image of api is not on this engine: app:v1\n");
+    const down = release(dir, ["check-images", "1"], { ENGINE_DOWN: "1" });
+    expect([down.status, down.stderr]).toEqual([70, "railyard-release: the Docker engine did not answer: the images of release 1 cannot be checked\n"]);
     release(dir, ["fail", "--step", "migration", "--service", "api", "--exit", "30", "--reason", "x"]);
     expect(release(dir, ["check-images", "2"]).status).toBe(78);
   });
