@@ -110,6 +110,7 @@ describe.each(["dev", "staging", "production"])("release graph: %s", (stack) => 
     const commands = byType(r, type);
     const steps = commands.filter((c) => /-(migrate|gate)$/.test(c.name) || (c.name.startsWith("backup-") && stack === "production"));
     expect(steps.some((c) => c.name.endsWith("-migrate"))).toBe(true);
+    expect(steps.some((c) => c.name.startsWith("backup-"))).toBe(stack === "production");
     expect(steps.filter((c) => c.name.endsWith("-gate")).length).toBe(4);
     for (const step of steps) {
       // Directly, or through the Service that is the migration's parent (its children inherit its dependsOn).
