@@ -61,7 +61,11 @@ export interface SwarmTask {
 }
 
 const execFileAsync = promisify(execFile);
-/** The bed's state of the host commands it ran: create line → triggers, as applied (a failed one is not kept). */
+/**
+ * The bed's state of the host commands it ran, as Pulumi's state keeps them: per resource name, the create line
+ * and triggers it last ran with (a failed run keeps the previous ones). Going back to an earlier release's line is
+ * a change, as it is for Pulumi, which compares with the last inputs only.
+ */
 const commandState = new Map<string, string>();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -139,9 +143,8 @@ export async function applyStack(
         (_m, flag: string, b64: string) => flag + Buffer.from(substitute(Buffer.from(b64, "base64").toString("utf8")), "utf8").toString("base64"),
       );
       // Pulumi runs a command again only when its inputs changed (a new test image stands for a new release).
-      const key = `${r.name}\n${create}`;
-      const triggers = substitute(JSON.stringify(revealDeep(r.inputs.triggers) ?? null));
-      if (commandState.get(key) === triggers) {
+      const applied = `${create}\n${substitute(JSON.stringify(revealDeep(r.inputs.triggers) ?? null))}`;
+      if (commandState.get(r.name) === applied) {
         result.outcome[r.name] = "unchanged";
         continue;
       }
@@ -158,7 +161,7 @@ export async function applyStack(
         const err = e as { code?: number; stdout?: string; stderr?: string };
         throw new CommandFailed(r.name, typeof err.code === "number" ? err.code : -1, `${err.stdout ?? ""}${err.stderr ?? ""}`, result);
       }
-      commandState.set(key, triggers);
+      commandState.set(r.name, applied);
       result.outcome[r.name] = "ok";
       result.durations[r.name] = Date.now() - began;
     } else if (r.type === "docker:index/volume:Volume") {
