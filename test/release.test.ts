@@ -269,6 +269,7 @@ describe("host scripts upload", () => {
         "railyard-release.sh",
         "railyard-releases.sh",
         "railyard-restore.sh",
+        "railyard-rollback.sh",
         "railyard-run.sh",
         "railyard-s3.sh",
         "railyard-status.sh",
