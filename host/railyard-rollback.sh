@@ -165,17 +165,34 @@ confirm() {
   [[ $answer =~ ^[yY] ]] || fail 2 "not confirmed (nothing changed)"
 }
 
-# update_services: each planned service to its recorded spec (Engine API, at the version just read); when the
-# engine refuses one, those already updated are rolled back and the run fails (70).
+# update_services: each planned service to its recorded spec (Engine API, at the version just read), rolled as
+# Swarm rolls a rollback: every task at once (the service's RollbackConfig parallelism; start-first keeps the
+# capacity), the rest of its UpdateConfig as recorded (restore_update_config puts that back once the gates
+# passed). When the engine refuses one, those already updated are rolled back and the run fails (70).
 update_services() {
   local name id version updated=()
   while read -r name id version; do
-    jq -c --arg n "$name" '.services[$n].spec' <<<"$target_json" >"$scratch/spec.json"
+    jq -c --arg n "$name" '.services[$n].spec | if .UpdateConfig and .RollbackConfig then
+        .UpdateConfig.Parallelism = (.RollbackConfig.Parallelism // 0) else . end' <<<"$target_json" >"$scratch/spec.json"
     if ! engine POST "/services/$id/update?version=$version" "$scratch/spec.json" >/dev/null; then
       for id in "${updated[@]}"; do docker service rollback --detach "$id" >/dev/null 2>&1 || true; done
       fail 70 "the engine refused the update of $name to release $target${updated[*]:+; the services already updated were rolled back}"
     fi
     updated+=("$id")
+  done <"$scratch/plan"
+}
+
+# restore_update_config: each updated service's spec exactly as recorded (only its UpdateConfig differs: no task
+# is replaced), so the live specs are release N's and the next fast path or `pulumi up` sees them unchanged.
+restore_update_config() {
+  local name id version live
+  while read -r name id _; do
+    jq -c --arg n "$name" '.services[$n].spec' <<<"$target_json" >"$scratch/spec.json"
+    if live=$(engine GET "/services/$id") && version=$(jq -r .Version.Index <<<"$live") &&
+      [ "$(jq -S -c .Spec <<<"$live")" != "$(jq -S -c . "$scratch/spec.json")" ]; then
+      engine POST "/services/$id/update?version=$version" "$scratch/spec.json" >/dev/null ||
+        printf '%s: %s runs release %s, but its update settings could not be put back as recorded (a later deploy sets them)\n' "$RAILYARD_SCRIPT" "$name" "$target" >&2
+    fi
   done <"$scratch/plan"
 }
 
@@ -194,13 +211,24 @@ gate_limit() {
   awk -v a="$attempts" -v i="$interval" -v s="$stable" 'BEGIN { t = a * (i + 15) + s + 180; printf "%d\n", (t == int(t)) ? t : int(t) + 1 }'
 }
 
+# now_s: the time in seconds, with milliseconds.
+now_s() { date +%s.%N | cut -c1-14; }
+# took T FILE: seconds from T to the time in FILE (one decimal).
+took() { awk -v a="$1" -v b="$(cat "$2" 2>/dev/null || now_s)" 'BEGIN { printf "%.1f", b - a }'; }
+
 # run_gates: every service's recorded gate at once; status: the first failing gate's code (0 when all pass).
 run_gates() {
-  local name word argv pids=() names=() status=0 code i
+  local name word argv pids=() names=() status=0 code i gates_from
+  gates_from=$(now_s)
   while read -r name; do
     argv=()
     while read -r word; do argv+=("$(base64 -d <<<"$word")"); done < <(jq -r --arg n "$name" '.services[$n].gate[] | @base64' <<<"$target_json")
-    timeout "$(gate_limit "${argv[@]}")" bash "$railyard_dir/railyard-gate.sh" "${argv[@]}" >"$scratch/gate-$name.log" 2>&1 &
+    (
+      rc=0
+      timeout "$(gate_limit "${argv[@]}")" bash "$railyard_dir/railyard-gate.sh" "${argv[@]}" >"$scratch/gate-$name.log" 2>&1 || rc=$?
+      now_s >"$scratch/gate-$name.end"
+      exit "$rc"
+    ) &
     pids+=("$!")
     names+=("$name")
   done < <(target_services)
@@ -208,7 +236,7 @@ run_gates() {
     code=0
     wait "${pids[$i]}" || code=$?
     if [ "$code" = 0 ]; then
-      printf '  %s: gate passed\n' "${names[$i]}" >&2
+      printf '  %s: gate passed (%s s after the updates)\n' "${names[$i]}" "$(took "$gates_from" "$scratch/gate-${names[$i]}.end")" >&2
     else
       printf '  %s: gate failed (%s):\n' "${names[$i]}" "$code" >&2
       sed 's/^/    /' "$scratch/gate-${names[$i]}.log" >&2
@@ -250,6 +278,7 @@ cleanup() {
 }
 
 main() {
+  started=$(now_s)
   parse_args "$@"
   local tool
   for tool in jq curl docker; do
@@ -279,10 +308,13 @@ main() {
   confirm
   pending
   update_services
+  now_s >"$scratch/updated"
+  printf '  %s update(s) sent %s s after the start (Swarm rolls the tasks start-first); the gates:\n' "$(wc -l <"$scratch/plan")" "$(took "$started" "$scratch/updated")" >&2
   local status=0
   run_gates || status=$?
   [ "$status" = 0 ] ||
     fail "$status" "release $target did not pass every gate (the gate output above says why; a failed gate rolls its service back to what ran before unless it says nothing is changed); the services whose gate passed run release $target. railyard-release.sh list shows the failed record"
+  restore_update_config
   local seq
   seq=$(with_store_lock new_record)
   keep_images "$seq"
@@ -296,5 +328,5 @@ main() {
   echo "(--stack: the Pulumi stack whose railyard:prefix is $stack; it re-applies release $target's configuration through Pulumi, then commit the stack file it writes.)"
 }
 
-target="" target_json=""
+target="" target_json="" started=""
 main "$@"

@@ -154,6 +154,9 @@ describe("host fast path: release 2 → release 1 without Pulumi", () => {
     const first = JSON.parse(fs.readFileSync(path.join(STACK_DIR, "releases", "000001.json"), "utf8")) as Record<string, unknown>;
     expect(record).toMatchObject({ status: "ok", kind: "host-rollback", rollbackOf: 1, who: "ryj-oncall", key: first.key, config: first.config });
     expect(record.services).toEqual(first.services);
+    // Every task at once while it rolled, then the update settings as recorded: the live spec is release 1's.
+    const spec = JSON.parse(execFileSync("docker", ["service", "inspect", "--format", "{{json .Spec}}", API], { encoding: "utf8" })) as unknown;
+    expect(spec).toEqual((first.services as Record<string, { spec: unknown }>).api.spec);
     expect(audit().at(-1)).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ ryj-oncall ${PREFIX} host-rollback 3 \\S+$`));
     expect(fs.existsSync(path.join(STACK_DIR, "releases", "lock"))).toBe(false);
   });
