@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
 import { parse } from "yaml";
+import { RECORD_CONFIG_MAX } from "../commands/release";
 import { isSecretKey } from "./load";
 
 export type StackFileVerdict = { text: string; why?: undefined } | { text: null; why: string };
@@ -19,6 +20,7 @@ const NAMESPACE = "railyard:";
  * `secretKeys` the keys it holds as secrets. `file` names the file in the reason.
  */
 export function stackFileForRecord(text: string, config: Record<string, string>, secretKeys: string[], file: string): StackFileVerdict {
+  if (text.length > RECORD_CONFIG_MAX) return { text: null, why: `${file} is over ${RECORD_CONFIG_MAX} characters, more than a record's command line carries` };
   let doc: unknown;
   try {
     doc = parse(text);

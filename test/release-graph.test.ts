@@ -298,6 +298,14 @@ describe("recorded stack file", () => {
     expect(v.text).toBe(why === null ? file(body) : null);
   });
 
+  it("stack file check: too long for record's command line", () => {
+    const long = file(`${good}  railyard:network: n\n# ${"x".repeat(70_000)}\n`);
+    expect(stackFileForRecord(long, { ...config, "railyard:network": "n" }, secretKeys, "Pulumi.st.yaml")).toEqual({
+      text: null,
+      why: "Pulumi.st.yaml is over 65536 characters, more than a record's command line carries",
+    });
+  });
+
   it("stack file check: not YAML, or no config map", () => {
     expect(stackFileForRecord("config: [", {}, [], "P.yaml").why).toMatch(/^P\.yaml is not YAML/);
     expect(stackFileForRecord("config: 3\n", {}, [], "P.yaml").why).toBe("P.yaml has no config map");
