@@ -100,61 +100,57 @@ engine() {
 target_services() { jq -r '.services | keys[]' <<<"$target_json"; }
 
 # refuse_unusable: every service of the target has a spec, runs on this engine, and every secret, config and
-# network its spec names still exists (78 otherwise); the image each spec runs is here (76).
+# network its spec names still exists (78 otherwise); the image each spec runs is here (76). The engine's lists
+# are read once (a rollback at 3 am is timed: few calls).
 refuse_unusable() {
-  local name swarm kind id what image missing=() absent=()
+  local name image missing absent=()
   [ -n "$(target_services)" ] || fail "$REL_UNUSABLE" "release $target records no service"
-  while read -r name; do
-    jq -e --arg n "$name" '.services[$n].spec | type == "object"' <<<"$target_json" >/dev/null ||
-      fail "$REL_UNUSABLE" "release $target holds no Swarm spec for $name: restore it through Pulumi (npm run rollback -- --stack $stack --to $target)"
-    swarm=$(jq -r --arg n "$name" '.services[$n].swarm' <<<"$target_json")
-    engine GET "/services/$swarm" >/dev/null 2>&1 || missing+=("service $swarm (of $name)")
-    while read -r kind id what; do
-      [ -n "$kind" ] || continue
-      engine GET "/$kind/$id" >/dev/null 2>&1 || missing+=("${kind%s} $what (of $name)")
-    done < <(jq -r --arg n "$name" '.services[$n].spec.TaskTemplate |
-        ((.ContainerSpec.Secrets // [])[] | "secrets \(.SecretID) \(.SecretName)"),
-        ((.ContainerSpec.Configs // [])[] | "configs \(.ConfigID) \(.ConfigName)"),
-        ((.Networks // [])[] | "networks \(.Target) \(.Target)")' <<<"$target_json")
-    while read -r image; do
-      docker image inspect "$image" >/dev/null 2>&1 || absent+=("$(q "$image") (of $name)")
-    done < <(jq -r --arg n "$name" '.services[$n].spec.TaskTemplate.ContainerSpec.Image' <<<"$target_json")
-  done < <(target_services)
-  [ "${#missing[@]}" -eq 0 ] ||
-    fail "$REL_UNUSABLE" "release $target cannot be restored from the host: $(IFS=,; echo "${missing[*]}") gone (nothing changed). npm run rollback -- --stack $stack --to $target restores it through Pulumi"
+  name=$(jq -r '.services | to_entries[] | select((.value.spec | type) != "object") | .key' <<<"$target_json" | head -n 1)
+  [ -z "$name" ] ||
+    fail "$REL_UNUSABLE" "release $target holds no Swarm spec for $name: restore it through Pulumi (npm run rollback -- --stack $stack --to $target)"
+  local list
+  for list in services secrets configs networks; do
+    engine GET "/$list" >"$scratch/$list.json" || fail 70 "the Docker engine did not answer (nothing changed)"
+  done
+  missing=$(jq -rn --argjson t "$target_json" --slurpfile sv "$scratch/services.json" --slurpfile se "$scratch/secrets.json" \
+    --slurpfile co "$scratch/configs.json" --slurpfile ne "$scratch/networks.json" '
+    ($sv[0] | map(.Spec.Name)) as $services | ($se[0] | map(.ID)) as $secrets | ($co[0] | map(.ID)) as $configs
+    | ($ne[0] | map(.Id)) as $networks
+    | [$t.services | to_entries[] | .key as $n | .value.spec as $s
+       | (if ($services | index($s.Name)) != null then empty else "service \($s.Name) (of \($n))" end),
+         (($s.TaskTemplate.ContainerSpec.Secrets // [])[] | select(.SecretID as $i | $secrets | index($i) == null) | "secret \(.SecretName) (of \($n))"),
+         (($s.TaskTemplate.ContainerSpec.Configs // [])[] | select(.ConfigID as $i | $configs | index($i) == null) | "config \(.ConfigName) (of \($n))"),
+         (($s.TaskTemplate.Networks // [])[] | select(.Target as $i | $networks | index($i) == null) | "network \(.Target) (of \($n))")]
+    | join(", ")')
+  [ -z "$missing" ] ||
+    fail "$REL_UNUSABLE" "release $target cannot be restored from the host: $missing gone (nothing changed). npm run rollback -- --stack $stack --to $target restores it through Pulumi"
+  while IFS=$'\t' read -r name image; do
+    engine GET "/images/$image/json" >/dev/null 2>&1 || absent+=("$(q "$image") (of $name)")
+  done < <(jq -r '.services | to_entries[] | [.key, .value.spec.TaskTemplate.ContainerSpec.Image] | @tsv' <<<"$target_json")
   [ "${#absent[@]}" -eq 0 ] ||
     fail "$REL_IMAGE_MISSING" "release $target cannot be restored: its image is no longer on this engine: $(IFS=,; echo "${absent[*]}") (nothing changed; railyard never pulls or builds on a rollback)"
 }
 
-# The env variable names whose values differ between two specs (names only: values may be secret-like).
-env_changes() {
-  jq -rn --argjson a "$1" --argjson b "$2" '
-    def env(s): (s.TaskTemplate.ContainerSpec.Env // []) | map(capture("^(?<k>[^=]*)=(?<v>.*)$"; "s")) | map({(.k): .v}) | add // {};
-    (env($a)) as $x | (env($b)) as $y | [($x + $y) | keys[] | select($x[.] != $y[.])] | join(" ")'
-}
-
 # plan: per service whose live spec differs from the target's, a line "NAME ID VERSION" in $scratch/plan, and what
-# changes on stderr.
+# changes on stderr (the image, and the names of env variables whose values differ: never a value).
 plan() {
-  local name swarm live spec id version image_from image_to envs
+  local name id version same image_from image_to envs
   : >"$scratch/plan"
-  while read -r name; do
-    swarm=$(jq -r --arg n "$name" '.services[$n].swarm' <<<"$target_json")
-    live=$(engine GET "/services/$swarm") || fail 78 "service $swarm is gone"
-    spec=$(jq -c --arg n "$name" '.services[$n].spec' <<<"$target_json")
-    if [ "$(jq -S -c .Spec <<<"$live")" = "$(jq -S -c . <<<"$spec")" ]; then
+  while IFS=$'\t' read -r name id version same image_from image_to envs; do
+    if [ "$same" = true ]; then
       printf '  %s: already on release %s\n' "$name" "$target" >&2
       continue
     fi
-    id=$(jq -r .ID <<<"$live")
-    version=$(jq -r .Version.Index <<<"$live")
-    image_from=$(jq -r '.Spec.TaskTemplate.ContainerSpec.Image' <<<"$live")
-    image_to=$(jq -r '.TaskTemplate.ContainerSpec.Image' <<<"$spec")
-    envs=$(env_changes "$(jq -c .Spec <<<"$live")" "$spec")
     printf '  %s: %s%s\n' "$name" "$([ "$image_from" = "$image_to" ] && echo "image unchanged" || echo "image $image_from -> $image_to")" \
       "${envs:+; env $envs}" >&2
     printf '%s %s %s\n' "$name" "$id" "$version" >>"$scratch/plan"
-  done < <(target_services)
+  done < <(jq -r --argjson t "$target_json" '
+    def env(s): (s.TaskTemplate.ContainerSpec.Env // []) | map(capture("^(?<k>[^=]*)=(?<v>.*)$"; "s")) | map({(.k): .v}) | add // {};
+    (map({key: .Spec.Name, value: .}) | from_entries) as $live
+    | $t.services | to_entries[] | .key as $n | .value.spec as $s | $live[$s.Name] as $l
+    | (env($l.Spec)) as $x | (env($s)) as $y
+    | [$n, $l.ID, ($l.Version.Index | tostring), ($l.Spec == $s | tostring), $l.Spec.TaskTemplate.ContainerSpec.Image,
+       $s.TaskTemplate.ContainerSpec.Image, ([($x + $y) | keys[] | select($x[.] != $y[.])] | join(" "))] | @tsv' "$scratch/services.json")
 }
 
 confirm() {
@@ -222,7 +218,7 @@ run_gates() {
   gates_from=$(now_s)
   while read -r name; do
     argv=()
-    while read -r word; do argv+=("$(base64 -d <<<"$word")"); done < <(jq -r --arg n "$name" '.services[$n].gate[] | @base64' <<<"$target_json")
+    while IFS= read -r -d '' word; do argv+=("$word"); done < <(jq -j --arg n "$name" '.services[$n].gate[] | ., "\u0000"' <<<"$target_json")
     (
       rc=0
       timeout "$(gate_limit "${argv[@]}")" bash "$railyard_dir/railyard-gate.sh" "${argv[@]}" >"$scratch/gate-$name.log" 2>&1 || rc=$?
