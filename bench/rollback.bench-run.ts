@@ -13,7 +13,6 @@ import { promisify } from "node:util";
 import { afterAll, expect, it } from "vitest";
 import { ROOT, runStack } from "../test/harness";
 import { applyStack, tasks, teardown } from "../test/engine/apply";
-import { bedRecords } from "../test/engine/bedRecords";
 import { EDGE_HTTP_PORT, health, runningImages } from "../test/engine/probe";
 import { CONNECTIONS, load, Phase, table, waitHttp } from "./load";
 import { devStack, docker, imageFor, images, MODE, QUICK, removeContainer } from "./release";
@@ -68,7 +67,6 @@ it("measures the host's fast rollback 2 → 1 under load against seed 002's :rol
   ]) {
     const stack = await runStack("dev", devStack(PREFIX, { ROLLBACK_MARK: mark }));
     await applyStack(stack, imageFor(api));
-    bedRecords(STACK_DIR, stack, imageFor(api));
   }
   expect(await runningImages(API)).toEqual([APP_V2, APP_V2]);
   expect(fs.readFileSync(path.join(STACK_DIR, "releases", "live"), "utf8").trim()).toBe("2");

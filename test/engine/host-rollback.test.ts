@@ -11,7 +11,6 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ConfigMap, ROOT, runStack } from "../harness";
 import { applyStack, tasks, teardown } from "./apply";
-import { bedRecords } from "./bedRecords";
 import { onLocalEngine } from "./probe";
 
 const PREFIX = "ryj";
@@ -35,11 +34,10 @@ function config(mark: string): ConfigMap {
   return plain;
 }
 
-/** A release as `pulumi up` applies it, recorded by the program's own begin/record (bedRecords: what the bed ran). */
+/** A release as `pulumi up` applies it, recorded by the program's own begin/record. */
 async function release(mark: string, image: string): Promise<void> {
   const run = await runStack("dev", config(mark));
   await applyStack(run, () => image);
-  bedRecords(STACK_DIR, run, () => image);
 }
 
 const fastPath = (...args: string[]) =>
