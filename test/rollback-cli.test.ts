@@ -210,10 +210,10 @@ describe("npm run rollback: against the host's release store (local mode)", () =
     fs.writeFileSync(path.join(stackDir, "releases", "live"), "2\n");
     fs.writeFileSync(stackFile, STACK_TEXT);
     fs.rmSync(`${stackFile}.before-rollback`, { force: true });
-    // docker: `image inspect` finds the images listed in bin/present (app:v1 and app:v3).
+    // docker: the engine answers `version`; `image inspect` finds the images listed in bin/present (app:v1 and app:v3).
     fs.mkdirSync(stub, { recursive: true });
     fs.writeFileSync(path.join(stub, "present"), "app:v1\napp:v3\n");
-    fs.writeFileSync(path.join(stub, "docker"), `#!/bin/bash\n[ "$1 $2" = "image inspect" ] && grep -qxF -- "$3" ${stub}/present && exit 0\nexit 1\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(stub, "docker"), `#!/bin/bash\n[ "$1" = version ] && exit 0\n[ "$1 $2" = "image inspect" ] && grep -qxF -- "$3" ${stub}/present && exit 0\nexit 1\n`, { mode: 0o755 });
     process.env.PATH = `${stub}:${saved}`;
     printed = [];
     vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void printed.push(a.join(" ")));
