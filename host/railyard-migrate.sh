@@ -398,6 +398,11 @@ wait_for_job() {
 
 main() {
   parse_args "$@"
+  local stack_dir=${state_dir%/}
+  if declare -F rollback_pending >/dev/null && rollback_pending "${stack_dir%/*}"; then
+    say "a rollback is under way (release store of ${stack_dir%/*}): its migration $job is not run; the database keeps the newer schema"
+    exit 0
+  fi
   trap 'record_failure $?' EXIT
   trap 'interrupted 129' HUP
   trap 'interrupted 130' INT

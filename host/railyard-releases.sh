@@ -205,6 +205,20 @@ lock_refusal() {
     "$(q "${RAILYARD_RELEASE_SCRIPT:-railyard-release.sh}")" "$(q "$rel_stack_dir")" "$rel_stack" >&2
 }
 
+# failed_deploy_lock: status 0 when the lock is a deploy's whose pending release failed (its gate or migration
+# recorded the failure): that deploy's own steps are over, so a rollback may take the lock over.
+failed_deploy_lock() {
+  [ "$(lock_field kind || true)" = deploy ] || return 1
+  [ -n "$(lock_field token || true)" ] || return 1
+  jq -e --arg t "$(lock_field token)" '.token == $t and (.failed | type) == "object"' "$rel_pending" >/dev/null 2>&1
+}
+
+# rollback_pending STACK_DIR: status 0 when the release under way in STACK_DIR is a rollback (begin noted it): its
+# migration jobs are not run (a rollback never runs the older release's migrations against the newer schema).
+rollback_pending() {
+  jq -e '.kind == "rollback" and (.failed == null)' "$1/releases/pending.json" >/dev/null 2>&1
+}
+
 # lock_acquire KIND TOKEN WHO MESSAGE WAIT: takes the lock, or proceeds when TOKEN already holds it; when another
 # holds it, waits up to WAIT seconds for it to be free, then fails (75) naming the holder.
 lock_acquire() {
@@ -212,6 +226,12 @@ lock_acquire() {
   while :; do
     lock_try "$1" "$2" "$3" "$4" && return 0
     [ "$(lock_field token || true)" != "$2" ] || return 0
+    if failed_deploy_lock; then
+      printf '%s: taking over the lock of %s'"'"'s deploy of %s, which failed (%s)\n' "${RAILYARD_SCRIPT:-railyard}" \
+        "$(lock_field who || true)" "$(lock_field at || true)" "$(jq -r '.failed | "\(.step) of \(.service), exit \(.exit)"' "$rel_pending" 2>/dev/null)" >&2
+      lock_drop || true
+      continue
+    fi
     if [ "$SECONDS" -ge "$deadline" ]; then
       lock_refusal
       exit "$REL_LOCKED"
@@ -268,7 +288,7 @@ prune_records() {
   for id in ${ids[@]+"${ids[@]}"}; do
     label=$(docker container inspect --format '{{index .Config.Labels "railyard.keep"}}' "$id" 2>/dev/null) || continue
     if [[ "$kept" == *" $label "* ]] && [ "$(release_json "$label" | jq -r .status 2>/dev/null)" = ok ]; then continue; fi
-    docker rm -f "$id" >/dev/null 2>&1 || true
+    docker rm -f -v "$id" >/dev/null 2>&1 || true
   done
 }
 
@@ -303,7 +323,13 @@ write_failed() {
       failure: {step: $step, service: $service, exit: $exit, reason: $reason}}') || return 1
   write_record "$seq" "$json" || return 1
   audit_line "$who" failed "$seq" "$commit"
-  [ "$(lock_field kind || true)" != deploy ] || lock_drop || true
+  # The deploy's lock stays held: other steps of the same `pulumi up` may still run, and a retry of the same
+  # release (its begin unchanged, so not run again) runs under it. The pending release is marked failed, so a
+  # rollback may take the lock over (lock_acquire); the next begin takes it over anyway.
+  if [ -e "$rel_pending" ]; then
+    write_json "$rel_pending" "$(jq -c --argjson seq "$seq" --arg step "$1" --arg service "$2" --argjson exit "$3" \
+      '. + {failed: {seq: $seq, step: $step, service: $service, exit: $exit}}' "$rel_pending")" || true
+  fi
   printf '%s\n' "$seq"
 }
 
@@ -328,7 +354,8 @@ release_failed() {
       exit 0
     }
     printf '%s: recorded failed release %s of %s (%s of %s, exit %s)\n' "${RAILYARD_SCRIPT:-railyard}" "$rf_seq" "$rel_stack" "$2" "$rf_service" "$4" >&2
-    notify "railyard: release $rf_seq of $rel_stack FAILED at its $2 of $rf_service (exit $4): $rf_reason" 2>/dev/null
+    # In the background: the webhook (up to 15 s) must not hold the failing step past its own timeout.
+    notify "railyard: release $rf_seq of $rel_stack FAILED at its $2 of $rf_service (exit $4): $rf_reason" >/dev/null 2>&1 &
   ) </dev/null || true
   # Always 0: in a caller's EXIT trap under `set -e`, a failing command would replace the caller's exit status.
   return 0

@@ -33,8 +33,9 @@ Puts every service of stack PREFIX back on release N (default: the release befor
      own service back to what ran before and this script fails with the gate's exit code;
   4. records the rollback as a new release (kind host-rollback, with release N's images and configuration),
      writes the audit line, posts the deploy webhook, releases the lock, and prints the `npm run rollback`
-     command that brings Pulumi's state in line (until it runs, a `pulumi up` would deploy the newer release
-     again).
+     command that brings Pulumi's state in line (until it runs, Pulumi's state still holds the newer release: a
+     plain `pulumi up` of its stack file does not see the change, and `pulumi up --refresh` would put the newer
+     release back without the lock, a gate or a record).
 Nothing prints a secret: the plan names env variables that change, never their values.
 
 Arguments: DIR the stack's folder on the host (<dataDir>/<prefix>, an absolute path); PREFIX the stack's
@@ -319,7 +320,7 @@ main() {
   lock_release "$held" || true
   held=""
   echo "$RAILYARD_SCRIPT: $stack runs release $target again (recorded as release $seq, host-rollback)."
-  echo "Pulumi's state still holds release $live: until it is brought in line, a \`pulumi up\` deploys release $live again. From a checkout run:"
+  echo "Pulumi's state still holds release $live: a plain \`pulumi up\` of that stack file does not see this change, and \`pulumi up --refresh\` would put release $live back without the lock, a gate or a record. Bring the state in line from a checkout:"
   echo "  npm run rollback -- --stack $stack --to $target"
   echo "(--stack: the Pulumi stack whose railyard:prefix is $stack; it re-applies release $target's configuration through Pulumi, then commit the stack file it writes.)"
 }

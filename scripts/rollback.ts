@@ -141,7 +141,8 @@ export function migrationWarning(stack: string, target: number, between: { seq: 
   const list = between.map((m) => `release ${m.seq} (${m.services.join(", ")})`).join(", ");
   return [
     `rollback: migrations ran after release ${target}: ${list}.`,
-    `  A rollback does not run them backwards: release ${target}'s images meet the newer schema. If the schema must go back`,
+    `  A rollback runs no migration, neither these backwards nor release ${target}'s own: release ${target}'s images meet the`,
+    `  newer schema. If the schema must go back`,
     `  too, restore the pre-deploy backup taken before the first of them (README: Rolling back the schema;`,
     `  npm run restore -- --stack ${stack} --database <name> --list).`,
   ].join("\n");
@@ -298,15 +299,17 @@ export async function main(argv: string[], root = projectRoot(), deps: Deps = {}
   let code: number;
   // Ctrl-C reaches `pulumi up` (same process group), which stops cleanly; this process waits for it and then
   // releases the lock.
+  // A closed terminal (SIGHUP) or a kill (SIGTERM) waits the same way: the lock is released, then this exits.
   const ignore = () => undefined;
-  process.on("SIGINT", ignore);
+  const signals: NodeJS.Signals[] = ["SIGINT", "SIGHUP", "SIGTERM"];
+  for (const s of signals) process.on(s, ignore);
   try {
     fs.writeFileSync(`${file.file}.before-rollback`, file.text);
     fs.writeFileSync(file.file, rewritten);
     console.error(`rollback: ${cli.stack} to release ${target.seq} (${target.at}, ${target.who}); Pulumi.${cli.stack}.yaml is release ${target.seq}'s now, the previous one is Pulumi.${cli.stack}.yaml.before-rollback`);
     code = await (deps.up ?? defaultUp(root))(cli.stack, upEnv(target.seq, token, process.env.RAILYARD_WHO));
   } finally {
-    process.off("SIGINT", ignore);
+    for (const s of signals) process.off(s, ignore);
     const released = await store(h, ["lock", "release", "--token", token]);
     if (released.code !== 0) console.error(`rollback: the host lock could not be released (exit ${released.code}): npm run lock -- --stack ${cli.stack} --status`);
   }

@@ -142,8 +142,8 @@ describe("railyard-release.sh: begin, record, list, show, live, audit", () => {
     const f = release(dir, ["fail", "--step", "gate", "--service", "api", "--exit", "40", "--reason", "api: crash (exit 1)"]);
     expect(f.status, f.stderr).toBe(0);
     expect(JSON.parse(f.stdout)).toEqual({ seq: 2, at: expect.stringMatching(TIME) });
-    // A failed gate released the deploy lock.
-    expect(release(dir, ["lock", "status"]).stdout).toBe("unlocked\n");
+    // A failed gate keeps the deploy lock (a retry of the same release runs under it); the next deploy takes it over.
+    expect(JSON.parse(release(dir, ["lock", "status"]).stdout)).toMatchObject({ kind: "deploy", token: KEY("b") });
     deploy(dir, KEY("c"), "app:v3", { who: "bob" });
     const table = release(dir, ["list"]).stdout.replace(TIME, "TIME");
     expect(table).toBe(
@@ -386,7 +386,7 @@ describe("release_failed (the gate's and migration's failure paths)", () => {
   const failed = (dir: string, ...args: string[]) =>
     spawnSync("bash", ["-c", `set -euo pipefail; ${LIBS}; RAILYARD_SCRIPT=railyard-gate; release_failed "$@"; echo "status $?"`, "bash", dir, ...args], { encoding: "utf8", env: env(dir) });
 
-  it("records the failure from the pending release, releases the deploy lock, and returns 0", () => {
+  it("records the failure from the pending release, keeps the deploy lock (marked failed), and returns 0", () => {
     const dir = stackDir();
     deploy(dir, KEY("a"), "app:v1");
     expect(begin(dir, KEY("b"), [], "bob").status).toBe(0);
@@ -398,9 +398,45 @@ describe("release_failed (the gate's and migration's failure paths)", () => {
       key: KEY("b"), rollbackOf: null, services: {}, migrated: [], config: null,
       failure: { step: "gate", service: "api", exit: 41, reason: "prod-api: not healthy within 30 attempts" },
     });
-    expect(release(dir, ["lock", "status"]).stdout).toBe("unlocked\n");
+    expect(JSON.parse(release(dir, ["lock", "status"]).stdout)).toMatchObject({ who: "bob", kind: "deploy", token: KEY("b") });
+    expect(JSON.parse(fs.readFileSync(path.join(dir, "releases", "pending.json"), "utf8"))).toMatchObject({ failed: { seq: 2, step: "gate", service: "api", exit: 41 } });
     expect(release(dir, ["live"]).stdout).toBe("1\n");
     expect(audit(dir).split("\n")[1]).toBe("TIME bob prod failed 2 abcd1234");
+    // That deploy's steps are over: a rollback takes its lock over, saying whose it was; a manual lock is not taken over.
+    const taken = release(dir, ["lock", "acquire", "--who", "carol", "--kind", "rollback", "--message", "back to 1", "--token", "t1"]);
+    expect(taken.status, taken.stderr).toBe(0);
+    expect(taken.stderr).toContain("taking over the lock of bob's deploy");
+    expect(taken.stderr).toContain("(gate of api, exit 41)");
+    expect(JSON.parse(release(dir, ["lock", "status"]).stdout)).toMatchObject({ who: "carol", kind: "rollback" });
+    expect(release(dir, ["lock", "acquire", "--who", "dave", "--kind", "manual", "--message", "m", "--token", "t2"]).status).toBe(75);
+  });
+
+  it("a deploy lock whose release did not fail is not taken over by a rollback (75, naming it)", () => {
+    const dir = stackDir();
+    deploy(dir, KEY("a"), "app:v1");
+    expect(begin(dir, KEY("b"), [], "bob").status).toBe(0);
+    const r = release(dir, ["lock", "acquire", "--who", "carol", "--kind", "rollback", "--message", "m", "--token", "t1"]);
+    expect(r.status).toBe(75);
+    expect(r.stderr).toContain("locked by bob");
+  });
+
+  it("a migration under a rollback is not run: the job script exits 0 before it touches the engine", () => {
+    const dir = stackDir();
+    deploy(dir, KEY("a"), "app:v1");
+    deploy(dir, KEY("b"), "app:v2");
+    expect(release(dir, ["begin", "--token", KEY("a"), "--who", "carol", "--commit", "", "--kind", "rollback", "--rollback-of", "1", "--message", "m"]).status).toBe(0);
+    const calls = path.join(dir, "..", "docker.calls");
+    fs.rmSync(calls, { force: true });
+    const migrate = path.join(ROOT, "host", "railyard-migrate.sh");
+    const args = ["--job", "prod-api-migrate", "--timeout", "30", "--stack", "prod", "--state-dir", path.join(dir, "state"), "--", "--network", "prod-net", "app:v1", "alembic upgrade head"];
+    const r = spawnSync("bash", [migrate, ...args], { encoding: "utf8", env: env(dir) });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain("a rollback is under way");
+    expect(fs.existsSync(calls)).toBe(false);
+    // A deploy's migration does run (here it reaches the stand-in docker).
+    expect(begin(dir, KEY("c"), [], "bob").status).toBe(0);
+    spawnSync("bash", [migrate, ...args], { encoding: "utf8", env: env(dir) });
+    expect(fs.readFileSync(calls, "utf8")).not.toBe("");
   });
 
   it("leaves a rollback's lock to its holder, and records '-' without a pending release", () => {

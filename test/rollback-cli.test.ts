@@ -115,7 +115,8 @@ describe("npm run rollback: the list and the migration warning", () => {
     expect(migrationsBetween(records, 5, 2)).toEqual([]);
     expect(migrationWarning("production", 1, migrationsBetween(records, 1, 5))).toBe([
       "rollback: migrations ran after release 1: release 2 (api), release 4 (api, worker).",
-      "  A rollback does not run them backwards: release 1's images meet the newer schema. If the schema must go back",
+      "  A rollback runs no migration, neither these backwards nor release 1's own: release 1's images meet the",
+      "  newer schema. If the schema must go back",
       "  too, restore the pre-deploy backup taken before the first of them (README: Rolling back the schema;",
       "  npm run restore -- --stack production --database <name> --list).",
     ].join("\n"));
