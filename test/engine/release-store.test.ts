@@ -128,8 +128,9 @@ describe("the release store on a real engine", () => {
       status: "failed", kind: "deploy", who: "dana", commit: "feedbeef", key: KEY("e"),
       failure: { step: "migration", service: "api", exit: 30, reason: `${JOB} ended Failed` },
     });
-    // The failure released the deploy lock; the live release is still 4.
-    expect(release(["lock", "status"]).stdout).toBe("unlocked\n");
+    // The failure keeps the deploy's lock (its other steps and a retry run under it), now open to a rollback; the live
+    // release is still 4.
+    expect(JSON.parse(release(["lock", "status"]).stdout)).toMatchObject({ who: "dana", kind: "deploy", token: KEY("e") });
     expect(release(["live"]).stdout).toBe("4\n");
     // A gate for a release the service does not run (and never ran): 43, recorded too.
     const gate = spawnSync("bash", [
@@ -143,5 +144,11 @@ describe("the release store on a real engine", () => {
       "TIME dana ryl failed 6 feedbeef",
       "",
     ]);
+    // The next release takes the failed deploy's lock over and releases it when recorded.
+    const again = release(["begin", "--token", KEY("f"), "--who", "erin", "--commit", "", "--kind", "deploy", "--message", "deploy again"]);
+    expect(again.status, again.stderr).toBe(0);
+    expect(JSON.parse(release(["lock", "status"]).stdout)).toMatchObject({ who: "erin", token: KEY("f") });
+    expect(release(["lock", "release", "--token", KEY("f")]).status).toBe(0);
+    expect(release(["lock", "status"]).stdout).toBe("unlocked\n");
   });
 });

@@ -44,6 +44,8 @@ function stackConfig(greeting: string, image: string): ConfigMap {
         kind: "web",
         image,
         startCommand: "python3 /app/app.py serve",
+        // A migration job per release (it changes nothing here): a rollback must not run it.
+        preDeployCommand: "true",
         port: 8000,
         replicas: 2,
         healthcheck: { path: "/health", interval: "1s", timeout: "2s", retries: 3, startPeriod: "2s" },
@@ -107,6 +109,8 @@ const releaseCli = (...args: string[]) =>
 const auditLines = () => fs.readFileSync(`${STACK_DIR}/audit.log`, "utf8").trim().split("\n").map((l) => l.replace(/^\S+/, "<time>"));
 
 describe("rollback on demand through the program, on a real engine", () => {
+  let secondDeploy: { since: number; until: number } = { since: 0, until: 0 };
+
   beforeAll(async () => {
     for (const [tag, label] of [[V1, "1"], [V2, "2"]]) {
       execFileSync("docker", ["build", "-q", "-t", tag, "-"], { input: `FROM ${images.APP_V1}\nLABEL railyard.test.release=${label}\n` });
@@ -115,7 +119,9 @@ describe("rollback on demand through the program, on a real engine", () => {
     const first = await up();
     expect(first.outcome["api-gate"]).toBe("ok");
     writeStackFile(stackConfig("B", DECLARED_V2));
+    const since = nowSeconds();
     const second = await up();
+    secondDeploy = { since, until: nowSeconds() + 1 };
     expect(second.outcome["api-gate"]).toBe("ok");
   });
 
@@ -135,9 +141,16 @@ describe("rollback on demand through the program, on a real engine", () => {
     expect(await runningTasks()).toEqual([{ image: V2, greeting: "B" }, { image: V2, greeting: "B" }]);
   });
 
-  it("rolls back to release 1: every task runs v1 with config A's env, through the gates, recorded", async () => {
+  it("a deploy runs its migration job (release 2 records it as migrated)", () => {
+    expect(migrationJobsCreated(secondDeploy.since, secondDeploy.until)).toEqual([`${PREFIX}-api-migrate`]);
+    expect(JSON.parse(releaseCli("show", "2"))).toMatchObject({ migrated: ["api"] });
+  });
+
+  it("rolls back to release 1: every task runs v1 with config A's env, through the gates, recorded; no migration job runs", async () => {
+    const since = nowSeconds();
     const code = await rollback(["--stack", STACK], root, { up: async (_stack, env) => exitOf(up(env)) });
     expect(code).toBe(0);
+    expect(migrationJobsCreated(since, nowSeconds() + 1)).toEqual([]);
     expect(last?.actions.api).toBe("update");
     expect(last?.outcome).toMatchObject({ "release-begin": "ok", "api-gate": "ok", "release-record": "ok" });
     expect(await runningTasks()).toEqual([{ image: V1, greeting: "A" }, { image: V1, greeting: "A" }]);
@@ -193,6 +206,18 @@ describe("rollback on demand through the program, on a real engine", () => {
     ]);
   });
 });
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/** The migration jobs (Swarm services) created on the engine between two times (from the engine's own events). */
+function migrationJobsCreated(since: number, until: number): string[] {
+  const out = execFileSync(
+    "docker",
+    ["events", "--since", String(since), "--until", String(until), "--filter", "type=service", "--filter", "event=create", "--format", "{{.Actor.Attributes.name}}"],
+    { encoding: "utf8" },
+  );
+  return out.split("\n").filter((n) => n === `${PREFIX}-api-migrate`);
+}
 
 async function exitOf(p: Promise<unknown>): Promise<number> {
   try {
