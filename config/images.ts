@@ -88,3 +88,22 @@ export function imageBuildProblems(images: ImageBuilds, services: Record<string,
   }
   return out;
 }
+
+/**
+ * `railyard:deploy.promoteFrom`: the stack whose tested digests this stack deploys instead of building (production
+ * promotes staging's: develop's deploy commits them into Pulumi.staging.yaml, and develop is merged into main).
+ */
+export const promoteFromSchema = z
+  .string({ error: "expected a stack name such as staging" })
+  .regex(/^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/, { error: "expected a stack name such as staging" });
+
+/** A stack promotes from another stack, not from itself, and then builds nothing of its own. */
+export function promotionProblems(stack: string | undefined, promoteFrom: string | undefined, images: ImageBuilds | undefined): ConfigProblem[] {
+  if (promoteFrom === undefined) return [];
+  const at = ["deploy", "promoteFrom"];
+  if (promoteFrom === stack) return [{ path: at, expected: "another stack's name (the stack whose tested images this one deploys)", got: `${describe(promoteFrom)}, this stack itself` }];
+  if (images !== undefined && Object.keys(images).length > 0) {
+    return [{ path: at, expected: "no railyard:deploy.images beside it (a promoted stack deploys the source's digests and builds nothing)", got: `${describe(promoteFrom)} with deploy.images set` }];
+  }
+  return [];
+}

@@ -1,5 +1,5 @@
 import { describe as group, expect, it } from "vitest";
-import { buildSchema, imageBuildProblems, imageBuildsSchema, imageRepository, isRepository } from "../config/images";
+import { buildSchema, imageBuildProblems, imageBuildsSchema, imageRepository, isRepository, promoteFromSchema, promotionProblems } from "../config/images";
 import { formatProblem } from "../config/problems";
 
 const services = {
@@ -94,5 +94,23 @@ group("imageBuildProblems", () => {
   it("says so when no service names an image", () => {
     const [p] = imageBuildProblems({ "ghcr.io/x/y": { context: "." } }, { built: {} });
     expect(p.expected).toContain("no service names an image");
+  });
+});
+
+group("promoteFrom", () => {
+  it("takes a stack name", () => {
+    expect(promoteFromSchema.parse("staging")).toBe("staging");
+    expect(promoteFromSchema.safeParse("Staging").success).toBe(false);
+    expect(promoteFromSchema.safeParse("../x").success).toBe(false);
+  });
+  it("refuses the stack itself and images beside it, naming the key", () => {
+    expect(promotionProblems("production", undefined, { "ghcr.io/x/y": { context: "." } })).toEqual([]);
+    expect(promotionProblems("production", "staging", undefined)).toEqual([]);
+    expect(promotionProblems("production", "production", undefined).map(formatProblem)).toEqual([
+      'railyard:deploy.promoteFrom: expected another stack\'s name (the stack whose tested images this one deploys), got "production", this stack itself',
+    ]);
+    expect(promotionProblems("production", "staging", { "ghcr.io/x/y": { context: "." } }).map(formatProblem)[0]).toContain(
+      "railyard:deploy.promoteFrom: expected no railyard:deploy.images beside it",
+    );
   });
 });
