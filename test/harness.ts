@@ -23,6 +23,9 @@ export interface Captured {
   aliases?: string[];
   /** Whether a replacement deletes the old resource first. */
   deleteBeforeReplace?: boolean;
+  /** Resource options a policy pack or a reviewer asks about: protect, and retainOnDelete (no analyzer sees it). */
+  protect?: boolean;
+  retainOnDelete?: boolean;
   /** Set once the mock monitor saw the registration (inputs are final). */
   registered: boolean;
 }
@@ -174,6 +177,8 @@ export async function runStack(stack: string, plain: ConfigMap, secret: ConfigMa
         parent,
         aliases,
         deleteBeforeReplace: (t.opts as pulumi.CustomResourceOptions).deleteBeforeReplace,
+        protect: t.opts.protect,
+        retainOnDelete: t.opts.retainOnDelete,
         registered: false,
       };
       resources.push(entry);
