@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { policies } from "../policy/policies";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { Captured, ConfigMap, isSecretValue, reveal, ROOT, runStack, stackFile, testSecrets } from "./harness";
 import { analyze, Analysis, analyzeWith, PackConfig, packConfig, ServedPack, servePack, UNKNOWN } from "./policyAnalyzer";
@@ -196,6 +197,16 @@ describe("one planted violation at a time on production's graph: caught, mandato
 
   it("every policy of the pack has a planted violation", () => {
     expect(new Set(PLANTS.map((p) => p.policy))).toEqual(new Set(policies.map((p) => p.name)));
+  });
+
+  it("the README quotes these counts and lists every policy (no figure can rot)", () => {
+    const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Policy pack"), readme.indexOf("\n## ", readme.indexOf("## Policy pack") + 1));
+    const policed = new Set(PLANTS.map((p) => p.policy)).size;
+    expect(section).toContain(`policy pack: ${PLANTS.length} of ${PLANTS.length} planted violations caught, by ${policed} of ${policies.length} policies`);
+    expect(section).toContain(`then ${PLANTS.length} violations are planted`);
+    expect(section).toContain(`it announces its ${policies.length} policies`);
+    for (const p of policies) expect(section).toContain(`| \`${p.name}\` |`);
   });
 
   it("a violation never shows the secret it found", async () => {
