@@ -13,7 +13,8 @@ Sets up what the tests need when it is missing, then runs them:
      engine tests docker.io (dockerd) and debootstrap;
      installed with apt-get when run as root on Debian, else it stops and names the packages;
   2. node_modules: npm ci when it is missing;
-  3. tsc --noEmit, shellcheck (npm run lint:shell), the unit tests (vitest), the real-engine tests
+  3. tsc --noEmit, shellcheck (npm run lint:shell), actionlint over the GitHub workflows (npm run
+     lint:workflows), the unit tests (vitest), the real-engine tests
      (npm run test:engine; they start dockerd themselves when no engine answers and need root).
 --prereqs-only stops after 1 and 2.
 
@@ -67,5 +68,6 @@ ensure_node_modules
 
 npm run --silent typecheck
 npm run --silent lint:shell
+npm run --silent lint:workflows
 npx vitest run
 npm run --silent test:engine

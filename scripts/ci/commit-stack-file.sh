@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # CI: commits the stack file a deploy pinned (scripts/ci/set-images.ts) back to the branch it deployed, so previews
 # and laptops see the digests that run. Only that file is committed, with [skip ci]. When the branch moved meanwhile
-# the commit is rebased onto it and pushed again; where both changed the same lines the deployed file's lines win
-# (they are what runs now).
+# the commit is rebased onto it and pushed again; where both changed the same lines (or neighbouring ones: one hunk)
+# the deployed file's lines win, since they are what runs now; changes elsewhere in the file are kept.
 set -euo pipefail
 me="commit-stack-file"
 

@@ -47,6 +47,7 @@ main() {
     local read_ok=0
     pulumi config get railyard:sshPrivateKey --stack "$stack" >/dev/null 2>&1 && read_ok=1
     kill "$pid" 2>/dev/null || true
+    rm -f "$sock"
     [ "$read_ok" -eq 1 ] || die 4 "could not read railyard:sshPrivateKey of $stack: set it with pulumi config set --secret railyard:sshPrivateKey --stack $stack < key"
     die 5 "ssh-add refused railyard:sshPrivateKey of $stack (not an unencrypted private key?)"
   fi
