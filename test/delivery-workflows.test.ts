@@ -77,16 +77,17 @@ describe("the workflows' invariants", () => {
     }
   });
 
-  it("preview: every pull request, both stacks previewed, production under the policy pack, one edited comment", () => {
+  it("preview: every pull request, both stacks previewed under the policy pack, one edited comment", () => {
     const w = wf("preview.yml");
     expect(Object.keys(w.on)).toEqual(["pull_request"]);
     const steps = w.jobs.preview.steps;
     const previews = steps.filter((s) => s.uses?.startsWith("pulumi/actions@"));
     expect(previews.map((s) => [s.id, s.with?.command, s.with?.["stack-name"]])).toEqual([["staging", "preview", "staging"], ["production", "preview", "production"]]);
-    const prod = previews[1].with ?? {};
-    expect([prod.policyPacks, prod.policyPackConfigs]).toEqual(["policy", "policy/config/production.json"]);
+    for (const p of previews) {
+      expect([p.with?.policyPacks, p.with?.policyPackConfigs]).toEqual(["policy", `policy/config/${p.id}.json`]);
+      expect(fs.existsSync(path.join(ROOT, String(p.with?.policyPackConfigs)))).toBe(true);
+    }
     expect(fs.existsSync(path.join(ROOT, "policy", "PulumiPolicy.yaml"))).toBe(true);
-    expect(fs.existsSync(path.join(ROOT, String(prod.policyPackConfigs)))).toBe(true);
     const compose = steps.find((s) => s.run?.includes("scripts/ci/pr-comment.ts"));
     expect(compose?.run).toContain('--stacks staging,production --out "$RUNNER_TEMP/preview.md"');
     expect(compose?.env).toMatchObject({ RAILYARD_PLAN_STAGING: "${{ steps.staging.outputs.output }}", RAILYARD_PLAN_PRODUCTION: "${{ steps.production.outputs.output }}" });
