@@ -39,6 +39,16 @@ describe("the workflows' invariants", () => {
     });
   });
 
+  it("hand the state backend's secrets only to the jobs that run pulumi", () => {
+    for (const [n, w] of all()) {
+      expect(JSON.stringify(w.env ?? {}), n).not.toContain("secrets.");
+      for (const [id, j] of Object.entries(w.jobs)) {
+        const runsPulumi = j.steps.some((s) => s.uses?.startsWith("pulumi/actions@"));
+        expect(JSON.stringify(j.env ?? {}).includes("secrets.PULUMI_"), `${n} ${id}`).toBe(runsPulumi);
+      }
+    }
+  });
+
   it("pin every action to a commit, with its version beside it", () => {
     for (const n of NAMES) {
       const lines = text(n).split("\n").filter((l) => /^\s*(?:-\s+)?uses:/.test(l));
