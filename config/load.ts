@@ -7,13 +7,15 @@ import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
 import { z } from "zod";
 import { BackupPlan, backupProblems, planBackups } from "./backups";
 import { EdgePlan, planEdge } from "./edge";
+import { imageBuildProblems, ImageBuilds, promotionProblems } from "./images";
 import type { ServiceEnvPlan } from "./env";
 import { DatabaseNames, databaseNames, EdgeNames, edgeNames, networkName, ServiceNames, serviceNames } from "./names";
 import { ConfigProblem, describe, problemsFromZod, RailyardConfigError } from "./problems";
 import { DatabaseConfig, databaseSchema, HostConfig, NOT_PROTOTYPE_KEY, ParsedStack, serviceSchema, ServiceConfig, stackSchema, TOP_LEVEL_KEYS } from "./schema";
 import { semanticProblems } from "./semantics";
 import { databasePasswordProblems } from "./passwords";
-import { webhookSecretProblems } from "./webhook";
+import type { RegistryConfig } from "./registry";
+import { namedSecretProblem, webhookSecretProblems } from "./webhook";
 
 export type Environment = ParsedStack["environment"];
 
@@ -28,6 +30,10 @@ export interface DeploySettings {
   releasesKept: number;
   /** The railyard:secrets entry holding the deploy webhook's URL (its name, not its value). */
   webhookSecret?: string;
+  /** What CI builds and pushes, by image repository (railyard:deploy.images); absent when not set. */
+  images?: ImageBuilds;
+  /** The stack whose tested digests this one deploys instead of building (railyard:deploy.promoteFrom). */
+  promoteFrom?: string;
 }
 
 export interface StackConfig {
@@ -54,6 +60,8 @@ export interface StackConfig {
   names: StackNames;
   /** Dumps to an S3 bucket on schedules, and restore drills; undefined when railyard:backups is not set. */
   backups?: BackupPlan;
+  /** The private registry the host pulls from (railyard:registry); undefined when not set. */
+  registry?: RegistryConfig;
 }
 
 export interface StackNames {
@@ -194,6 +202,8 @@ function deployDefaults(environment: Environment, d: ParsedStack["deploy"]): Dep
     migrationTimeout: d.migrationTimeout,
     releasesKept: d.releasesKept,
     ...(d.webhookSecret === undefined ? {} : { webhookSecret: d.webhookSecret }),
+    ...(d.images === undefined ? {} : { images: d.images }),
+    ...(d.promoteFrom === undefined ? {} : { promoteFrom: d.promoteFrom }),
   };
 }
 
@@ -247,6 +257,7 @@ export function loadStackConfig(stack: string = pulumi.getStack()): StackConfig 
   const services = parseEntries("services", refused.has("services") ? undefined : raw.services, serviceSchema, problems);
   const databases = parseEntries("databases", refused.has("databases") ? undefined : raw.databases, databaseSchema, problems);
   const backups = parseKept("backups", shape.backups);
+  const registry = refused.has("registry") ? undefined : parseRegistry(raw.registry, problems);
 
   const semantic = semanticProblems({
     environment,
@@ -269,6 +280,12 @@ export function loadStackConfig(stack: string = pulumi.getStack()): StackConfig 
   if (backups !== undefined) problems.push(...backupProblems(backups, databases.names, databases.parsed, secrets));
   if (deploy?.webhookSecret !== undefined && secrets !== undefined) {
     problems.push(...webhookSecretProblems(["deploy", "webhookSecret"], deploy.webhookSecret, secrets));
+  }
+  if (deploy?.images !== undefined) problems.push(...imageBuildProblems(deploy.images, services.parsed));
+  if (deploy !== undefined) problems.push(...promotionProblems(stack, deploy.promoteFrom, deploy.images));
+  if (registry !== undefined && secrets !== undefined) {
+    const problem = namedSecretProblem(["registry", "passwordSecret"], registry.passwordSecret, secrets);
+    if (problem) problems.push(problem);
   }
 
   if (problems.length > 0 || !environment || !prefix || !host || !logs || !deploy || !edge || !secrets || !semantic.env) {
@@ -295,7 +312,29 @@ export function loadStackConfig(stack: string = pulumi.getStack()): StackConfig 
       edge: edgeNames(prefix),
     },
     backups: backups && planBackups(backups, databases.parsed, secretOutputs),
+    registry: registry && { server: registry.server, username: registry.username, password: secretOutputs[registry.passwordSecret] },
   };
+}
+
+/**
+ * railyard:registry. A registry password never shows in a problem: a `password` key, or a passwordSecret that is
+ * no secret's name (the token pasted in place of its name), is reported without its value.
+ */
+function parseRegistry(value: unknown, problems: ConfigProblem[]): ParsedStack["registry"] {
+  const found: ConfigProblem[] = [];
+  const parsed = parseInto(stackSchema.shape.registry, value, ["registry"], found);
+  const hint = "pulumi config set --secret --path 'railyard:secrets.REGISTRY_TOKEN' <token>, and passwordSecret: REGISTRY_TOKEN";
+  for (const problem of found) {
+    const key = problem.path.slice(1).join(".");
+    if (key === "password") {
+      problems.push({ path: problem.path, expected: `no password in plain config (${hint})`, got: "a plain value (hidden)" });
+    } else if (key === "passwordSecret" && typeof (value as Record<string, unknown>).passwordSecret === "string") {
+      problems.push({ ...problem, expected: `the name of an entry of railyard:secrets (${hint})`, got: "a value that is no secret's name (hidden: it may be the token itself)" });
+    } else {
+      problems.push(problem);
+    }
+  }
+  return parsed;
 }
 
 function defaultEnvironment(stack: string): string | undefined {

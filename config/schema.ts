@@ -7,7 +7,9 @@ import { z } from "zod";
 import { ENGINES } from "../databases";
 import { DURATION_PATTERN, durationMs, goDuration, MEMORY_PATTERN, memoryBytes } from "../lib/units";
 import { cronToOnCalendar } from "../lib/cron";
+import { imageBuildsSchema, promoteFromSchema } from "./images";
 import * as p from "./patterns";
+import { DOCKER_HUB_HOSTS, isRegistryServer, REGISTRY_USER } from "./registry";
 
 /** A duration in the form the Docker provider reads back ("60s" is "1m", "1500ms" is "1.5s"), so a declared one never differs from it. */
 const canonical = (d: string) => goDuration(durationMs(d));
@@ -343,8 +345,39 @@ export const deploySchema = z
     }).default(10),
     /** An entry of railyard:secrets holding an https webhook URL that hears of every deploy, rollback and failed release. */
     webhookSecret: secretRef("DEPLOY_WEBHOOK_URL").optional(),
+    /** What CI builds and pushes, by image repository (config/images.ts). @default none */
+    images: imageBuildsSchema.optional(),
+    /** The stack whose tested digests this one deploys instead of building (production: staging). @default none */
+    promoteFrom: promoteFromSchema.optional(),
   })
   .default({ backupRetention: 5, healthCheckInterval: "5s", migrationTimeout: "5m", releasesKept: 10 });
+/**
+ * The private registry the host pulls from (config/registry.ts): its credentials go only to pulls of images on
+ * `server`. The password is an entry of railyard:secrets, never plain config.
+ */
+export const registrySchema = z.strictObject({
+  /** host[:port] as images name it, lower-case, no scheme or path. @default "ghcr.io" */
+  server: z
+    .string({ error: "expected a registry host such as ghcr.io or registry.example.com:5000" })
+    .max(260, { error: "expected a registry host of at most 260 characters", abort: true })
+    .refine(isRegistryServer, {
+      error: "expected a lower-case registry host with a dot, a port or localhost (ghcr.io, registry.example.com:5000), no scheme, path or user",
+      abort: true,
+    })
+    .refine((s) => !DOCKER_HUB_HOSTS.includes(s), {
+      error: "expected a registry other than Docker Hub (its images carry no registry name, so railyard never sends them credentials)",
+    })
+    .default("ghcr.io"),
+  /** The registry user (GHCR: the GitHub user or bot the token belongs to). */
+  username: z.string({ error: "expected a registry user name" }).regex(REGISTRY_USER, {
+    error: "expected a registry user name (letters, digits and . _ @ + $ -, at most 128, no : or space)",
+  }),
+  /** An entry of railyard:secrets holding the password or token (GHCR: a token with read:packages). */
+  passwordSecret: z
+    .string({ error: "expected the name of an entry of railyard:secrets holding the token, such as REGISTRY_TOKEN" })
+    .regex(p.SECRET_NAME, { error: "expected a secret name such as REGISTRY_TOKEN" }),
+});
+export type RegistrySettings = z.output<typeof registrySchema>;
 /** An access key pair of an existing bucket's provider, as two entries of railyard:secrets. */
 const keyPairSchema = (example: string) =>
   z.strictObject({
@@ -537,6 +570,7 @@ export const stackSchema = z.strictObject({
   services: z.record(resourceName, serviceSchema, { error: "expected a map of service names to services" }).default({}),
   databases: z.record(resourceName, databaseSchema, { error: "expected a map of database names to databases" }).default({}),
   backups: backupsSchema.optional(),
+  registry: registrySchema.optional(),
   secrets: z
     .record(ownKey(z.string().regex(p.SECRET_NAME, { error: "expected a secret name such as SECRET_KEY", abort: true })), noNul("secret value", 65536))
     .default({}),
