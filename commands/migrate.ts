@@ -32,6 +32,11 @@ export interface MigrationJob {
   /** Where the script keeps its per-job lock and its guardian's log on the host: `<stackDir>/state`. */
   stateDir: string;
   labels: Record<string, string>;
+  /**
+   * The private registry the image is on (config/registry.ts registryFor): its password goes on the command's
+   * stdin (migrationStdin), never on this line.
+   */
+  registry?: { server: string; username: string };
 }
 
 /** `docker service create` arguments for the job (after railyard-migrate.sh's `--`). */
@@ -68,7 +73,13 @@ export function migrateCommand(scriptPath: string, j: MigrationJob): string {
     "--stack", j.stack,
     "--state-dir", j.stateDir,
     ...j.pause.flatMap((p) => ["--pause", p.service]),
+    ...(j.registry ? ["--registry", j.registry.server, "--registry-user", j.registry.username] : []),
     "--",
     ...migrationJobArgs(j),
   ]);
+}
+
+/** The migration command's stdin when its image is on the private registry: the password, one line. */
+export function migrationStdin(password: string): string {
+  return `${password}\n`;
 }

@@ -10,6 +10,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { BootstrapArgs, bootstrapFromFile, bootstrapFromStdin, networkIdCommand } from "../commands/bootstrap";
+import type { RegistryConfig } from "../config/registry";
 import type { HostConfig } from "../config/schema";
 import { dockerSshHost, knownHostsLine, sshOptions, writeSshFiles } from "../lib/sshFiles";
 
@@ -51,6 +52,8 @@ export interface HostArgs {
   privateKey?: pulumi.Input<string>;
   /** Name of the stack's attachable overlay network, created by the bootstrap. */
   network: string;
+  /** The private registry the host pulls from (railyard:registry), if any. */
+  registry?: RegistryConfig;
 }
 
 export class Host extends pulumi.ComponentResource {
@@ -71,10 +74,13 @@ export class Host extends pulumi.ComponentResource {
   readonly connection?: command.types.input.remote.ConnectionArgs;
   /** What a command calling a host script must wait for: the bootstrap and the scripts' upload. */
   readonly scriptsReady: pulumi.Resource[];
+  /** The private registry: the provider sends its credentials with pulls from it, migration jobs get them on stdin. */
+  readonly registry?: RegistryConfig;
 
   constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("railyard:index:Host", name, {}, opts);
     this.network = args.network;
+    this.registry = args.registry;
     this.stackDir = `${args.target.dataDir}/${args.stack}`;
     const bootstrap: BootstrapArgs = {
       stack: args.stack,
@@ -85,11 +91,11 @@ export class Host extends pulumi.ComponentResource {
     if (args.target.mode === "ssh") {
       if (args.privateKey === undefined) throw new Error(`railyard: host ${name} needs privateKey for ssh`);
       this.connection = sshConnection(args.target, args.privateKey);
-      this.provider = sshProvider(name, this, args.stack, args.target, args.privateKey);
+      this.provider = sshProvider(name, this, args.stack, args.target, args.privateKey, args.registry);
       this.ready = remoteBootstrap(name, this, this.connection, bootstrap);
       this.scriptsReady = [this.ready, ...uploadScripts(name, this, this.connection, this.stackDir, this.ready)];
     } else {
-      this.provider = new docker.Provider(`${name}-docker`, { host: localDockerHost(process.env) }, { parent: this });
+      this.provider = new docker.Provider(`${name}-docker`, { host: localDockerHost(process.env), ...registryAuth(args.registry) }, { parent: this });
       this.ready = localBootstrap(name, this, bootstrap);
       this.scriptsReady = [this.ready];
     }
@@ -179,13 +185,30 @@ function sshConnection(t: SshTarget, privateKey: pulumi.Input<string>): command.
   };
 }
 
-function sshProvider(name: string, parent: Host, stack: string, t: SshTarget, privateKey: pulumi.Input<string>): docker.Provider {
+/**
+ * The provider's credentials for the registry. It sends them with a service's create and update only when the
+ * service's image is on that registry (kreuzwerker v4 fromRegistryAuth: the image's host equals the address), with
+ * RemoteImage pulls from it, and with builds.
+ */
+export function registryAuth(registry: RegistryConfig | undefined): Pick<docker.ProviderArgs, "registryAuth"> {
+  if (registry === undefined) return {};
+  return { registryAuth: [{ address: registry.server, username: registry.username, password: pulumi.secret(registry.password) }] };
+}
+
+function sshProvider(
+  name: string,
+  parent: Host,
+  stack: string,
+  t: SshTarget,
+  privateKey: pulumi.Input<string>,
+  registry: RegistryConfig | undefined,
+): docker.Provider {
   const files = pulumi
     .output(privateKey)
     .apply((key) => writeSshFiles(stack, key, t.hostKey ? knownHostsLine(t.address, t.port, t.hostKey) : undefined));
   return new docker.Provider(
     `${name}-docker`,
-    { host: dockerSshHost(t.user, t.address, t.port), sshOpts: files.apply(sshOptions) },
+    { host: dockerSshHost(t.user, t.address, t.port), sshOpts: files.apply(sshOptions), ...registryAuth(registry) },
     { parent },
   );
 }

@@ -11,9 +11,10 @@ import { createHash } from "node:crypto";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { commandHealthcheck, envSecretFile, httpHealthcheck, startCommand } from "../commands/container";
-import { migrateCommand } from "../commands/migrate";
+import { migrateCommand, migrationStdin } from "../commands/migrate";
 import type { EnvVar, ServiceEnvPlan } from "../config/env";
 import type { ServiceNames } from "../config/names";
+import { registryFor } from "../config/registry";
 import type { ServiceConfig } from "../config/schema";
 import { fixedName, LogSettings, logDriver, railyardLabels, resourceLimits, secretFile, serviceImage, swarmSecret } from "../lib/swarmSpec";
 import { durationMs, goDuration } from "../lib/units";
@@ -128,6 +129,10 @@ function migrationJob(
   secretVars: string[],
   opts: pulumi.CustomResourceOptions,
 ): pulumi.CustomResource {
+  const onRegistry = (img: string) => {
+    const r = registryFor(img, args.host.registry);
+    return r && { server: r.server, username: r.username };
+  };
   const files = secrets.map((s) => pulumi.all([s.secretName, s.fileName]).apply(([n, f]) => ({ name: n ?? "", file: f })));
   const create = pulumi.all([image, pulumi.output(env), pulumi.all(files)]).apply(([img, plainEnv, secretFiles]) =>
     migrateCommand(args.host.scriptPath("railyard-migrate.sh"), {
@@ -143,9 +148,13 @@ function migrationJob(
       pause: args.pause,
       stateDir: `${args.host.stackDir}/state`,
       labels: { "railyard.stack": args.stack, "railyard.role": "migration", "railyard.name": name },
+      registry: onRegistry(img),
     }),
   );
-  return args.host.run(`${name}-migrate`, { create, triggers: [image] }, opts);
+  // The registry's password reaches the job's pull over stdin only (a secret in the state, never on the line).
+  const registry = args.host.registry;
+  const stdin = registry && pulumi.all([image, registry.password]).apply(([img, pw]) => (onRegistry(img) ? migrationStdin(pw) : ""));
+  return args.host.run(`${name}-migrate`, { create, triggers: [image], ...(stdin === undefined ? {} : { stdin }) }, opts);
 }
 
 /** Joins an env var's parts: literal text, database variables and app secrets. */

@@ -26,13 +26,18 @@ RESTORE_WAIT_S=60   # restored services' tasks running again
 usage() {
   cat <<'USAGE'
 Usage: railyard-migrate.sh --job NAME --timeout SECONDS --state-dir DIR [--stack STACK] [--pause SERVICE]...
-                           [--log-lines N] -- ARGS...
+                           [--registry SERVER --registry-user USER] [--log-lines N] -- ARGS...
 
 Runs `docker service create --mode replicated-job --restart-condition none --init --name NAME
 --label railyard.job=migration ARGS...` (ARGS: the network, env, secrets, image and command of the release, as
 railyard builds them), waits until its one task completes (SECONDS count the job alone), prints the job's output,
 and removes the job and its container (Swarm neither stops a removed job's task nor removes its container).
 Swarm jobs get the service's Swarm secrets, which a plain `docker run` cannot.
+
+With --registry SERVER --registry-user USER (the image is on a private registry), the password or token is read
+from the first line of stdin (never an argument or an environment variable), given to `docker login
+--password-stdin` in a private temporary DOCKER_CONFIG (a 0700 folder removed on every exit), and the job is
+created with --with-registry-auth, so Swarm pulls the image with it.
 A service named NAME left by an earlier run (it carries railyard.job=migration) is removed first, its container
 stopped and removed; any other service named NAME is left alone and the script fails (33) before anything changes.
 
@@ -55,8 +60,9 @@ then pauses and migrates as usual: a service still paused by NAME keeps its reco
 job that is no longer running is taken over with that job's recorded count (never restored to 0).
 
 Arguments: NAME, STACK and SERVICE are Swarm service names (lower-case letters, digits and inner hyphens, at most
-63 characters, starting with a letter); SECONDS 1 to 999999; N 1 to 9999; DIR an absolute path (created when
-missing; railyard passes <dataDir>/<stack>/state).
+63 characters, starting with a letter); SECONDS 1 to 999999; N 1 to 9999; SERVER a registry host[:port]
+(lower-case, no scheme or path); USER letters, digits and . _ @ + $ - (at most 128); the password 1 to 4096
+printable characters without spaces; DIR an absolute path (created when missing; railyard passes <dataDir>/<stack>/state).
 
 Exit codes:
   0   the job completed (exit 0)
@@ -72,11 +78,13 @@ Exit codes:
       changed)
   37  a paused service's tasks did not stop within its stop grace period + 30 s: the job did not run, the
       services are restored
+  38  the registry refused the login (wrong user or token, or it did not answer): nothing is changed
   129, 130, 143  the run got HUP, INT or TERM: it stops at once and its guardian restores and removes (see Faults)
 USAGE
 }
 
 job="" timeout_s="" stack="" state_dir="" log_lines=30 pause=() job_args=()
+registry_server="" registry_user="" registry_password="" registry_config=""
 
 parse_args() {
   local value
@@ -88,6 +96,8 @@ parse_args() {
       --state-dir) opt_value state_dir "$@"; shift 2 ;;
       --pause) opt_value value "$@"; pause+=("$value"); shift 2 ;;
       --log-lines) opt_value log_lines "$@"; shift 2 ;;
+      --registry) opt_value registry_server "$@"; shift 2 ;;
+      --registry-user) opt_value registry_user "$@"; shift 2 ;;
       -h|--help) usage; exit 0 ;;
       --) shift; break ;;
       *) unknown_argument "$1" ;;
@@ -103,6 +113,55 @@ parse_args() {
   for value in ${pause[@]+"${pause[@]}"}; do
     check --pause "$value" "a Swarm service name" is_name
   done
+  if [ -n "$registry_server$registry_user" ]; then
+    check --registry "$registry_server" "a registry host[:port] (lower-case, no scheme or path)" is_registry
+    check --registry-user "$registry_user" "a registry user (letters, digits and . _ @ + \$ -, at most 128)" \
+      matches '^[A-Za-z0-9][A-Za-z0-9._@+$-]{0,127}$'
+    read_registry_password
+  fi
+}
+
+# is_registry VALUE: host[:port] as an image reference names a registry: lower-case labels, a port 1-65535.
+is_registry() {
+  local host=${1%:*} port=
+  [ "$host" = "$1" ] || port=${1##*:}
+  [ -z "$port" ] || is_port "$port" || return 1
+  is_domain "$host"
+}
+
+# The registry password: the first line of stdin, read with the shell's own `read` (no process gets it as an
+# argument). Checked before anything runs; never printed.
+read_registry_password() {
+  IFS= read -r registry_password || [ -n "$registry_password" ] ||
+    fail 2 "--registry needs the password or token on the first line of stdin (nothing is changed)"
+  [[ ${#registry_password} -le 4096 && $registry_password =~ ^[[:graph:]]+$ ]] ||
+    fail 2 "the registry password on stdin must be 1 to 4096 printable characters without spaces (value hidden; nothing is changed)"
+}
+
+# Logs in to the registry in a private temporary DOCKER_CONFIG (0700, removed on every exit): the password goes to
+# `docker login` on its stdin. Exit 38 when the registry refuses (nothing is changed yet).
+registry_login() {
+  [ -n "$registry_server" ] || return 0
+  registry_config=$(umask 077 && mktemp -d "${TMPDIR:-/tmp}/railyard-registry.XXXXXX") ||
+    fail 38 "cannot make a private folder for the registry login (nothing is changed)"
+  chmod 700 "$registry_config"
+  local out
+  if ! out=$(printf '%s\n' "$registry_password" |
+    DOCKER_CONFIG=$registry_config docker login --username "$registry_user" --password-stdin "$registry_server" 2>&1); then
+    fail 38 "the registry $registry_server refused the login of $(q "$registry_user"): $(q "${out//"$registry_password"/<hidden>}") (nothing is changed)"
+  fi
+  say "logged in to $registry_server as $registry_user (a private DOCKER_CONFIG, removed on exit)"
+}
+
+# with_registry COMMAND...: COMMAND with the login's DOCKER_CONFIG, when there is one.
+with_registry() {
+  if [ -n "$registry_config" ]; then DOCKER_CONFIG=$registry_config "$@"; else "$@"; fi
+}
+
+# shellcheck disable=SC2317  # called by the exit paths
+drop_registry_config() {
+  [ -z "$registry_config" ] || rm -rf "$registry_config"
+  registry_config=""
 }
 
 say() { echo "railyard-migrate: $*" >&2; }
@@ -311,6 +370,7 @@ paused=() restored=()
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
   local code=$?
+  drop_registry_config
   remove_job "$job_id"
   local entry id n name failed=()
   for entry in ${paused[@]+"${paused[@]}"}; do
@@ -340,6 +400,7 @@ record_failure() {
 # shellcheck disable=SC2317  # called by the traps
 interrupted() {
   trap - EXIT
+  drop_registry_config
   exit "$1"
 }
 
@@ -403,13 +464,14 @@ main() {
     say "a rollback is under way (release store of ${stack_dir%/*}): its migration $job is not run; the database keeps the newer schema"
     exit 0
   fi
-  trap 'record_failure $?' EXIT
+  trap 'code=$?; drop_registry_config; record_failure "$code"' EXIT
   trap 'interrupted 129' HUP
   trap 'interrupted 130' INT
   trap 'interrupted 143' TERM
   lock_and_guard
   check_pauses
   check_job_name
+  registry_login
   start_guardian
   trap cleanup EXIT
   if [ -n "$stale_job" ] || [ -n "$(docker ps -aq --filter "label=com.docker.swarm.service.name=$job" 2>/dev/null || true)" ]; then
@@ -421,9 +483,13 @@ main() {
   for entry in ${to_pause[@]+"${to_pause[@]}"}; do keep+="${entry%% *} "; done
   mapfile -t restored < <(restore_paused_by "$job" "$keep" || true)
   pause_services
-  local out
-  out=$(docker service create --detach --quiet --name "$job" --label railyard.job=migration ${stack:+--label "railyard.stack=$stack"} \
+  local out auth=()
+  # The job's pull uses the login: the client sends it to Swarm with the create (--with-registry-auth).
+  [ -z "$registry_config" ] || auth=(--with-registry-auth)
+  out=$(with_registry docker service create --detach --quiet --name "$job" \
+    --label railyard.job=migration ${stack:+--label "railyard.stack=$stack"} ${auth[@]+"${auth[@]}"} \
     --mode replicated-job --restart-condition none --init "${job_args[@]}") || fail 32 "could not create the job $job"
+  drop_registry_config
   # --quiet prints the new service's ID (last line): from here on the cleanup removes it, and only it.
   job_id=${out##*$'\n'}
   wait_for_job
