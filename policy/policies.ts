@@ -126,8 +126,11 @@ export const updateOrder: ResourceValidationPolicy = {
   },
 };
 
-/** Env keys that name a credential; `*_FILE` keys point at a secret file and are what railyard uses. */
-const SECRET_KEY_NAME = /(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?)/i;
+/**
+ * Env keys that name a credential (by their last word: SMTP_PASSWORD, GITHUB_TOKEN, AWS_SECRET_ACCESS_KEY, not
+ * JWT_TOKEN_TTL); `*_FILE` keys point at a secret file and are what railyard uses.
+ */
+const SECRET_KEY_NAME = /(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|ENCRYPTION_?KEY|SIGNING_?KEY|SECRET_?KEY|CREDENTIALS?)$/i;
 /** A URL with a password: scheme://user:password@host. */
 const URL_CREDENTIALS = /[a-z][a-z0-9+.-]*:\/\/[^\s/:@]+:[^\s/@]+@/i;
 /** Shorter Swarm secrets (a port, "true") would match by accident; real secrets here are far longer. */
@@ -165,7 +168,13 @@ function swarmSecretValues(resources: PolicyResource[]): { name: string; value: 
 export const noSecretInServiceSpec: StackValidationPolicy = {
   name: "no-secret-in-service-spec",
   description: "No secret in any service spec (env, command, healthcheck, labels): secrets reach tasks as Swarm secret files, because a spec is shown to anyone who can run docker service inspect.",
+  configSchema: {
+    properties: {
+      allowedEnv: { type: "array", items: { type: "string" }, default: [], description: "Env names that look like credentials but hold none (e.g. FIREBASE_API_KEY, public by design)." },
+    },
+  },
   validateStack: (args, report) => {
+    const allowed = new Set(args.getConfig<{ allowedEnv?: string[] }>().allowedEnv ?? []);
     const secrets = swarmSecretValues(args.resources);
     for (const svc of args.resources.filter((r) => r.type === SERVICE)) {
       const who = called(svc.name, svc.props);
@@ -175,7 +184,7 @@ export const noSecretInServiceSpec: StackValidationPolicy = {
         // The message names the place and the secret resource, never the value.
         if (leaked) report(`service ${who}: ${where} holds the value of Swarm secret ${leaked.name}`, svc.urn);
         else if (URL_CREDENTIALS.test(value)) report(`service ${who}: ${where} holds a URL with a password (user:password@)`, svc.urn);
-        else if (key && SECRET_KEY_NAME.test(key) && !key.endsWith("_FILE") && value !== "") report(`service ${who}: env ${key} names a credential but holds a literal value (pass it as a secret file)`, svc.urn);
+        else if (key && SECRET_KEY_NAME.test(key) && !allowed.has(key) && value !== "") report(`service ${who}: env ${key} names a credential but holds a literal value (pass it as a secret file)`, svc.urn);
       }
     }
   },

@@ -209,6 +209,12 @@ describe("one planted violation at a time on production's graph: caught, mandato
     for (const p of policies) expect(section).toContain(`| \`${p.name}\` |`);
   });
 
+  it("credential-shaped names that hold no credential pass (a *_FILE path, a TTL, an empty value)", async () => {
+    const g = copy(graphs.production);
+    Object.assign(env(g, "api"), { SMTP_PASSWORD_FILE: "/run/secrets/smtp", JWT_TOKEN_TTL: "3600", SENTRY_TOKEN: "", TOKEN_ISSUER: "https://example.com" });
+    expect(summary(await analyze("production", g, policies, packConfig("production")))).toEqual([]);
+  });
+
   it("a violation never shows the secret it found", async () => {
     const g = copy(graphs.production);
     const value = swarmSecret(g, "postgres-password");
@@ -311,6 +317,15 @@ describe("the pack as the Pulumi CLI runs it (policy/index.ts in its own process
       ["backup-bucket-versioned", "mandatory", BUCKET_NAME],
       ["images-pinned-by-digest", "mandatory", "api"],
     ]);
+  });
+
+  it("a policy's own config reaches it: allowedEnv lets a public key through", async () => {
+    const g = copy(graphs.production);
+    env(g, "frontend").FIREBASE_API_KEY = "AIzaSyExamplePublicWebKey0123456789";
+    await pack.configure(packConfig("production"), names);
+    expect((await analyzeWith(pack, "production", g)).violations.map((v) => [v.policy, v.resource])).toEqual([["no-secret-in-service-spec", "frontend"]]);
+    await pack.configure({ ...packConfig("production"), "no-secret-in-service-spec": { allowedEnv: ["FIREBASE_API_KEY"] } }, names);
+    expect(summary(await analyzeWith(pack, "production", g))).toEqual([]);
   });
 
   it("dev's config: a tag image is its design, a stop-first web service advises", async () => {

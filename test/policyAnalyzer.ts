@@ -59,7 +59,8 @@ export interface Analysis {
 
 const LEVELS: Record<number, EnforcementLevel> = { 0: "advisory", 1: "mandatory", 2: "disabled", 3: "remediate" };
 
-export type PackConfig = Record<string, EnforcementLevel | { enforcementLevel?: EnforcementLevel }>;
+/** A `--policy-pack-config` file: per policy (or "all") a level, or a level and the policy's properties. */
+export type PackConfig = Record<string, EnforcementLevel | ({ enforcementLevel?: EnforcementLevel } & Record<string, unknown>)>;
 
 export function packConfig(stack: string): PackConfig {
   return JSON.parse(fs.readFileSync(path.join(ROOT, "policy", "config", `${stack}.json`), "utf8")) as PackConfig;
@@ -200,7 +201,9 @@ export async function servePack(dir: string): Promise<ServedPack> {
       for (const p of configured(names.map((name) => ({ name, description: "" })), config, "mandatory")) {
         const c = new analyzer.PolicyConfig();
         c.setEnforcementlevel(LEVEL_CODES[p.enforcementLevel ?? "mandatory"]);
-        c.setProperties(Struct.fromJavaScript({}));
+        const own = config[p.name];
+        const { enforcementLevel: _, ...properties } = typeof own === "object" ? own : {};
+        c.setProperties(Struct.fromJavaScript(properties));
         req.getPolicyconfigMap().set(p.name, c);
       }
       await unary<analyzer.ConfigureAnalyzerRequest, unknown>(client.configure)(req);
