@@ -309,13 +309,17 @@ export const dnsProxied: ResourceValidationPolicy = {
 
 export const strictTls: StackValidationPolicy = {
   name: "cloudflare-strict-tls",
-  description: "Every Cloudflare zone with records has its SSL mode set to strict by the stack (full-chain validation of the origin's certificate), and no SSL setting is weaker.",
+  description: "Every Cloudflare zone with records has its SSL mode set to strict by the stack (full-chain validation of the origin's certificate), no SSL setting is weaker, and no minimum TLS version is below 1.2.",
   validateStack: (args, report) => {
     if (!args.resources.some((r) => r.type === DNS_RECORD || r.type === ZONE_SETTING)) args.notApplicable("the stack manages no Cloudflare zone");
     const ssl = args.resources.filter((r) => r.type === ZONE_SETTING && known(() => r.props.settingId) === "ssl");
     for (const s of ssl) {
       const value = known(() => s.props.value);
       if (value !== undefined && value !== "strict") report(`zone setting ${s.name}: SSL mode ${JSON.stringify(value)}, expected "strict" (anything less lets Cloudflare talk to an unverified origin)`, s.urn);
+    }
+    for (const s of args.resources.filter((r) => r.type === ZONE_SETTING && known(() => r.props.settingId) === "min_tls_version")) {
+      const value = known(() => s.props.value);
+      if (value === "1.0" || value === "1.1") report(`zone setting ${s.name}: minimum TLS version ${value}, expected 1.2 or later`, s.urn);
     }
     const zones = new Set(args.resources.filter((r) => r.type === DNS_RECORD).map((r) => known(() => text(r.props.zoneId))));
     for (const zone of zones) {

@@ -140,6 +140,13 @@ const PLANTS: Plant[] = [
     plant: (g) => void (find(g, "cloudflare:index/dnsRecord:DnsRecord", "cloudflare-api.example.com").inputs.proxied = false),
   },
   { policy: "cloudflare-strict-tls", what: "SSL flexible", names: "cloudflare-ssl", resource: "cloudflare-ssl", plant: (g) => void (find(g, "cloudflare:index/zoneSetting:ZoneSetting", "cloudflare-ssl").inputs.value = "flexible") },
+  {
+    policy: "cloudflare-strict-tls",
+    what: "minimum TLS 1.0",
+    names: "cloudflare-min-tls-version",
+    resource: "cloudflare-min-tls-version",
+    plant: (g) => void (find(g, "cloudflare:index/zoneSetting:ZoneSetting", "cloudflare-min-tls-version").inputs.value = "1.0"),
+  },
   { policy: "cloudflare-strict-tls", what: "no SSL setting for the zone", names: ZONE, plant: (g) => remove(g, "cloudflare:index/zoneSetting:ZoneSetting", "cloudflare-ssl") },
   {
     policy: "pre-deploy-backup",
