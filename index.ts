@@ -32,6 +32,7 @@ const host = new Host("host", {
   target: config.host,
   privateKey: config.sshPrivateKey,
   network: config.network,
+  registry: config.registry,
 });
 
 const databases: Record<string, Database> = {};

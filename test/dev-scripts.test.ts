@@ -54,7 +54,7 @@ function project(opts: { nodeModules?: boolean } = {}): Project {
   const fakes = path.join(dir, ".fakes");
   fs.mkdirSync(path.join(dir, "scripts"), { recursive: true });
   fs.mkdirSync(fakes);
-  for (const f of fs.readdirSync(path.join(ROOT, "scripts"))) fs.copyFileSync(path.join(ROOT, "scripts", f), path.join(dir, "scripts", f));
+  fs.cpSync(path.join(ROOT, "scripts"), path.join(dir, "scripts"), { recursive: true });
   fs.copyFileSync(path.join(ROOT, "package.json"), path.join(dir, "package.json"));
   if (opts.nodeModules !== false) fs.mkdirSync(path.join(dir, "node_modules"));
   const home = path.join(dir, ".home");
