@@ -125,6 +125,16 @@ describe("images on other registries", () => {
 });
 
 describe("the provider's day two with registry credentials", () => {
+  it("adding railyard:registry changes no service's, database's or edge service's inputs (their next plan is empty)", async () => {
+    const plain = stackFile("production");
+    const before = await runStack("production", plain, testSecrets("production"));
+    const after = await runStack("production", { ...plain, "railyard:registry": REGISTRY }, secretsWith("production"));
+    const inputs = (r: StackRun) => Object.fromEntries(byType(r, SERVICE).map((s) => [s.name, JSON.stringify(s.inputs)]));
+    expect(Object.keys(inputs(after)).length).toBeGreaterThan(5);
+    expect(inputs(after)).toEqual(inputs(before));
+  });
+
+
   // Why no `auth` block: the provider never reads it back and marks it ForceNew, so a new token replaces the service.
   it("an auth block on a service would replace it when the token changes; the provider's registryAuth changes no service", () => {
     const declared = { name: "st-api", taskSpec: { containerSpec: { image: "registry.example.com/a@sha256:" + "1".repeat(64) } } };
