@@ -6,11 +6,12 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { parse } from "yaml";
-import { composeComment, fenceFor, MARKER, MAX_BODY, StackPreview, stripAnsi, truncateMiddle } from "../scripts/ci/pr-comment";
-import { resolve } from "../scripts/ci/stack-for-branch";
-import { setImages } from "../scripts/ci/set-images";
+import { composeComment, fenceFor, main as prCommentMain, MARKER, MAX_BODY, StackPreview, stripAnsi, truncateMiddle } from "../scripts/ci/pr-comment";
+import { main as stackForBranchMain, resolve } from "../scripts/ci/stack-for-branch";
+import { main as setImagesMain, setImages } from "../scripts/ci/set-images";
+import { CliError } from "../scripts/stackHost";
 
 const ROOT = path.join(__dirname, "..");
 const TS_NODE = require.resolve("ts-node/dist/bin.js");
@@ -30,6 +31,29 @@ function run(script: string, args: string[], opts: { root?: string; env?: NodeJS
     env: { ...process.env, RAILYARD_PROJECT_DIR: opts.root ?? ROOT, GITHUB_OUTPUT: "", ...opts.env },
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/**
+ * The same script's main in this process, as runMain would end it (exit code, "<name>: message" on stderr): the
+ * many refusal cases run here, a spawned run per path above proves the CLI around them.
+ */
+const MAINS: Record<string, (args: string[], root: string, env: NodeJS.ProcessEnv) => Promise<number>> = {
+  "stack-for-branch.ts": (a, root, env) => stackForBranchMain(a, root, env),
+  "set-images.ts": (a, root) => setImagesMain(a, root),
+  "pr-comment.ts": (a, root, env) => prCommentMain(a, env, root),
+};
+async function call(script: string, args: string[], opts: { root?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const out: string[] = [];
+  const spy = vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
+  try {
+    const code = await MAINS[script](args, opts.root ?? ROOT, { GITHUB_OUTPUT: "", ...opts.env });
+    return { code, out: out.map((l) => `${l}\n`).join(""), err: "" };
+  } catch (e) {
+    if (!(e instanceof CliError)) throw e;
+    return { code: e.code, out: out.map((l) => `${l}\n`).join(""), err: `${script.replace(/\.ts$/, "")}: ${e.message}\n` };
+  } finally {
+    spy.mockRestore();
+  }
 }
 
 const D = (c: string) => `sha256:${c.repeat(64)}`;
@@ -93,18 +117,18 @@ describe("stack-for-branch over the real stack files", () => {
     expect(r.code).toBe(3);
     expect(r.err).toContain('stack-for-branch: Pulumi.staging.yaml: railyard:deploy.branch is "develop", not "main": this branch does not deploy staging');
   });
-  it("a branch no stack claims fails, naming the key", () => {
-    const r = run("stack-for-branch.ts", ["--branch", "feature/x"]);
+  it("a branch no stack claims fails, naming the key", async () => {
+    const r = await call("stack-for-branch.ts", ["--branch", "feature/x"]);
     expect(r.code).toBe(3);
     expect(r.err).toContain('no stack file sets railyard:deploy.branch to "feature/x"');
   });
-  it("--stack alone gives the stack's branch (rollback's concurrency group)", () => {
-    const r = run("stack-for-branch.ts", ["--stack", "production"]);
+  it("--stack alone gives the stack's branch (rollback's concurrency group)", async () => {
+    const r = await call("stack-for-branch.ts", ["--stack", "production"]);
     expect(r.code).toBe(0);
     expect(r.out).toContain("branch=main");
   });
-  it("the dev stack claims no branch", () => {
-    const r = run("stack-for-branch.ts", ["--stack", "dev"]);
+  it("the dev stack claims no branch", async () => {
+    const r = await call("stack-for-branch.ts", ["--stack", "dev"]);
     expect(r.code).toBe(3);
     expect(r.err).toContain("Pulumi.dev.yaml sets no railyard:deploy.branch");
   });
@@ -114,17 +138,17 @@ describe("stack-for-branch over the real stack files", () => {
     [["--stack", "nope"], "no stack file"],
     [[], "give --branch, --stack or both"],
     [["--bogus"], 'unknown argument "--bogus"'],
-  ])("refuses %j with exit 2", (args, message) => {
-    const r = run("stack-for-branch.ts", args);
+  ])("refuses %j with exit 2", async (args, message) => {
+    const r = await call("stack-for-branch.ts", args);
     expect(r.code).toBe(2);
     expect(r.err).toContain(message);
   });
 });
 
 describe("stack-for-branch over copies", () => {
-  it("two stacks claiming one branch fail, naming both files and the key", () => {
+  it("two stacks claiming one branch fail, naming both files and the key", async () => {
     const root = project({ "Pulumi.staging.yaml": STAGING, "Pulumi.qa.yaml": STAGING.replace("# Staging", "# QA") });
-    const r = run("stack-for-branch.ts", ["--branch", "develop"], { root });
+    const r = await call("stack-for-branch.ts", ["--branch", "develop"], { root });
     expect(r.code).toBe(3);
     expect(r.err).toContain("Pulumi.qa.yaml and Pulumi.staging.yaml all set railyard:deploy.branch to \"develop\": one branch deploys one stack");
   });
@@ -144,9 +168,9 @@ describe("stack-for-branch over copies", () => {
     const root = project({ "Pulumi.staging.yaml": STAGING, "Pulumi.production.yaml": PRODUCTION });
     expect(resolve(root, "main", undefined)).toEqual({ stack: "production", branch: "main", promoteFrom: "staging", images: [] });
   });
-  it("--github-output without GITHUB_OUTPUT fails", () => {
+  it("--github-output without GITHUB_OUTPUT fails", async () => {
     const root = project({ "Pulumi.staging.yaml": STAGING });
-    const r = run("stack-for-branch.ts", ["--branch", "develop", "--github-output"], { root });
+    const r = await call("stack-for-branch.ts", ["--branch", "develop", "--github-output"], { root });
     expect(r.code).toBe(2);
     expect(r.err).toContain("--github-output needs GITHUB_OUTPUT");
   });
@@ -158,10 +182,10 @@ describe("stack-for-branch over copies", () => {
     [PRODUCTION.replace("promoteFrom: staging", "promoteFrom: Staging"), "railyard:deploy.promoteFrom: expected a stack name"],
     [PRODUCTION.replace("promoteFrom: staging", "promoteFrom: production"), "railyard:deploy.promoteFrom: expected another stack's name"],
     ["config: [", "is not valid YAML"],
-  ])("an invalid stack file fails with exit 4 naming the key (%#)", (text, message) => {
+  ])("an invalid stack file fails with exit 4 naming the key (%#)", async (text, message) => {
     const stack = text.includes("branch: main") ? "production" : "staging";
     const root = project({ [`Pulumi.${stack}.yaml`]: text });
-    const r = run("stack-for-branch.ts", ["--stack", stack], { root });
+    const r = await call("stack-for-branch.ts", ["--stack", stack], { root });
     expect(r.code).toBe(4);
     expect(r.err).toContain(message);
   });
@@ -184,16 +208,16 @@ describe("set-images", () => {
     expect(after).toContain("# same repository, tag and all");
     expect(parse(after).config["railyard:services"].cache.image).toBe(`redis:7@${D("3")}`);
   });
-  it("run again with the same digests, changes nothing", () => {
+  it("run again with the same digests, changes nothing", async () => {
     const root = project({ "Pulumi.staging.yaml": STAGING });
     const digests = digestDir({ a: `ghcr.io/acme/api@${D("1")}\nghcr.io/acme/web@${D("2")}\n` });
     const before = fs.readFileSync(path.join(root, "Pulumi.staging.yaml"), "utf8");
     // worker's tag is dropped on the first run; the rest already is pinned so.
-    const first = run("set-images.ts", ["--stack", "staging", "--from-dir", digests], { root });
+    const first = await call("set-images.ts", ["--stack", "staging", "--from-dir", digests], { root });
     expect(first.code).toBe(0);
     const once = fs.readFileSync(path.join(root, "Pulumi.staging.yaml"), "utf8");
     expect(once).not.toBe(before);
-    const again = run("set-images.ts", ["--stack", "staging", "--from-dir", digests], { root });
+    const again = await call("set-images.ts", ["--stack", "staging", "--from-dir", digests], { root });
     expect(again.code).toBe(0);
     expect(again.out).toContain("unchanged");
     expect(fs.readFileSync(path.join(root, "Pulumi.staging.yaml"), "utf8")).toBe(once);
@@ -204,9 +228,9 @@ describe("set-images", () => {
     [{ a: `ghcr.io/acme/api@${D("d")}\nghcr.io/acme/web@${D("e")}\nghcr.io/acme/evil@${D("f")}\n` }, 2, "ghcr.io/acme/evil is not a key of railyard:deploy.images in Pulumi.staging.yaml (it has ghcr.io/acme/api, ghcr.io/acme/web)"],
     [{ a: `ghcr.io/acme/api@${D("d")}\n` }, 2, "no digest for ghcr.io/acme/web (railyard:deploy.images in Pulumi.staging.yaml): was it built and pushed?"],
     [{ a: `ghcr.io/acme/api@${D("d")}\n`, b: `ghcr.io/acme/api@${D("e")}\nghcr.io/acme/web@${D("e")}\n` }, 2, "b:1: ghcr.io/acme/api is given two digests"],
-  ])("refuses bad input and writes nothing (%#)", (files, code, message) => {
+  ])("refuses bad input and writes nothing (%#)", async (files, code, message) => {
     const root = project({ "Pulumi.staging.yaml": STAGING });
-    const r = run("set-images.ts", ["--stack", "staging", "--from-dir", digestDir(files)], { root });
+    const r = await call("set-images.ts", ["--stack", "staging", "--from-dir", digestDir(files)], { root });
     expect(r.code).toBe(code);
     expect(r.err).toContain(message);
     expect(fs.readFileSync(path.join(root, "Pulumi.staging.yaml"), "utf8")).toBe(STAGING);
@@ -250,27 +274,27 @@ describe("set-images --from (promotion)", () => {
     expect(r.err).toContain(`Pulumi.staging.yaml does not run one pinned digest of ghcr.io/acme/api (api: ghcr.io/acme/api@${D("1")}, worker: ghcr.io/acme/api@${D("9")}): deploy staging first`);
     expect(fs.readFileSync(path.join(root, "Pulumi.production.yaml"), "utf8")).toBe(PRODUCTION);
   });
-  it("refuses a source whose image is not pinned by digest", () => {
+  it("refuses a source whose image is not pinned by digest", async () => {
     const tagged = STAGING.replace(`image: ghcr.io/acme/web@${D("2")}`, "image: ghcr.io/acme/web:latest");
     const root = project({ "Pulumi.staging.yaml": tagged, "Pulumi.production.yaml": PRODUCTION });
-    const r = run("set-images.ts", ["--stack", "production", "--from", "staging"], { root });
+    const r = await call("set-images.ts", ["--stack", "production", "--from", "staging"], { root });
     expect(r.code).toBe(2);
     expect(r.err).toContain("does not run one pinned digest of ghcr.io/acme/web (web: ghcr.io/acme/web:latest)");
   });
-  it("refuses a source other than the stack's promoteFrom, and itself", () => {
+  it("refuses a source other than the stack's promoteFrom, and itself", async () => {
     const root = project({ "Pulumi.staging.yaml": STAGING, "Pulumi.qa.yaml": STAGING, "Pulumi.production.yaml": PRODUCTION });
-    const other = run("set-images.ts", ["--stack", "production", "--from", "qa"], { root });
+    const other = await call("set-images.ts", ["--stack", "production", "--from", "qa"], { root });
     expect(other.code).toBe(2);
     expect(other.err).toContain("railyard:deploy.promoteFrom is staging, not qa");
-    const self = run("set-images.ts", ["--stack", "production", "--from", "production"], { root });
+    const self = await call("set-images.ts", ["--stack", "production", "--from", "production"], { root });
     expect(self.code).toBe(2);
     expect(self.err).toContain('--from must name another stack, got "production"');
-    const none = run("set-images.ts", ["--stack", "production", "--from", "nope"], { root });
+    const none = await call("set-images.ts", ["--stack", "production", "--from", "nope"], { root });
     expect(none.code).toBe(3);
   });
-  it("refuses when no service runs an image the source builds", () => {
+  it("refuses when no service runs an image the source builds", async () => {
     const root = project({ "Pulumi.staging.yaml": STAGING, "Pulumi.production.yaml": PRODUCTION.replace(/ghcr\.io\/acme\/(api|web)/g, "ghcr.io/acme/other") });
-    const r = run("set-images.ts", ["--stack", "production", "--from", "staging"], { root });
+    const r = await call("set-images.ts", ["--stack", "production", "--from", "staging"], { root });
     expect(r.code).toBe(2);
     expect(r.err).toContain("no service of Pulumi.production.yaml runs an image staging builds");
   });
@@ -345,8 +369,8 @@ describe("pr-comment", () => {
     [["--stacks", "staging"], "--out is required"],
     [["--stacks", "Staging", "--out", "x"], '--stacks: "Staging" is not a stack name'],
     [["--stacks", "a,a", "--out", "x"], "--stacks names a stack twice"],
-  ])("refuses %j with exit 2", (args, message) => {
-    const r = run("pr-comment.ts", args);
+  ])("refuses %j with exit 2", async (args, message) => {
+    const r = await call("pr-comment.ts", args);
     expect(r.code).toBe(2);
     expect(r.err).toContain(message);
   });
