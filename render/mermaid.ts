@@ -2,8 +2,9 @@
  * A picture of a checked stack as a Mermaid flowchart: the public side (DNS, domains, redirects), the edge (the
  * HAProxy front on the host's ports, Caddy behind it), each route to its service, the services, the databases,
  * the references between them (from the env plan), the pre-deploy backup, the scheduled backups with their bucket
- * and drill, and the host. Pure text from the StackConfig the program itself builds: everything is sorted, so the
- * same stack file always gives the same text (the README's figures are compared with it).
+ * and drill, the private registry, and the host. Pure text from the StackConfig the program itself builds:
+ * everything is sorted, so the same stack file always gives the same text (the README's figures are compared with
+ * it).
  *
  * Every label is quoted and escaped with Mermaid's entity codes (image references carry `@ : /`, commands carry
  * anything), and every node id is derived from a name by an injective escape behind a kind prefix, so no name can
@@ -11,6 +12,7 @@
  */
 import type { StackConfig } from "../config/load";
 import { parseTemplate } from "../config/references";
+import { registryFor } from "../config/registry";
 import type { DatabaseConfig, ServiceConfig } from "../config/schema";
 import { PLUGINS } from "../databases";
 
@@ -197,6 +199,24 @@ function bucket(c: StackConfig, l: Lines): void {
   if (b.drill !== undefined) l.add(1, `bucket -.->|${label("restore newest dump")}| drill`);
 }
 
+/**
+ * The private registry (railyard:registry) and what the host pulls from it with its credentials: only images on
+ * its server get them (services with their migration jobs, databases, the edge's two images).
+ */
+function registry(c: StackConfig, l: Lines): void {
+  const r = c.registry;
+  if (r === undefined) return;
+  const on = (image: string | undefined) => image !== undefined && registryFor(image, r) !== undefined;
+  const pulls = [
+    ...sorted(Object.keys(c.services)).filter((n) => on(c.services[n].image)),
+    ...sorted(Object.keys(c.databases)).filter((n) => on(c.databases[n].image ?? PLUGINS[c.databases[n].engine].defaultImage)),
+    ...(on(c.edge?.settings.image) ? [c.names.edge.caddy] : []),
+    ...(on(c.edge?.settings.frontImage) ? [c.names.edge.front] : []),
+  ];
+  l.add(1, `registry[(${label(`registry ${r.server}`, `user ${r.username}`)})]`);
+  l.add(1, `registry -.->|${label(pulls.length > 0 ? `pulls with credentials: ${pulls.join(", ")}` : "no image of the stack is on it")}| host`);
+}
+
 function hostTitle(c: StackConfig): string {
   const where = c.host.mode === "ssh" ? `${c.host.user}@${c.host.address}:${c.host.port}` : "this machine's Docker engine";
   return `host ${where}: Swarm network ${c.network}, ${c.host.dataDir}/${c.prefix}`;
@@ -218,5 +238,6 @@ export function renderMermaid(c: StackConfig): string {
   backups(c, l);
   l.add(1, "end");
   bucket(c, l);
+  registry(c, l);
   return `${l.out.join("\n")}\n`;
 }

@@ -191,6 +191,23 @@ describe("renderMermaid: exact text", () => {
 `);
   });
 
+  it("draws the private registry and the pulls its credentials go to: only images on its server", async () => {
+    const c = stackConfigOf("staging", {
+      ...SMALL_STAGING,
+      "railyard:registry": { server: "ghcr.io", username: "example-bot", passwordSecret: "REGISTRY_TOKEN" },
+      "railyard:edge": { ...SMALL_STAGING["railyard:edge"], frontImage: `ghcr.io/example/haproxy:2@${DIGEST}` },
+      "railyard:databases": { cache: { engine: "redis", image: `ghcr.io/example/redis:7@${DIGEST}` }, pg: { engine: "postgres", image: `postgres:16@${DIGEST}` } },
+    });
+    const text = renderMermaid(c);
+    expect(text.endsWith(`  registry[("registry ghcr.io<br>user example-bot")]
+  registry -.->|"pulls with credentials: api, site, cache, staging-front"| host
+`)).toBe(true);
+    expect(edgesOf(await parsed(text))).toContain("registry -> host: pulls with credentials: api, site, cache, staging-front");
+    // jobs is built on the host, pg and the Caddy image come from Docker Hub: no credentials for them.
+    const none = renderMermaid(stackConfigOf("staging", { ...SMALL_STAGING, "railyard:registry": { server: "registry.example.com:5000", username: "u", passwordSecret: "T" } }));
+    expect(none).toContain('registry -.->|"no image of the stack is on it"| host');
+  });
+
   it("is deterministic: the order of the stack file's keys does not change the text", () => {
     const reversed = Object.fromEntries(
       Object.entries(SMALL_STAGING).reverse().map(([k, v]) => [k, k === "railyard:services" ? Object.fromEntries(Object.entries(v).reverse()) : v]),
