@@ -245,7 +245,7 @@ describe("set-images", () => {
     expect([invalid.code, invalid.err]).toEqual([4, expect.stringContaining("Pulumi.staging.yaml is not valid YAML")]);
     expect(fs.readFileSync(path.join(root, "Pulumi.staging.yaml"), "utf8")).toBe("config: [\n");
     const both = run("set-images.ts", ["--stack", "staging"], { root });
-    expect([both.code, both.err]).toEqual([2, expect.stringContaining("give one of --from-dir or --from")]);
+    expect([both.code, both.err]).toEqual([2, expect.stringContaining("give one of --from-dir, --from or --promote")]);
     const noDir = run("set-images.ts", ["--stack", "staging", "--from-dir", path.join(root, "nope")], { root });
     expect([noDir.code, noDir.err]).toEqual([2, expect.stringContaining("is not a directory")]);
   });
@@ -265,6 +265,17 @@ describe("set-images --from (promotion)", () => {
     expect(after).toBe(PRODUCTION.replace(`ghcr.io/acme/api@${D("a")}`, `ghcr.io/acme/api@${D("1")}`).replace(`ghcr.io/acme/web@${D("b")}`, `ghcr.io/acme/web@${D("2")}`));
     // A repository staging does not build keeps production's own pin.
     expect(after).toContain(`ghcr.io/acme/other@${D("c")}`);
+  });
+  it("--promote takes the stack's promoteFrom, and does nothing for a stack that builds", async () => {
+    const root = project({ "Pulumi.staging.yaml": STAGING, "Pulumi.production.yaml": PRODUCTION });
+    const r = await call("set-images.ts", ["--stack", "production", "--promote"], { root });
+    expect([r.code, r.err]).toEqual([0, ""]);
+    expect(fs.readFileSync(path.join(root, "Pulumi.production.yaml"), "utf8")).toContain(`ghcr.io/acme/api@${D("1")}`);
+    const staging = await call("set-images.ts", ["--stack", "staging", "--promote"], { root });
+    expect(staging).toEqual({ code: 0, out: "Pulumi.staging.yaml sets no railyard:deploy.promoteFrom: nothing to promote\n", err: "" });
+    expect(fs.readFileSync(path.join(root, "Pulumi.staging.yaml"), "utf8")).toBe(STAGING);
+    const both = await call("set-images.ts", ["--stack", "production", "--promote", "--from", "staging"], { root });
+    expect([both.code, both.err]).toEqual([2, expect.stringContaining("give one of --from-dir, --from or --promote")]);
   });
   it("refuses a source that runs two digests of one repository, naming it, and writes nothing", () => {
     const split = STAGING.replace(`image: "ghcr.io/acme/api:1.2@${D("1")}"`, `image: ghcr.io/acme/api@${D("9")}`);

@@ -98,6 +98,10 @@ describe("the workflows' invariants", () => {
       expect(fs.existsSync(path.join(ROOT, String(p.with?.policyPackConfigs)))).toBe(true);
     }
     expect(fs.existsSync(path.join(ROOT, "policy", "PulumiPolicy.yaml"))).toBe(true);
+    // Production is previewed as its deploy will pin it (promoted from staging when its stack file says so).
+    const promote = steps.findIndex((s) => s.run === "npx ts-node --transpile-only scripts/ci/set-images.ts --stack production --promote");
+    expect(promote).toBeGreaterThan(-1);
+    expect(promote).toBeLessThan(steps.indexOf(previews[1]));
     const compose = steps.find((s) => s.run?.includes("scripts/ci/pr-comment.ts"));
     expect(compose?.run).toContain('--stacks staging,production --out "$RUNNER_TEMP/preview.md"');
     expect(compose?.env).toMatchObject({ RAILYARD_PLAN_STAGING: "${{ steps.staging.outputs.output }}", RAILYARD_PLAN_PRODUCTION: "${{ steps.production.outputs.output }}" });

@@ -6,6 +6,7 @@
  *
  *   set-images.ts --stack staging --from-dir digests      what the build jobs pushed
  *   set-images.ts --stack production --from staging      what the source stack runs (promotion, no build)
+ *   set-images.ts --stack production --promote           the same from its deploy.promoteFrom; none: unchanged
  *
  * --from-dir holds files (one per built image, as the build jobs upload them) of `<repository>@sha256:<digest>`
  * lines. Each repository must be a key of railyard:deploy.images, and each key must have a digest: a build that
@@ -25,9 +26,10 @@ import { PINNED_IMAGE } from "../../config/patterns";
 import { CliError, helpAsked, NAME, obj, parseOptions, projectRoot, runMain, stackOption, str, Yaml } from "../stackHost";
 import { imagesOf, promoteFromOf } from "./stack-for-branch";
 
-export const USAGE = `Usage: set-images.ts --stack STACK (--from-dir DIR | --from SOURCE_STACK)
+export const USAGE = `Usage: set-images.ts --stack STACK (--from-dir DIR | --from SOURCE_STACK | --promote)
   Pins each service whose image is in a repository of DIR's <repository>@sha256:<digest> lines to that digest,
-  or to the digest SOURCE_STACK's services run for the repositories SOURCE_STACK builds.`;
+  or to the digest SOURCE_STACK's services run for the repositories SOURCE_STACK builds (--promote: the stack's
+  railyard:deploy.promoteFrom, when it has one; nothing otherwise).`;
 
 const PUSHED = /^([^@\s]+)@(sha256:[a-f0-9]{64})$/;
 
@@ -132,15 +134,24 @@ export function setImages(text: string, stack: string, digests: Map<string, stri
 
 export async function main(argv: string[], root = projectRoot()): Promise<number> {
   if (helpAsked(argv, USAGE)) return 0;
-  const p = parseOptions(argv, { "--stack": "value", "--from-dir": "value", "--from": "value" }, USAGE);
+  const p = parseOptions(argv, { "--stack": "value", "--from-dir": "value", "--from": "value", "--promote": "switch" }, USAGE);
   const stack = stackOption(p);
   const dir = p.values.get("--from-dir");
-  const source = p.values.get("--from");
-  if ((dir === undefined) === (source === undefined)) throw new CliError(`give one of --from-dir or --from\n${USAGE}`, 2);
+  let source = p.values.get("--from");
+  if ([dir, source, p.switches.has("--promote") || undefined].filter((v) => v !== undefined).length !== 1) {
+    throw new CliError(`give one of --from-dir, --from or --promote\n${USAGE}`, 2);
+  }
   if (source !== undefined && (!NAME.test(source) || source === stack)) throw new CliError(`--from must name another stack, got ${JSON.stringify(source)}`, 2);
   const file = path.join(root, `Pulumi.${stack}.yaml`);
   if (!fs.existsSync(file)) throw new CliError(`no stack file ${file} (--stack ${stack})`, 3);
   const current = fs.readFileSync(file, "utf8");
+  if (p.switches.has("--promote")) {
+    source = promoteFromOf(configOf(stackDocument(current, stack)), stack) || undefined;
+    if (source === undefined) {
+      console.log(`Pulumi.${stack}.yaml sets no railyard:deploy.promoteFrom: nothing to promote`);
+      return 0;
+    }
+  }
   let digests: Map<string, string>;
   if (source !== undefined) {
     const sourceFile = path.join(root, `Pulumi.${source}.yaml`);
