@@ -21,7 +21,7 @@ import { CliError, helpAsked, obj, parseOptions, projectRoot, readStackFile, run
 export const USAGE = `Usage: npm run diagram -- --stack STACK [--markdown] [--out FILE | --readme]
   Prints the stack's topology (edge, domains, services, databases, references, backups) as Mermaid.
   --markdown  wrap it in a \`\`\`mermaid fence with a one-line caption
-  --out FILE  write it to FILE instead of printing it
+  --out FILE  write it to FILE (relative to the folder the command was typed in) instead of printing it
   --readme    rewrite README.md's block between <!-- diagram:STACK:begin --> and <!-- diagram:STACK:end -->`;
 
 export interface DiagramArgs {
@@ -156,6 +156,8 @@ export async function main(argv: string[], root = projectRoot()): Promise<number
   if (helpAsked(argv, USAGE)) return 0;
   const args = parseArgs(argv);
   const file = readStackFile(args.stack, root);
+  // --out is relative to where the command was typed (npm run starts scripts in the project's folder).
+  const out = args.out === undefined ? undefined : path.resolve(process.env.INIT_CWD || process.cwd(), args.out);
   // Build contexts are checked relative to the project, as `pulumi up` in it checks them.
   process.chdir(root);
   const mermaid = renderMermaid(stackConfigOf(args.stack, file.config));
@@ -169,7 +171,7 @@ export async function main(argv: string[], root = projectRoot()): Promise<number
     return 0;
   }
   const text = args.markdown ? markdown(args.stack, mermaid) : mermaid;
-  if (args.out !== undefined) fs.writeFileSync(args.out, text);
+  if (out !== undefined) fs.writeFileSync(out, text);
   else process.stdout.write(text);
   return 0;
 }

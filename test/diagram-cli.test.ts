@@ -18,12 +18,13 @@ const temps: string[] = [];
 afterAll(() => temps.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
 /** Runs the CLI (each start takes seconds: the tests run concurrently). */
-function run(args: string[], projectDir?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(args: string[], projectDir?: string, cwd = os.tmpdir()): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const env = { ...process.env };
+  delete env.INIT_CWD;
   if (projectDir === undefined) delete env.RAILYARD_PROJECT_DIR;
   else env.RAILYARD_PROJECT_DIR = projectDir;
   const child = spawn(process.execPath, [TS_NODE, "--transpile-only", path.join(ROOT, "scripts", "diagram.ts"), ...args], {
-    cwd: os.tmpdir(),
+    cwd,
     env,
     stdio: ["ignore", "pipe", "pipe"],
     timeout: 60_000,
@@ -65,6 +66,11 @@ describe.concurrent("npm run diagram", () => {
     const r = await run(["--stack", "production", "--out", out]);
     expect([r.code, r.stdout]).toEqual([0, ""]);
     expect(fs.readFileSync(out, "utf8")).toBe(expected("production"));
+    // A relative --out is where the command was typed, not the project (whose folder the CLI works in).
+    const here = project({});
+    expect((await run(["--stack", "production", "--out", "here.mmd"], undefined, here)).code).toBe(0);
+    expect(fs.readFileSync(path.join(here, "here.mmd"), "utf8")).toBe(expected("production"));
+    expect(fs.existsSync(path.join(ROOT, "here.mmd"))).toBe(false);
   });
 
   it.each([
