@@ -15,7 +15,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Captured, ConfigMap, one, reveal, runStack, StackRun } from "../harness";
-import { tasks, teardown } from "./apply";
+import { planStack, tasks, teardown } from "./apply";
 import { engine } from "./engineApi";
 import { registryAuthHeader, serviceAuth } from "./provider/registryAuth";
 import { createServiceAs, isLocal, pushPrivateImage, Registry, removeLocal, startRegistry } from "./registryBed";
@@ -187,5 +187,8 @@ describe("a private image on a real registry with htpasswd auth", () => {
     // The spec Swarm keeps shows no credentials.
     const spec = await engine<unknown>("GET", `/services/${PREFIX}-app`);
     expect(JSON.stringify(spec)).not.toContain(registry.password);
+    // Day two: the provider reads it back (the registry's digest and platforms included) and plans nothing.
+    const plans = await planStack(run, () => image);
+    expect(plans.app?.action, JSON.stringify(plans.app?.changes)).toBe("none");
   });
 });

@@ -14,7 +14,7 @@ import { mockNetworkName } from "../harness";
 import { engine } from "./engineApi";
 import { tfConfig } from "./provider/plan";
 import { clientCreate, plannedValues, providerSpec } from "./provider/send";
-import { resolveDeclared } from "./spec";
+import { resolveDeclared, revealDeep } from "./spec";
 
 export interface Registry {
   /** 127.0.0.1:<port>. */
@@ -173,7 +173,10 @@ export async function distribution(image: string, header: string): Promise<{ dig
  * `header` as X-Registry-Auth. `name` replaces the declared Swarm name (a second copy of one declaration).
  */
 export async function createServiceAs(raw: unknown, header: string, name?: string): Promise<string> {
+  // The declared image stands for itself; the release is named as the bed names it (its plans do the same).
+  const declaredImage = String((revealDeep(raw) as { taskSpec: { containerSpec: { image: string } } }).taskSpec.containerSpec.image);
   const declared = resolveDeclared(raw, {
+    image: declaredImage,
     secret: (id) => {
       throw new Error(`the registry test declares no secret (${id})`);
     },
