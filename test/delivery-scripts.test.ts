@@ -97,9 +97,13 @@ function project(files: Record<string, string>): string {
   for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(d, name), text);
   return d;
 }
+/** Digest files as actions/download-artifact lays them out: "digest-0/image" is artifact digest-0's file. */
 const digestDir = (lines: Record<string, string>) => {
   const d = tempDir();
-  for (const [f, text] of Object.entries(lines)) fs.writeFileSync(path.join(d, f), text);
+  for (const [f, text] of Object.entries(lines)) {
+    fs.mkdirSync(path.dirname(path.join(d, f)), { recursive: true });
+    fs.writeFileSync(path.join(d, f), text);
+  }
   return d;
 };
 
@@ -194,7 +198,7 @@ describe("stack-for-branch over copies", () => {
 describe("set-images", () => {
   it("pins every service of each pushed repository, byte for byte elsewhere", () => {
     const root = project({ "Pulumi.staging.yaml": STAGING });
-    const digests = digestDir({ "digest-0": `ghcr.io/acme/api@${D("d")}\n`, "digest-1": `ghcr.io/acme/web@${D("e")}` });
+    const digests = digestDir({ "digest-0/image": `ghcr.io/acme/api@${D("d")}\n`, "digest-1/image": `ghcr.io/acme/web@${D("e")}` });
     const r = run("set-images.ts", ["--stack", "staging", "--from-dir", digests], { root });
     expect(r.err).toBe("");
     expect(r.code).toBe(0);

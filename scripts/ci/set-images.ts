@@ -33,11 +33,12 @@ export const USAGE = `Usage: set-images.ts --stack STACK (--from-dir DIR | --fro
 
 const PUSHED = /^([^@\s]+)@(sha256:[a-f0-9]{64})$/;
 
-/** Repository → digest from the lines of every file in `dir`; a malformed line names its file and line. */
+/** Repository → digest from the lines of every file below `dir`; a malformed line names its file and line. */
 export function readDigests(dir: string): Map<string, string> {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new CliError(`--from-dir ${JSON.stringify(dir)} is not a directory`, 2);
   const out = new Map<string, string>();
-  for (const name of fs.readdirSync(dir).sort()) {
+  // actions/download-artifact puts each artifact in a folder of its name: every file below `dir` counts.
+  for (const name of (fs.readdirSync(dir, { recursive: true }) as string[]).sort()) {
     const file = path.join(dir, name);
     if (!fs.statSync(file).isFile()) continue;
     fs.readFileSync(file, "utf8").split("\n").forEach((raw, i) => {
