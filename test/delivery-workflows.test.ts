@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { lintWorkflow, main as lintMain, workflowFiles } from "../scripts/ci/lint-workflows";
-import { branchOf, resolve, stackNames } from "../scripts/ci/stack-for-branch";
+import { branchOf, resolve as resolveStack, stackNames } from "../scripts/ci/stack-for-branch";
 import { readStackFile } from "../scripts/stackHost";
 
 const ROOT = path.join(__dirname, "..");
@@ -127,8 +127,8 @@ describe("the workflows' invariants", () => {
     // The environment is the stack's name: production deploys wait for the production environment's reviewers.
     expect(deploy.environment).toBe("${{ needs.resolve.outputs.stack }}");
     // …which for a push to main is "production" (the real stack files), and for develop "staging".
-    expect(resolve(ROOT, "main", undefined).stack).toBe("production");
-    expect(resolve(ROOT, "develop", undefined).stack).toBe("staging");
+    expect(resolveStack(ROOT, "main", undefined).stack).toBe("production");
+    expect(resolveStack(ROOT, "develop", undefined).stack).toBe("staging");
     expect(deploy.env?.STACK).toBe("${{ needs.resolve.outputs.stack }}");
     expect(build.strategy).toEqual({ matrix: { include: "${{ fromJSON(needs.resolve.outputs.images) }}" } });
     const uses = (j: Job) => j.steps.map((s) => s.uses?.split("@")[0] ?? s.run?.split(" ").slice(0, 4).join(" "));
