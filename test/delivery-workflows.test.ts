@@ -33,7 +33,7 @@ describe("the workflows' invariants", () => {
       granted[n] = Object.fromEntries(Object.entries(w.jobs).map(([id, j]) => [id, j.permissions]));
     }
     expect(granted).toEqual({
-      "deploy.yml": { resolve: { contents: "read" }, build: { contents: "read", packages: "write" }, deploy: { contents: "write" } },
+      "deploy.yml": { test: { contents: "read" }, resolve: { contents: "read" }, build: { contents: "read", packages: "write" }, deploy: { contents: "write" } },
       "preview.yml": { test: { contents: "read" }, preview: { contents: "read", "pull-requests": "write" } },
       "rollback.yml": { resolve: { contents: "read" }, rollback: { contents: "write" } },
     });
@@ -60,8 +60,8 @@ describe("the workflows' invariants", () => {
   it("run only repo scripts, npm scripts and one-liners, with no expression inside a script and no secret in one", () => {
     const allowed = [
       /^npm ci --no-audit --no-fund( --prefix policy)?$/,
-      /^npm run -s (typecheck|lint:workflows)$/,
-      /^npx vitest run$/,
+      /^npm run -s (lint:shell|lint:workflows|test:unit)$/,
+      /^bash scripts\/test\.sh --prereqs-only$/,
       /^npx ts-node --transpile-only scripts\/ci\/[a-z-]+\.ts( [^;|&`]*)?$/,
       /^bash scripts\/ci\/[a-z-]+\.sh( [^;|&`]*)?$/,
       /^npm run -s rollback -- [^;|&`]*$/,
@@ -111,7 +111,20 @@ describe("the workflows' invariants", () => {
     // pulumi/actions' own comment (one per stack) stays off.
     for (const p of previews) expect(p.with?.["comment-on-pr"]).toBeUndefined();
     expect(steps.at(-1)).toMatchObject({ if: "steps.staging.outcome != 'success' || steps.production.outcome != 'success'", run: "exit 1" });
-    expect(w.jobs.test.steps.map((s) => s.run).filter(Boolean)).toContain("npx vitest run");
+    expect(w.jobs.preview.needs).toBe("test");
+  });
+
+  it("preview and deploy test first, as npm test does: Debian bookworm as root, lint, type check, unit tests", () => {
+    for (const n of ["preview.yml", "deploy.yml"]) {
+      const t = wf(n).jobs.test as Job & { container?: string };
+      expect(t.container, n).toBe("node:20-bookworm");
+      expect(t.steps.map((s) => s.run).filter(Boolean), n).toEqual(["bash scripts/test.sh --prereqs-only", "npm run -s lint:shell", "npm run -s lint:workflows", "npm run -s test:unit"]);
+    }
+    const { build, deploy } = wf("deploy.yml").jobs;
+    expect(build.needs).toEqual(["test", "resolve"]);
+    expect(deploy.needs).toEqual(["test", "resolve", "build"]);
+    expect(deploy.if).toContain("needs.test.result == 'success'");
+    expect(JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).scripts["test:unit"]).toBe("tsc --noEmit && vitest run");
   });
 
   it("deploy: the branches the stack files name, serialised per stack, never cancelling a queued run", () => {
