@@ -61,6 +61,7 @@ export function testSecrets(stack: string): ConfigMap {
       BACKUP_READER_ACCESS_KEY_ID: "reader-key-id-value",
       BACKUP_READER_SECRET_ACCESS_KEY: "reader-secret-value",
       BACKUP_WEBHOOK_URL: "https://hooks.example.com/services/webhook-secret-value",
+      REGISTRY_TOKEN: "ghp_registry-token-value",
     },
     "cloudflare:apiToken": "cloudflare-token-value",
   };

@@ -24,8 +24,23 @@ const REGISTRY = { server: "registry.example.com", username: "example-bot", pass
 /** The edge's Caddy mirrored to the private registry (its front stays on Docker Hub). */
 const MIRRORED_CADDY = `registry.example.com/mirror/caddy:2.10-alpine@sha256:${"5".repeat(64)}`;
 
+/**
+ * The fixture these tests vary: the shipped stack file with its app's images on registry.example.com instead of
+ * GHCR, and without the railyard:registry and image builds it ships with (so each test adds exactly what it names).
+ */
+function appOnExampleRegistry(stack: string): ConfigMap {
+  const plain = structuredClone(stackFile(stack));
+  delete plain["railyard:registry"];
+  const { images: _images, promoteFrom: _promoteFrom, ...deploy } = plain["railyard:deploy"] as Record<string, unknown>;
+  plain["railyard:deploy"] = deploy;
+  for (const service of Object.values(plain["railyard:services"] as Record<string, { image?: string }>)) {
+    if (service.image !== undefined) service.image = service.image.replace(/^ghcr\.io\/example\//, "registry.example.com/aponta/");
+  }
+  return plain;
+}
+
 function withRegistry(stack: string, registry: unknown = REGISTRY): ConfigMap {
-  const plain = stackFile(stack);
+  const plain = appOnExampleRegistry(stack);
   const edge = plain["railyard:edge"] as Record<string, unknown>;
   return { ...plain, "railyard:registry": registry, "railyard:edge": { ...edge, image: MIRRORED_CADDY } };
 }
@@ -89,6 +104,19 @@ describe.each(["staging", "production"])("%s with railyard:registry", (stack) =>
   });
 });
 
+describe.each(["staging", "production"])("the shipped %s stack file (its app private on GHCR)", (stack) => {
+  it("the provider holds GHCR's credentials and sends them with exactly the app's services; its migration logs in", async () => {
+    const run = await runStack(stack, stackFile(stack), testSecrets(stack));
+    const blocks = providerBlocks(run).map((b) => ({ ...b, password: String(reveal(b.password)) }));
+    expect(blocks.map((b) => [b.address, b.username])).toEqual([["ghcr.io", "example-bot"]]);
+    const sent = byType(run, SERVICE).filter((s) => serviceAuth(imageOf(s), blocks).username === "example-bot").map((s) => s.name).sort();
+    expect(sent).toEqual(["api", "beat", "frontend", "worker"]);
+    const migrate = one(run, "command:remote:Command", "api-migrate");
+    expect(String(reveal(migrate.inputs.create))).toContain(" --registry ghcr.io --registry-user example-bot -- ");
+    expect(isSecretValue(migrate.inputs.stdin)).toBe(true);
+  });
+});
+
 describe("images on other registries", () => {
   it("ghcr.io (the default server) gets no credentials to registry.example.com or Docker Hub, and no migration gets a password", async () => {
     const run = await runStack("staging", withRegistry("staging", { username: "example-bot", passwordSecret: "REGISTRY_TOKEN" }), secretsWith("staging"));
@@ -102,7 +130,7 @@ describe("images on other registries", () => {
   });
 
   it("without railyard:registry the provider has no registryAuth and the migration no stdin (stacks as before)", async () => {
-    const run = await runStack("staging", stackFile("staging"), testSecrets("staging"));
+    const run = await runStack("staging", appOnExampleRegistry("staging"), testSecrets("staging"));
     expect(one(run, PROVIDER, "host-docker").inputs.registryAuth).toBeUndefined();
     for (const m of byType(run, "command:remote:Command").filter((c) => c.name.endsWith("-migrate"))) expect(m.inputs.stdin).toBeUndefined();
   });
@@ -126,7 +154,7 @@ describe("images on other registries", () => {
 
 describe("the provider's day two with registry credentials", () => {
   it("adding railyard:registry changes no service's, database's or edge service's inputs (their next plan is empty)", async () => {
-    const plain = stackFile("production");
+    const plain = appOnExampleRegistry("production");
     const before = await runStack("production", plain, testSecrets("production"));
     const after = await runStack("production", { ...plain, "railyard:registry": REGISTRY }, secretsWith("production"));
     const inputs = (r: StackRun) => Object.fromEntries(byType(r, SERVICE).map((s) => [s.name, JSON.stringify(s.inputs)]));
@@ -204,7 +232,7 @@ describe("railyard:registry config problems name their key and never show the pa
   });
 
   it("railyard:registry set as a secret is refused (plain config; the token belongs in railyard:secrets)", async () => {
-    const plain = stackFile("staging");
+    const plain = appOnExampleRegistry("staging");
     const message = await (async () => {
       try {
         await runStack("staging", plain, { ...secretsWith("staging"), "railyard:registry": REGISTRY });
@@ -348,7 +376,7 @@ esac
 
 describe("railyard:deploy.images and promoteFrom reach the loaded config (config/images.ts, wired in load.ts)", () => {
   const withDeploy = (stack: string, deploy: Record<string, unknown>) => {
-    const plain = stackFile(stack);
+    const plain = appOnExampleRegistry(stack);
     return { ...plain, "railyard:deploy": { ...(plain["railyard:deploy"] as Record<string, unknown>), ...deploy } };
   };
   const problemsOf = async (stack: string, deploy: Record<string, unknown>) => {
@@ -362,16 +390,16 @@ describe("railyard:deploy.images and promoteFrom reach the loaded config (config
   };
 
   it("images on repositories the services run are accepted and exported with deploy", async () => {
-    const images = { "registry.example.com/aponta/api": { context: "examples/app", dockerfile: "examples/app/Dockerfile" } };
+    const images = { "registry.example.com/aponta/backend": { context: "examples/app", dockerfile: "examples/app/Dockerfile" } };
     const run = await runStack("staging", withDeploy("staging", { images }), testSecrets("staging"));
     expect((run.outputs.deploy as { images?: unknown }).images).toEqual(images);
   });
 
   it("a key with a tag, or a repository no service runs, is a problem naming its key", async () => {
     const message = await problemsOf("staging", {
-      images: { "registry.example.com/aponta/api:1.4": { context: "examples/app" }, "registry.example.com/aponta/apx": { context: "examples/app" } },
+      images: { "registry.example.com/aponta/backend:1.4": { context: "examples/app" }, "registry.example.com/aponta/apx": { context: "examples/app" } },
     });
-    expect(message).toContain('railyard:deploy.images["registry.example.com/aponta/api:1.4"]: expected an image repository without a tag or digest');
+    expect(message).toContain('railyard:deploy.images["registry.example.com/aponta/backend:1.4"]: expected an image repository without a tag or digest');
     expect(message).toContain('railyard:deploy.images["registry.example.com/aponta/apx"]: expected a repository some service\'s image is in');
   });
 

@@ -181,7 +181,7 @@ describe("release key", () => {
     expect(recordedServices(e, "staging").api).toEqual(recordedServices(base, "staging").api);
 
     const imageChanged = copy(stackFile("staging"));
-    (imageChanged["railyard:services"] as Record<string, { image: string }>).frontend.image = `registry.example.com/aponta/frontend@sha256:${"3".repeat(64)}`;
+    (imageChanged["railyard:services"] as Record<string, { image: string }>).frontend.image = `ghcr.io/example/frontend@sha256:${"3".repeat(64)}`;
     expect(key(await run("staging", {}, { plain: imageChanged }))).not.toBe(key(base));
   });
 

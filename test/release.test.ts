@@ -142,7 +142,9 @@ describe.each([
     const migrate = one(r, type, "api-migrate");
     const pause = stack === "dev" ? "" : `--pause ${stack}-worker --pause ${stack}-beat `;
     const state = stack === "dev" ? "/tmp/railyard/dev/state" : `/srv/railyard/${stack}/state`;
-    expect(create(migrate)).toContain(`bash ${scripts}railyard-migrate.sh --job ${stack}-api-migrate --timeout 300 --stack ${stack} --state-dir ${state} ${pause}-- --network ${stack}-net`);
+    // staging and production pull the app from GHCR (railyard:registry): the job logs in with the token on stdin.
+    const registry = stack === "dev" ? "" : "--registry ghcr.io --registry-user example-bot ";
+    expect(create(migrate)).toContain(`bash ${scripts}railyard-migrate.sh --job ${stack}-api-migrate --timeout 300 --stack ${stack} --state-dir ${state} ${pause}${registry}-- --network ${stack}-net`);
     // The job's 300 s, the longest stop grace period it pauses (the worker's 120 s; none in dev), the script's 360 s.
     expect(create(migrate)).toMatch(new RegExp(`^timeout ${stack === "dev" ? 660 : 780} `));
     expect(migrate.inputs).toMatchObject({ addPreviousOutputInEnv: false, logging: "stdoutAndStderr" });
