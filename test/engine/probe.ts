@@ -18,6 +18,14 @@ export function onLocalEngine(stack: string, prefix: string): ConfigMap {
   // This machine runs no systemd (the backup units exit 70) and the stack files' buckets are not reachable: the
   // backups are applied on the bed by backups-stack.test.ts with a loopback bucket of its own.
   delete config["railyard:backups"];
+  // The bed runs locally built test images in place of the app's GHCR ones, and no registry answers here: the pulls
+  // with credentials are proven by registry.test.ts against a real registry of its own. The image builds are CI's.
+  delete config["railyard:registry"];
+  const deploy = config["railyard:deploy"] as Record<string, unknown> | undefined;
+  if (deploy) {
+    delete deploy.images;
+    delete deploy.promoteFrom;
+  }
   const edge = config["railyard:edge"] as Record<string, unknown> | undefined;
   if (edge) Object.assign(edge, { httpPort: EDGE_HTTP_PORT, httpsPort: EDGE_HTTPS_PORT, ...(edge.cloudflare ? { publicAddress: "203.0.113.10" } : {}) });
   return config;
