@@ -20,10 +20,20 @@ const nonEmpty = (what: string, max: number) =>
 const mapKey = (key: z.ZodType<string>) =>
   key.refine((k) => !OBJECT_KEYS.has(k), { error: "expected a name other than a JavaScript object property (constructor, __proto__, toString, …)" });
 
-/** A path inside the project: relative, no `..` that leaves it. */
+/**
+ * A folder or file of the checkout, written plainly: letters, digits, `.`, `_`, `-` and `/`. CI hands it to
+ * docker/build-push-action, which would take `https://…`, `git@…:…` or `name=…` as a REMOTE context (and build and
+ * push someone else's code with the workflow's token), so nothing that could read as a URL or an option passes.
+ */
+const PLAIN_PATH = /^(?!-)[A-Za-z0-9._/-]+$/;
+/** A path inside the project: relative, plain, no `..` that leaves it. */
 const projectPath = (what: string) =>
   nonEmpty(what, 1024)
     .refine((p) => !path.isAbsolute(p) && !p.startsWith("~"), { error: `expected ${what} relative to the project directory (not absolute)`, abort: true })
+    .refine((p) => PLAIN_PATH.test(p), {
+      error: `expected ${what} inside the checkout written with letters, digits, . _ - and / only (no URL, no git remote, no option)`,
+      abort: true,
+    })
     .refine((p) => { const n = path.posix.normalize(p); return n !== ".." && !n.startsWith("../"); }, { error: `expected ${what} inside the project directory (no .. leaving it)` });
 
 /** One image build: a service's `build` has the same shape. */
@@ -33,7 +43,13 @@ export const buildSchema = z.strictObject({
   /** The Dockerfile, inside the project. @default Dockerfile in the context */
   dockerfile: projectPath("a Dockerfile path").optional(),
   target: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: "expected a build stage name" }).optional(),
-  args: z.record(mapKey(z.string().regex(ENV_NAME, { error: "expected a build argument name", abort: true })), nonEmpty("build argument", 4096)).optional(),
+  // One line each: CI passes them to the build as KEY=value lines, where a newline would add an argument of its own.
+  args: z
+    .record(
+      mapKey(z.string().regex(ENV_NAME, { error: "expected a build argument name", abort: true })),
+      nonEmpty("build argument", 4096).refine((v) => !/[\r\n]/.test(v), { error: "expected a build argument on one line (no newline)" }),
+    )
+    .optional(),
 });
 export type BuildConfig = z.output<typeof buildSchema>;
 
