@@ -265,13 +265,21 @@ export const bucketVersioned: StackValidationPolicy = {
   },
 };
 
-/** A statement denying every S3 action over plain HTTP to everyone. */
-function deniesPlainHttp(statement: unknown): boolean {
+/**
+ * A statement denying every S3 action over plain HTTP to everyone, on the bucket itself and on all of its objects
+ * (a deny on some other ARN protects nothing here).
+ */
+function deniesPlainHttp(statement: unknown, bucketName: string): boolean {
   const principal = field(statement, "Principal");
   const everyone = principal === "*" || field(principal, "AWS") === "*";
   const actions = [field(statement, "Action")].flat();
   const insecure = at(statement, "Condition", "Bool", "aws:SecureTransport");
-  return field(statement, "Effect") === "Deny" && everyone && actions.includes("s3:*") && (insecure === "false" || insecure === false);
+  const resources = [field(statement, "Resource")].flat();
+  const covers = (arn: string) => resources.includes("*") || resources.includes(arn);
+  const arn = `arn:aws:s3:::${bucketName}`;
+  return (
+    field(statement, "Effect") === "Deny" && everyone && actions.includes("s3:*") && (insecure === "false" || insecure === false) && covers(arn) && covers(`${arn}/*`)
+  );
 }
 
 export const bucketTlsOnly: StackValidationPolicy = {
@@ -287,7 +295,9 @@ export const bucketTlsOnly: StackValidationPolicy = {
           return [];
         }
       });
-      if (!statements.some(deniesPlainHttp)) report(`bucket ${bucket.name} (${name}) accepts plain HTTP: no policy statement denies s3:* to "*" when aws:SecureTransport is false`, bucket.urn);
+      if (!statements.some((st) => deniesPlainHttp(st, name))) {
+        report(`bucket ${bucket.name} (${name}) accepts plain HTTP: no policy statement denies s3:* to "*" on the bucket and its objects when aws:SecureTransport is false`, bucket.urn);
+      }
     });
   },
 };

@@ -128,6 +128,9 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
       return { ...inputs, repoDigest: mockRepoDigest(String(inputs.name)) };
     case "docker:index/image:Image":
       return { ...inputs, repoDigest: `${String(inputs.imageName).split(":")[0]}@sha256:${"a".repeat(64)}` };
+    // AWS answers a bucket's ARN from its name (the bucket policy's statements name it).
+    case "aws:s3/bucket:Bucket":
+      return { ...inputs, arn: `arn:aws:s3:::${String(inputs.bucket)}` };
     default:
       return inputs;
   }

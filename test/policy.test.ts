@@ -133,6 +133,18 @@ const PLANTS: Plant[] = [
     },
   },
   {
+    policy: "backup-bucket-tls-only",
+    what: "a TLS-only statement on another bucket's ARN",
+    names: BUCKET_NAME,
+    resource: BUCKET_NAME,
+    plant: (g) => {
+      const policy = find(g, "aws:s3/bucketPolicy:BucketPolicy", "backups-bucket-policy").inputs;
+      const doc = JSON.parse(String(policy.policy)) as { Statement: { Sid: string; Resource: string[] }[] };
+      for (const s of doc.Statement) if (s.Sid === "DenyWithoutTls") s.Resource = ["arn:aws:s3:::another-bucket", "arn:aws:s3:::another-bucket/*"];
+      policy.policy = JSON.stringify(doc);
+    },
+  },
+  {
     policy: "dns-proxied",
     what: "a record not proxied",
     names: "cloudflare-api.example.com",
