@@ -415,13 +415,18 @@ describe("hostile values at every railyard:registry key (as test/config-hostile.
   const HOSTILE: unknown[] = [null, [], {}, "", -1, 1e21, "constructor", "__proto__", "x\u001b[2J\u202e", { __proto__: null, constructor: { a: 1 } }, "a\nb", "q'\"`$(reboot)", "n\u0000ul", "h".repeat(100_000)];
   const cases = [undefined, "server", "username", "passwordSecret"].flatMap((key) => HOSTILE.map((value, i) => ({ key, value, label: `${key ?? "registry"} = #${i}` })));
 
+  // The one value that is a fine registry setting: a user named "constructor" (a plain string, not a map key).
+  const acceptable = (key: string | undefined, value: unknown) => key === "username" && value === "constructor";
+
   it.each(cases)("$label", async ({ key, value }) => {
     const registry = key === undefined ? structuredClone(value) : { ...REGISTRY, [key]: structuredClone(value) };
     try {
       const run = await runStack("staging", withRegistry("staging", registry), secretsWith("staging"));
+      expect(acceptable(key, value), "accepted a value the registry must refuse").toBe(true);
       expect(run.resources.length).toBeGreaterThan(0);
     } catch (e) {
       if (!(e instanceof StackRunError)) throw e;
+      expect(acceptable(key, value), "refused a fine value").toBe(false);
       expect(e.message).toMatch(/^railyard: the stack configuration has \d+ problems?; no resource was registered:\n/);
       for (const line of e.message.split("\n").slice(1)) expect(line).toMatch(/^ {2}railyard:registry[^\n]*: expected .+, got .+$/);
       expect(e.message).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
