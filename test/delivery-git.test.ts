@@ -36,6 +36,8 @@ const STACK = [
   "    branch: main",
   "    preDeployBackup: false",
   "    releasesKept: 10",
+  "    images:",
+  "      ghcr.io/acme/api: { context: ./api }",
   "  railyard:services:",
   "    api:",
   "      kind: web",
@@ -64,64 +66,124 @@ function repos() {
 }
 const pin = (c: string) => STACK.replace("1".repeat(64), c.repeat(64));
 const remoteFile = (remote: string, file: string, ref = "main") => git(remote, "show", `${ref}:${file}`) + "\n";
+/** What the build jobs hand the deploy: actions/download-artifact's folder of digest files. */
+const digests = (c: string) => {
+  const d = tempDir();
+  fs.mkdirSync(path.join(d, "digest-0"));
+  fs.writeFileSync(path.join(d, "digest-0", "image"), `ghcr.io/acme/api@sha256:${c.repeat(64)}\n`);
+  return d;
+};
+/** A teammate's commit of `change` to main (from the seed clone). */
+const teammate = (seed: string, file: string, change: (text: string) => string, message = "teammate") => {
+  fs.writeFileSync(path.join(seed, file), change(fs.readFileSync(path.join(seed, file), "utf8")));
+  gitAs(seed, "commit", "-q", "-am", message);
+  git(seed, "push", "-q", "origin", "HEAD:main");
+};
 
 describe("commit-stack-file.sh", () => {
-  it("commits the stack file alone, [skip ci], as the Actions bot, and pushes it", () => {
+  it("commits the stack file alone, without [skip ci], as the Actions bot, and pushes it; the commit is a step output", () => {
     const { remote, checkout } = repos();
     fs.writeFileSync(path.join(checkout, "Pulumi.staging.yaml"), pin("2"));
     fs.writeFileSync(path.join(checkout, "README.md"), "changed by the job, not to be committed\n");
-    const r = script("commit-stack-file.sh", ["--stack", "staging", "--branch", "main"], checkout);
+    const output = path.join(tempDir(), "output");
+    const r = script("commit-stack-file.sh", ["--stack", "staging", "--branch", "main"], checkout, { GITHUB_OUTPUT: output });
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/pushed Pulumi.staging.yaml to main/);
     expect(remoteFile(remote, "Pulumi.staging.yaml")).toBe(pin("2"));
     expect(remoteFile(remote, "README.md")).toBe("readme\n");
-    expect(git(remote, "log", "-1", "--format=%s|%an|%ae", "main")).toBe("staging: pin the deployed images in Pulumi.staging.yaml [skip ci]|github-actions[bot]|41898282+github-actions[bot]@users.noreply.github.com");
+    // No [skip ci]: it would skip the checks of the develop → main pull request and the deploy of a fast-forward merge.
+    expect(git(remote, "log", "-1", "--format=%B|%an|%ae", "main")).toBe("staging: pin the deployed images in Pulumi.staging.yaml\n|github-actions[bot]|41898282+github-actions[bot]@users.noreply.github.com");
     expect(git(remote, "show", "--name-only", "--format=", "main")).toBe("Pulumi.staging.yaml");
+    expect(fs.readFileSync(output, "utf8")).toBe(`commit=${git(remote, "rev-parse", "main")}\n`);
   });
   it("does nothing when the stack file is unchanged", () => {
     const { remote, checkout } = repos();
     const before = git(remote, "rev-parse", "main");
-    const r = script("commit-stack-file.sh", ["--stack", "staging", "--branch", "main"], checkout);
+    const output = path.join(tempDir(), "output");
+    const r = script("commit-stack-file.sh", ["--stack", "staging", "--branch", "main"], checkout, { GITHUB_OUTPUT: output });
     expect(r.code).toBe(0);
     expect(r.out).toContain("unchanged: nothing to commit");
     expect(git(remote, "rev-parse", "main")).toBe(before);
+    expect(fs.readFileSync(output, "utf8")).toBe(`commit=${before}\n`);
   });
-  it("rebases onto a branch that moved meanwhile, keeping the other commit", () => {
+  it("makes the commit again on a branch that moved meanwhile, keeping the other commit; the output stays the deployed commit", () => {
     const { remote, seed, checkout } = repos();
-    fs.writeFileSync(path.join(seed, "README.md"), "a teammate's change\n");
-    gitAs(seed, "commit", "-q", "-am", "teammate");
-    git(seed, "push", "-q", "origin", "HEAD:main");
+    teammate(seed, "README.md", () => "a teammate's change\n");
     fs.writeFileSync(path.join(checkout, "Pulumi.staging.yaml"), pin("3"));
-    const r = script("commit-stack-file.sh", ["--stack", "staging", "--branch", "main"], checkout);
+    const output = path.join(tempDir(), "output");
+    const r = script("commit-stack-file.sh", ["--stack", "staging", "--branch", "main", "--from-dir", digests("3")], checkout, { GITHUB_OUTPUT: output });
     expect(r.code).toBe(0);
-    expect(r.out).toContain("main moved: rebasing onto it (attempt 2 of 5)");
+    expect(r.out).toContain("main moved: making the commit again on its head (attempt 2 of 5)");
     expect(remoteFile(remote, "README.md")).toBe("a teammate's change\n");
     expect(remoteFile(remote, "Pulumi.staging.yaml")).toBe(pin("3"));
-    expect(git(remote, "log", "--format=%s", "main").split("\n")).toEqual(["staging: pin the deployed images in Pulumi.staging.yaml [skip ci]", "teammate", "seed"]);
+    expect(git(remote, "log", "--format=%s", "main").split("\n")).toEqual(["staging: pin the deployed images in Pulumi.staging.yaml", "teammate", "seed"]);
+    // The deployed commit (the checkout's HEAD + the pin, made before the retry) is what the tag step tags.
+    const deployed = /^commit=([0-9a-f]{40})\n$/.exec(fs.readFileSync(output, "utf8"))?.[1] ?? "";
+    expect(git(checkout, "rev-parse", `${deployed}~1`)).toBe(git(seed, "rev-parse", "HEAD~1"));
+    expect(git(checkout, "show", `${deployed}:Pulumi.staging.yaml`) + "\n").toBe(pin("3"));
   });
-  it("where an earlier deploy pinned the same lines, the deployed file's lines win; other lines merge", () => {
+  it("a teammate's edit next to an image line survives: the pins are re-applied on the branch's head (set-images --from-dir)", () => {
     const { remote, seed, checkout } = repos();
-    fs.writeFileSync(path.join(seed, "Pulumi.staging.yaml"), pin("4").replace("railyard:other: 1", "railyard:other: 2"));
-    gitAs(seed, "commit", "-q", "-am", "an earlier deploy's pin and a teammate's edit");
-    git(seed, "push", "-q", "origin", "HEAD:main");
+    // The line right above the image line, and an earlier deploy's pin of the same line.
+    teammate(seed, "Pulumi.staging.yaml", (t) => t.replace("port: 8000", "port: 8001").replace("1".repeat(64), "4".repeat(64)).replace("railyard:other: 1", "railyard:other: 2"));
     fs.writeFileSync(path.join(checkout, "Pulumi.staging.yaml"), pin("5"));
-    const r = script("commit-stack-file.sh", ["--stack", "staging", "--branch", "main"], checkout);
+    const r = script("commit-stack-file.sh", ["--stack", "staging", "--branch", "main", "--from-dir", digests("5")], checkout);
+    expect(r.err).not.toContain("set-images");
     expect(r.code).toBe(0);
-    expect(remoteFile(remote, "Pulumi.staging.yaml")).toBe(pin("5").replace("railyard:other: 1", "railyard:other: 2"));
+    expect(remoteFile(remote, "Pulumi.staging.yaml")).toBe(pin("5").replace("port: 8000", "port: 8001").replace("railyard:other: 1", "railyard:other: 2"));
   });
-  it("stops on a conflict it cannot resolve (the branch deleted the file), pushing nothing", () => {
+  it("a promotion (--from) re-applies the source stack's digests as this run deployed them, not the branch's newer ones", () => {
+    const { remote, seed, checkout } = repos();
+    const production = STACK.replace("branch: main", "branch: prod").replace(/    images:\n.*\n/, "    promoteFrom: staging\n").replace("1".repeat(64), "0".repeat(64));
+    fs.writeFileSync(path.join(seed, "Pulumi.production.yaml"), production);
+    gitAs(seed, "add", "Pulumi.production.yaml");
+    gitAs(seed, "commit", "-q", "-m", "production");
+    git(seed, "push", "-q", "origin", "HEAD:main");
+    git(checkout, "fetch", "-q", "origin", "main");
+    git(checkout, "checkout", "-q", "--detach", "FETCH_HEAD");
+    // This run promotes staging's digest 1 (its file as checked out); meanwhile staging's next deploy pins digest 9
+    // and a teammate edits production's port, next to the image line.
+    fs.writeFileSync(path.join(checkout, "Pulumi.production.yaml"), production.replace("0".repeat(64), "1".repeat(64)));
+    teammate(seed, "Pulumi.staging.yaml", (t) => t.replace("1".repeat(64), "9".repeat(64)), "staging's next pin");
+    teammate(seed, "Pulumi.production.yaml", (t) => t.replace("port: 8000", "port: 8002"));
+    const r = script("commit-stack-file.sh", ["--stack", "production", "--branch", "main", "--from", "staging"], checkout);
+    expect(r.err).not.toContain("set-images");
+    expect(r.code).toBe(0);
+    expect(remoteFile(remote, "Pulumi.production.yaml")).toBe(production.replace("0".repeat(64), "1".repeat(64)).replace("port: 8000", "port: 8002"));
+  });
+  it("a restored file (a rollback: no source) is committed again over a branch that left the file alone, and refused over one that changed it", () => {
+    const { remote, seed, checkout } = repos();
+    teammate(seed, "Pulumi.staging.yaml", (t) => t.replace("port: 8000", "port: 8001"));
+    const head = git(remote, "rev-parse", "main");
+    fs.writeFileSync(path.join(checkout, "Pulumi.staging.yaml"), pin("7"));
+    const r = script("commit-stack-file.sh", ["--stack", "staging", "--branch", "main"], checkout);
+    expect(r.code).toBe(5);
+    expect(r.err).toContain("commit-stack-file: main changed Pulumi.staging.yaml since this run's checkout");
+    expect(r.err).toContain("could not be made again on main: nothing is pushed; commit Pulumi.staging.yaml by hand");
+    expect(git(remote, "rev-parse", "main")).toBe(head);
+  });
+  it("stops when set-images refuses the branch's file (a new deploy.images key without a digest), pushing nothing", () => {
+    const { remote, seed, checkout } = repos();
+    teammate(seed, "Pulumi.staging.yaml", (t) => t.replace("      ghcr.io/acme/api: { context: ./api }\n", "      ghcr.io/acme/api: { context: ./api }\n      ghcr.io/acme/web: { context: ./web }\n").replace("  railyard:services:\n", "  railyard:services:\n    web: { image: ghcr.io/acme/web:1 }\n"));
+    const head = git(remote, "rev-parse", "main");
+    fs.writeFileSync(path.join(checkout, "Pulumi.staging.yaml"), pin("8"));
+    const r = script("commit-stack-file.sh", ["--stack", "staging", "--branch", "main", "--from-dir", digests("8")], checkout);
+    expect(r.code).toBe(5);
+    expect(r.err).toContain("commit-stack-file: set-images refused main's Pulumi.staging.yaml");
+    expect(git(remote, "rev-parse", "main")).toBe(head);
+  });
+  it("stops when the branch deleted the file, pushing nothing", () => {
     const { remote, seed, checkout } = repos();
     gitAs(seed, "rm", "-q", "Pulumi.staging.yaml");
     gitAs(seed, "commit", "-q", "-m", "stack removed");
     git(seed, "push", "-q", "origin", "HEAD:main");
     const head = git(remote, "rev-parse", "main");
     fs.writeFileSync(path.join(checkout, "Pulumi.staging.yaml"), pin("6"));
-    const r = script("commit-stack-file.sh", ["--stack", "staging", "--branch", "main"], checkout);
+    const r = script("commit-stack-file.sh", ["--stack", "staging", "--branch", "main", "--from-dir", digests("6")], checkout);
     expect(r.code).toBe(5);
-    expect(r.err).toContain("commit-stack-file: rebasing the deploy's Pulumi.staging.yaml onto main stopped on a conflict");
+    expect(r.err).toContain("commit-stack-file: main has no Pulumi.staging.yaml (deleted or renamed)");
     expect(git(remote, "rev-parse", "main")).toBe(head);
-    expect(fs.existsSync(path.join(checkout, ".git", "rebase-merge"))).toBe(false);
   });
   it("gives up after --attempts refusals (a hook that refuses every push)", () => {
     const { remote, checkout } = repos();
@@ -137,6 +199,9 @@ describe("commit-stack-file.sh", () => {
     [["--stack", "staging", "--branch", "main", "--attempts", "0"], 2, "--attempts must be a whole number from 1 to 99"],
     [["--stack", "staging"], 2, "--branch must be a git branch name, got ''"],
     [["--stack", "staging", "--branch", "main", "--what"], 2, "unknown argument --what"],
+    [["--stack", "staging", "--branch", "main", "--from", "qa", "--from-dir", "/"], 2, "give --from-dir or --from, not both"],
+    [["--stack", "staging", "--branch", "main", "--from-dir", "/nonexistent/x"], 2, "--from-dir '/nonexistent/x' is not a directory"],
+    [["--stack", "staging", "--branch", "main", "--from", "Qa"], 2, "--from must be a stack name"],
     [["--stack", "production", "--branch", "main"], 3, "no stack file Pulumi.production.yaml"],
   ])("refuses %j", (args, code, message) => {
     const { checkout } = repos();
@@ -172,6 +237,38 @@ describe("tag-release.sh", () => {
     expect(git(remote, "for-each-ref", "--format=%(objecttype) %(contents:subject)", "refs/tags/railyard/production/42")).toBe("tag release 42 of production");
     expect(script("tag-release.sh", ["--stack", "production", "--seq", "42"], checkout).code).toBe(0);
   });
+  it("tags the deployed commit given by --commit, not HEAD (after a retry HEAD is another commit)", () => {
+    const { remote, checkout } = repos();
+    fs.writeFileSync(path.join(checkout, "Pulumi.staging.yaml"), pin("2"));
+    gitAs(checkout, "commit", "-q", "-am", "the deployed pin");
+    const deployed = git(checkout, "rev-parse", "HEAD");
+    gitAs(checkout, "commit", "-q", "--allow-empty", "-m", "made again on the moved branch");
+    const r = script("tag-release.sh", ["--stack", "production", "--seq", "5", "--commit", deployed], checkout);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`tagged railyard/production/5 on ${deployed.slice(0, 7)}`);
+    expect(git(remote, "rev-parse", "railyard/production/5^{commit}")).toBe(deployed);
+    expect(script("tag-release.sh", ["--stack", "production", "--seq", "5"], checkout).code).toBe(4);
+  });
+  it("sends GIT_PUSH_TOKEN as checkout's header for GITHUB_SERVER_URL only, through git's environment: never in an argument or the output", () => {
+    const { checkout } = repos();
+    const bin = tempDir();
+    const log = path.join(bin, "log");
+    const realGit = execFileSync("sh", ["-c", "command -v git"], { encoding: "utf8" }).trim();
+    fs.writeFileSync(path.join(bin, "git"), `#!/bin/bash\nprintf '%s|%s|%s|%s\\n' "$1" "\${GIT_CONFIG_COUNT:-}" "\${GIT_CONFIG_KEY_0:-}" "\${GIT_CONFIG_VALUE_0:-}" >> '${log}'\nprintf 'argv: %s\\n' "$*" >> '${log}'\nexec '${realGit}' "$@"\n`, { mode: 0o755 });
+    const env = { PATH: `${bin}:${process.env.PATH}`, GIT_PUSH_TOKEN: "ghs_s3cretT0ken", GITHUB_SERVER_URL: "https://github.example" };
+    const r = script("tag-release.sh", ["--stack", "production", "--seq", "8"], checkout, env);
+    expect(r.code).toBe(0);
+    const lines = fs.readFileSync(log, "utf8").trim().split("\n");
+    const header = `AUTHORIZATION: basic ${Buffer.from("x-access-token:ghs_s3cretT0ken").toString("base64")}`;
+    const remoteCalls = lines.filter((l) => /^(fetch|push|ls-remote)\|/.test(l));
+    expect(remoteCalls.map((l) => l.split("|")[0])).toEqual(["fetch", "push", "ls-remote"]);
+    for (const l of remoteCalls) expect(l.split("|").slice(1)).toEqual(["1", "http.https://github.example/.extraheader", header]);
+    // Local commands get no header; no argument list and no output holds the token.
+    expect(lines.filter((l) => /^(rev-parse|tag)\|/.test(l)).every((l) => l.endsWith("||"))).toBe(true);
+    for (const l of lines.filter((x) => x.startsWith("argv: "))) expect(l).not.toContain("s3cret");
+    expect(r.out + r.err).not.toContain("s3cret");
+    expect(r.out + r.err).not.toContain(Buffer.from("x-access-token:ghs_s3cretT0ken").toString("base64"));
+  });
   it("never moves a release's tag to another commit", () => {
     const { remote, seed, checkout } = repos();
     gitAs(seed, "tag", "-a", "-m", "earlier", "railyard/production/7");
@@ -190,6 +287,7 @@ describe("tag-release.sh", () => {
     [["--stack", "production", "--seq", "null"], "--seq must be a release number"],
     [["--stack", "production", "--seq", "0"], "--seq must be a release number"],
     [["--stack", "Prod", "--seq", "1"], "--stack must be a stack name"],
+    [["--stack", "production", "--seq", "1", "--commit", "main; x"], "--commit must be HEAD or a commit id"],
   ])("refuses %j with exit 2", (args, message) => {
     const r = script("tag-release.sh", args, tempDir());
     expect(r.code).toBe(2);

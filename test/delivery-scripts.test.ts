@@ -168,6 +168,13 @@ describe("stack-for-branch over copies", () => {
       { repository: "ghcr.io/acme/web", registry: "ghcr.io", context: "./web", file: "web/Dockerfile.prod", target: "prod", buildArgs: "NODE_ENV=production" },
     ]);
   });
+  it("pushes to railyard:registry.server when every deploy.images repository is on it", () => {
+    const text = STAGING.replaceAll("ghcr.io/acme/", "registry.example.com:5000/acme/").replace("  railyard:services:", "  railyard:registry: { server: registry.example.com:5000, username: bot, passwordSecret: REGISTRY_TOKEN }\n  railyard:services:");
+    const root = project({ "Pulumi.staging.yaml": text });
+    expect(resolve(root, "develop", undefined).images.map((i) => [i.repository, i.registry])).toEqual([
+      ["registry.example.com:5000/acme/api", "registry.example.com:5000"], ["registry.example.com:5000/acme/web", "registry.example.com:5000"],
+    ]);
+  });
   it("a promoted stack builds nothing and names its source", () => {
     const root = project({ "Pulumi.staging.yaml": STAGING, "Pulumi.production.yaml": PRODUCTION });
     expect(resolve(root, "main", undefined)).toEqual({ stack: "production", branch: "main", promoteFrom: "staging", images: [] });
@@ -185,6 +192,9 @@ describe("stack-for-branch over copies", () => {
     [STAGING.replace("branch: develop ", "branch: [develop]"), "railyard:deploy.branch must be a git branch name"],
     [PRODUCTION.replace("promoteFrom: staging", "promoteFrom: Staging"), "railyard:deploy.promoteFrom: expected a stack name"],
     [PRODUCTION.replace("promoteFrom: staging", "promoteFrom: production"), "railyard:deploy.promoteFrom: expected another stack's name"],
+    [STAGING.replaceAll("ghcr.io/acme/api", "registry.example.com/acme/api"), 'railyard:deploy.images["registry.example.com/acme/api"]: is on registry.example.com, not on railyard:registry.server (ghcr.io): CI pushes only to the stack\'s registry'],
+    [STAGING.replaceAll("ghcr.io/acme/api", "acme/api"), 'railyard:deploy.images["acme/api"]: is on docker.io, not on railyard:registry.server (ghcr.io)'],
+    [STAGING.replace("  railyard:services:", "  railyard:registry: { server: registry.example.com, username: bot, passwordSecret: REGISTRY_TOKEN }\n  railyard:services:"), 'railyard:deploy.images["ghcr.io/acme/api"]: is on ghcr.io, not on railyard:registry.server (registry.example.com)'],
     ["config: [", "is not valid YAML"],
   ])("an invalid stack file fails with exit 4 naming the key (%#)", async (text, message) => {
     const stack = text.includes("branch: main") ? "production" : "staging";

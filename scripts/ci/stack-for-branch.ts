@@ -9,15 +9,20 @@
  *   print them. A stack with railyard:deploy.promoteFrom builds nothing: images= is [] and promote-from= names the
  *   stack whose digests it deploys (scripts/ci/set-images.ts --from).
  *
+ * Every repository of deploy.images must be on railyard:registry.server (default ghcr.io): CI pushes only there, so
+ * the workflow's own token (GHCR) or REGISTRY_PUSH_TOKEN (another server) never goes to a registry a key happens to
+ * name.
+ *
  * Exit codes: 0 resolved; 2 bad arguments or no such stack file; 3 no stack or two stacks claim the branch, or
  * the stack's branch differs from --branch; 4 a stack file's deploy.branch, deploy.images or deploy.promoteFrom is
- * invalid.
+ * invalid, or a deploy.images repository is on another registry than railyard:registry.server.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { imageBuildProblems, imageBuildsSchema, ImageBuilds, promoteFromSchema, promotionProblems } from "../../config/images";
 import { BRANCH } from "../../config/patterns";
 import { formatProblem } from "../../config/problems";
+import { registryHost } from "../../config/registry";
 import { CliError, helpAsked, NAME, obj, parseOptions, projectRoot, readStackFile, runMain, stackOption, str, Yaml } from "../stackHost";
 
 export const USAGE = `Usage: stack-for-branch.ts [--branch BRANCH] [--stack STACK] [--github-output]
@@ -103,6 +108,25 @@ export function promoteFromOf(config: Yaml, stack: string): string {
   return parsed.data;
 }
 
+/** The registry CI pushes to: railyard:registry.server, ghcr.io when the stack sets none. */
+export function pushRegistryOf(config: Yaml): string {
+  return str(obj(config["railyard:registry"])?.server) ?? "ghcr.io";
+}
+
+/** Refuses (4) a deploy.images repository on another registry than the stack's push registry, naming the key. */
+export function checkPushRegistry(images: ImageBuilds, config: Yaml, stack: string): void {
+  const server = pushRegistryOf(config);
+  for (const repository of Object.keys(images)) {
+    const host = registryHost(repository);
+    if (host !== server) {
+      throw new CliError(
+        `Pulumi.${stack}.yaml: railyard:deploy.images[${JSON.stringify(repository)}]: is on ${host}, not on railyard:registry.server (${server}): CI pushes only to the stack's registry`,
+        4,
+      );
+    }
+  }
+}
+
 export function buildMatrix(images: ImageBuilds): ImageBuild[] {
   return Object.entries(images).map(([repository, b]) => ({
     repository,
@@ -132,7 +156,9 @@ export function resolve(root: string, branch: string | undefined, stack: string 
     if (branch !== undefined && claimed !== branch) {
       throw new CliError(`Pulumi.${stack}.yaml: ${BRANCH_KEY} is ${JSON.stringify(claimed)}, not ${JSON.stringify(branch)}: this branch does not deploy ${stack}`, 3);
     }
-    return { stack, branch: claimed, promoteFrom: promoteFromOf(config, stack), images: buildMatrix(imagesOf(config, stack)) };
+    const images = imagesOf(config, stack);
+    checkPushRegistry(images, config, stack);
+    return { stack, branch: claimed, promoteFrom: promoteFromOf(config, stack), images: buildMatrix(images) };
   }
   if (branch === undefined) throw new CliError(`give --branch, --stack or both\n${USAGE}`, 2);
   const claims = stackNames(root).filter((s) => branchOf(configOf(s, root), s) === branch);
