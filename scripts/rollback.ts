@@ -9,7 +9,9 @@
  * instead, so nothing is built); then `pulumi up --stack <stack> --yes --skip-preview` runs with
  * RAILYARD_RELEASE_KIND=rollback, RAILYARD_ROLLBACK_OF=N and RAILYARD_LOCK_TOKEN (the host lock this command took,
  * kind rollback, so no deploy runs in between; the program's release steps proceed under it): the same gates run
- * and the release is recorded as a rollback. The lock is released whatever happens. Migrations are not run
+ * and the release is recorded as a rollback. The stack-wide policies run as for a deploy: with the project's policy
+ * pack (policy/, or --policy-pack DIR) `pulumi up` gets --policy-pack DIR and, when DIR/config/<stack>.json exists,
+ * --policy-pack-config with it; --no-policy-pack runs without. The lock is released whatever happens. Migrations are not run
  * backwards: when releases after the target ran one, it says which (README: Rolling back the schema).
  * RAILYARD_WHO, when set, names who rolls back; otherwise the program finds it as for a deploy (GITHUB_ACTOR, the
  * git author of HEAD, the OS user) from the same environment.
@@ -22,17 +24,21 @@
 import { spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { isMap, isScalar, parseDocument } from "yaml";
 import { releaseCli } from "../commands/release";
 import {
   CliError, durationOption, helpAsked, intOption, parseOptions, projectRoot, readStackFile, readStackHost, runMain, runOnHost, scriptPath, StackHost, stackOption, whoAmI,
 } from "./stackHost";
 
-export const USAGE = `Usage: npm run rollback -- --stack STACK [--to N] [--list] [--wait DURATION]
+export const USAGE = `Usage: npm run rollback -- --stack STACK [--to N] [--list] [--wait DURATION] [--policy-pack DIR | --no-policy-pack]
   Puts release N (default: the previous good release) back, image and config, through \`pulumi up\`.
   --list            the kept releases, newest first, the live one marked *
   --to N            the release to go back (or forward) to
   --wait DURATION   wait that long (90s, 10m, 1h) for a rollback or manual lock held by someone else
+  --policy-pack DIR the policy pack pulumi up runs (relative to the project; default policy/ when it exists),
+                    with DIR/config/STACK.json as its config when that exists
+  --no-policy-pack  run pulumi up without a policy pack
 Exit codes: 0 done (commit Pulumi.<STACK>.yaml); 2 bad arguments; 75 locked; 76 an image is gone from the host;
   77 no such release or nothing to roll back to; 78 the release's record is unusable; 255 ssh failed;
   otherwise pulumi up's exit code.`;
@@ -42,16 +48,24 @@ export interface RollbackArgs {
   to?: number;
   list: boolean;
   waitSeconds?: number;
+  /** --policy-pack DIR as given. */
+  policyPack?: string;
+  /** --no-policy-pack. */
+  noPolicyPack?: true;
 }
 
 export function parseArgs(argv: string[]): RollbackArgs {
-  const p = parseOptions(argv, { "--stack": "value", "--to": "value", "--list": "switch", "--wait": "value" }, USAGE);
+  const p = parseOptions(argv, { "--stack": "value", "--to": "value", "--list": "switch", "--wait": "value", "--policy-pack": "value", "--no-policy-pack": "switch" }, USAGE);
   const out: RollbackArgs = { stack: stackOption(p), list: p.switches.has("--list") };
   const to = intOption(p, "--to", 1, 999999);
   if (to !== undefined) out.to = to;
   const wait = durationOption(p, "--wait");
   if (wait !== undefined) out.waitSeconds = wait;
   if (out.list && (out.to !== undefined || out.waitSeconds !== undefined)) throw new CliError("--list only lists: it takes no --to or --wait", 2);
+  const pack = p.values.get("--policy-pack");
+  if (pack !== undefined && p.switches.has("--no-policy-pack")) throw new CliError("give --policy-pack or --no-policy-pack, not both", 2);
+  if (pack !== undefined) out.policyPack = pack;
+  if (p.switches.has("--no-policy-pack")) out.noPolicyPack = true;
   return out;
 }
 
@@ -205,17 +219,40 @@ export function rewriteStackFile(current: string, recorded: string, images: Reco
 
 // ---- running ----
 
-/** `pulumi up` of the stack (injectable: the engine test stands its bed in for it); resolves to its exit code. */
-export type Up = (stack: string, env: Record<string, string>) => Promise<number>;
+/** The policy pack `pulumi up` runs: its folder and, when it has one for the stack, its config file. */
+export interface PolicyPack {
+  dir: string;
+  config?: string;
+}
 
-export function upArgv(stack: string): string[] {
-  return ["pulumi", "up", "--stack", stack, "--yes", "--skip-preview"];
+/**
+ * The policy pack of a rollback of `stack`: --policy-pack DIR (relative to `root`; refused, 2, when it holds no
+ * PulumiPolicy.yaml), else `root`/policy when it is one, else none; none with --no-policy-pack.
+ */
+export function policyPackFor(cli: Pick<RollbackArgs, "stack" | "policyPack" | "noPolicyPack">, root: string): PolicyPack | undefined {
+  if (cli.noPolicyPack) return undefined;
+  const dir = path.resolve(root, cli.policyPack ?? "policy");
+  if (!fs.existsSync(path.join(dir, "PulumiPolicy.yaml"))) {
+    if (cli.policyPack === undefined) return undefined;
+    throw new CliError(`--policy-pack ${JSON.stringify(cli.policyPack)} is not a policy pack (no PulumiPolicy.yaml in ${dir})`, 2);
+  }
+  const config = path.join(dir, "config", `${cli.stack}.json`);
+  return fs.existsSync(config) ? { dir, config } : { dir };
+}
+
+/** `pulumi up` of the stack (injectable: the engine test stands its bed in for it); resolves to its exit code. */
+export type Up = (stack: string, env: Record<string, string>, argv: string[]) => Promise<number>;
+
+export function upArgv(stack: string, policy?: PolicyPack): string[] {
+  return [
+    "pulumi", "up", "--stack", stack, "--yes", "--skip-preview",
+    ...(policy ? ["--policy-pack", policy.dir, ...(policy.config ? ["--policy-pack-config", policy.config] : [])] : []),
+  ];
 }
 
 export function defaultUp(root: string): Up {
-  return (stack, env) =>
+  return (_stack, env, argv) =>
     new Promise((resolve) => {
-      const argv = upArgv(stack);
       const child = spawn(argv[0], argv.slice(1), { cwd: root, stdio: "inherit", env: { ...process.env, RAILYARD_PROJECT_DIR: root, ...env } });
       child.on("error", (e) => {
         console.error(`rollback: pulumi could not start: ${e.message}`);
@@ -275,6 +312,7 @@ export async function main(argv: string[], root = projectRoot(), deps: Deps = {}
     return 0;
   }
   const target = pickTarget(records, live, cli.to);
+  const policy = policyPackFor(cli, root);
   // Refusals first, before anything changes: an image gone (76), a record without its stack file (78).
   const images = await store(h, ["check-images", String(target.seq)]);
   if (images.code !== 0) return images.code;
@@ -307,7 +345,7 @@ export async function main(argv: string[], root = projectRoot(), deps: Deps = {}
     fs.writeFileSync(`${file.file}.before-rollback`, file.text);
     fs.writeFileSync(file.file, rewritten);
     console.error(`rollback: ${cli.stack} to release ${target.seq} (${target.at}, ${target.who}); Pulumi.${cli.stack}.yaml is release ${target.seq}'s now, the previous one is Pulumi.${cli.stack}.yaml.before-rollback`);
-    code = await (deps.up ?? defaultUp(root))(cli.stack, upEnv(target.seq, token, process.env.RAILYARD_WHO));
+    code = await (deps.up ?? defaultUp(root))(cli.stack, upEnv(target.seq, token, process.env.RAILYARD_WHO), upArgv(cli.stack, policy));
   } finally {
     for (const s of signals) process.off(s, ignore);
     const released = await store(h, ["lock", "release", "--token", token]);

@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
-  formatReleases, main, migrationsBetween, migrationWarning, parseArgs, pickTarget, ReleaseSummary, rewriteStackFile, summaryOf, upArgv, upEnv,
+  formatReleases, main, migrationsBetween, migrationWarning, parseArgs, pickTarget, ReleaseSummary, rewriteStackFile, policyPackFor, summaryOf, upArgv, upEnv,
 } from "../scripts/rollback";
 import { CliError } from "../scripts/stackHost";
 
@@ -51,6 +51,7 @@ describe("npm run rollback: arguments", () => {
     expect(fails(["--stack", "p", "--list", "--to", "3"])).toBe("2: --list only lists: it takes no --to or --wait");
     expect(fails(["--stack", "p", "--to", "3", "--to", "4"])).toBe("2: --to is given twice");
     expect(fails(["--stack", "p", "--yes"])).toContain('2: unknown argument "--yes"');
+    expect(fails(["--stack", "p", "--policy-pack", "policy", "--no-policy-pack"])).toBe("2: give --policy-pack or --no-policy-pack, not both");
   });
 });
 
@@ -181,6 +182,10 @@ config:
 
   it("runs pulumi up with the rollback's environment (RAILYARD_WHO only when the operator set it)", () => {
     expect(upArgv("production")).toEqual(["pulumi", "up", "--stack", "production", "--yes", "--skip-preview"]);
+    expect(upArgv("production", { dir: "/p/policy", config: "/p/policy/config/production.json" })).toEqual([
+      "pulumi", "up", "--stack", "production", "--yes", "--skip-preview", "--policy-pack", "/p/policy", "--policy-pack-config", "/p/policy/config/production.json",
+    ]);
+    expect(upArgv("qa", { dir: "/p/policy" })).toEqual(["pulumi", "up", "--stack", "qa", "--yes", "--skip-preview", "--policy-pack", "/p/policy"]);
     expect(upEnv(3, "tok", undefined)).toEqual({ RAILYARD_RELEASE_KIND: "rollback", RAILYARD_ROLLBACK_OF: "3", RAILYARD_LOCK_TOKEN: "tok" });
     expect(upEnv(3, "tok", "bob")).toMatchObject({ RAILYARD_WHO: "bob" });
   });
@@ -245,6 +250,46 @@ describe("npm run rollback: against the host's release store (local mode)", () =
     expect(fs.readFileSync(`${stackFile}.before-rollback`, "utf8")).toBe(STACK_TEXT);
     expect(lockState()).toBe("unlocked");
     expect(printed.join("\n")).toContain('Commit the stack file: git commit -m "Roll dev back to release 1" Pulumi.dev.yaml');
+  });
+
+  describe("the policy pack", () => {
+    const policy = path.join(root, "policy");
+    /** A `pulumi` on PATH that writes its arguments, one a line, to bin/pulumi-args (defaultUp runs it). */
+    const fakePulumi = () => {
+      fs.writeFileSync(path.join(stub, "pulumi"), `#!/bin/bash\nprintf '%s\\n' "$@" > '${stub}/pulumi-args'\n`, { mode: 0o755 });
+      fs.rmSync(path.join(stub, "pulumi-args"), { force: true });
+    };
+    const seen = () => fs.readFileSync(path.join(stub, "pulumi-args"), "utf8").trimEnd().split("\n");
+    beforeEach(() => {
+      fs.mkdirSync(path.join(policy, "config"), { recursive: true });
+      fs.writeFileSync(path.join(policy, "PulumiPolicy.yaml"), "runtime: nodejs\n");
+      fs.writeFileSync(path.join(policy, "config", "dev.json"), "{}\n");
+      fakePulumi();
+    });
+    afterEach(() => fs.rmSync(policy, { recursive: true, force: true }));
+
+    it("runs pulumi up with the project's policy/ and its config for the stack, as a deploy does", async () => {
+      expect(await main(["--stack", "dev"], root)).toBe(0);
+      expect(seen()).toEqual(["up", "--stack", "dev", "--yes", "--skip-preview", "--policy-pack", policy, "--policy-pack-config", path.join(policy, "config", "dev.json")]);
+      expect(lockState()).toBe("unlocked");
+    });
+    it("--policy-pack DIR (relative to the project), without a config for the stack; --no-policy-pack skips it; no policy/ runs none", async () => {
+      fs.cpSync(policy, path.join(root, "other-pack"), { recursive: true });
+      fs.rmSync(path.join(root, "other-pack", "config"), { recursive: true });
+      expect(await main(["--stack", "dev", "--policy-pack", "other-pack"], root)).toBe(0);
+      expect(seen().slice(5)).toEqual(["--policy-pack", path.join(root, "other-pack")]);
+      fs.rmSync(path.join(root, "other-pack"), { recursive: true });
+      fakePulumi();
+      expect(await main(["--stack", "dev", "--no-policy-pack"], root)).toBe(0);
+      expect(seen()).toEqual(["up", "--stack", "dev", "--yes", "--skip-preview"]);
+      fs.rmSync(policy, { recursive: true });
+      expect(policyPackFor({ stack: "dev" }, root)).toBeUndefined();
+    });
+    it("refuses (2) a --policy-pack that is not one, before anything changes", async () => {
+      await expect(main(["--stack", "dev", "--policy-pack", "nope"], root)).rejects.toThrow(`--policy-pack "nope" is not a policy pack (no PulumiPolicy.yaml in ${path.join(root, "nope")})`);
+      expect(fs.existsSync(path.join(stub, "pulumi-args"))).toBe(false);
+      untouched();
+    });
   });
 
   it("releases the lock and returns pulumi up's code when it fails", async () => {
