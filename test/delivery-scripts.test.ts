@@ -366,6 +366,13 @@ describe("pr-comment", () => {
     expect(fenceFor("a ```` b")).toBe("`````");
     expect(body).toContain("`````\na ```` b\n`````");
   });
+  it("says whether the promoted stack's pins worked (a first setup has nothing to promote yet), after the heading", () => {
+    const ok = composeComment([preview("production", "ok")], "", { stack: "production", outcome: "success" });
+    expect(ok.split("\n").slice(0, 4)).toEqual([MARKER, "## Pulumi preview", "", "production is previewed with the images its deploy will pin (`set-images --stack production --promote`)."]);
+    const failed = composeComment([preview("production", "ok")], "", { stack: "production", outcome: "failure" });
+    expect(failed).toContain("⚠️ `set-images --stack production --promote` did not succeed (failure): production is previewed with the digests its own stack file holds");
+    expect(composeComment([preview("production", "ok")])).not.toContain("set-images");
+  });
   it("truncateMiddle keeps within budget", () => {
     const text = Array.from({ length: 1000 }, (_, i) => `l${i}`).join("\n");
     for (const budget of [300, 1000, 3000]) expect(truncateMiddle(text, budget).length).toBeLessThanOrEqual(budget);
@@ -373,8 +380,11 @@ describe("pr-comment", () => {
   });
   it("the CLI reads both plans from the environment and draws both diagrams with scripts/diagram.ts", () => {
     const out = path.join(tempDir(), "comment.md");
-    const r = run("pr-comment.ts", ["--stacks", "staging,production", "--out", out], {
-      env: { RAILYARD_PLAN_STAGING: "\u001b[1mPreviewing update (staging)\u001b[0m", RAILYARD_OUTCOME_STAGING: "success", RAILYARD_PLAN_PRODUCTION: "error: policy violated", RAILYARD_OUTCOME_PRODUCTION: "failure", GITHUB_SHA: "feedfacefeedface" },
+    const r = run("pr-comment.ts", ["--stacks", "staging,production", "--out", out, "--promoted", "production"], {
+      env: {
+        RAILYARD_PLAN_STAGING: "\u001b[1mPreviewing update (staging)\u001b[0m", RAILYARD_OUTCOME_STAGING: "success", RAILYARD_PLAN_PRODUCTION: "error: policy violated", RAILYARD_OUTCOME_PRODUCTION: "failure",
+        GITHUB_SHA: "feedfacefeedface", RAILYARD_PROMOTE_OUTCOME: "failure",
+      },
     });
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
@@ -383,6 +393,7 @@ describe("pr-comment", () => {
     expect(body).toContain("```\nPreviewing update (staging)\n```");
     expect(body).toContain("### production: ❌ preview failed");
     expect(body).toContain("error: policy violated");
+    expect(body).toContain("⚠️ `set-images --stack production --promote` did not succeed (failure)");
     // The diagram is the one scripts/diagram.ts draws of each real stack file.
     expect(body).toContain("Diagram of staging</summary>");
     expect(body).toMatch(/```mermaid\nflowchart/);
@@ -394,6 +405,7 @@ describe("pr-comment", () => {
     [["--stacks", "staging"], "--out is required"],
     [["--stacks", "Staging", "--out", "x"], '--stacks: "Staging" is not a stack name'],
     [["--stacks", "a,a", "--out", "x"], "--stacks names a stack twice"],
+    [["--stacks", "staging", "--out", "x", "--promoted", "production"], '--promoted "production" is not one of --stacks'],
   ])("refuses %j with exit 2", async (args, message) => {
     const r = await call("pr-comment.ts", args);
     expect(r.code).toBe(2);

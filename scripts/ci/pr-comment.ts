@@ -5,10 +5,13 @@
  * The whole body stays under GitHub's 65,536-character limit: each plan gets a fair share, and a long one keeps
  * its head and its tail (the summary) with a line saying how much was cut.
  *
- *   pr-comment.ts --stacks staging,production --out comment.md
+ *   pr-comment.ts --stacks staging,production --out comment.md [--promoted production]
  *
  * Each stack's plan is read from the environment: RAILYARD_PLAN_<STACK> (the preview step's `output`) and
  * RAILYARD_OUTCOME_<STACK> (the step's outcome: success, failure, cancelled or skipped); STACK upper-cased, - as _.
+ * --promoted STACK: STACK was pinned by `set-images.ts --promote` before its preview, whose outcome is
+ * RAILYARD_PROMOTE_OUTCOME; the comment says whether that worked (it fails, for one, while the source stack has
+ * nothing pinned yet: STACK is then previewed with the digests its own file holds).
  *
  * Exit codes: 0 written; 2 bad arguments.
  */
@@ -17,8 +20,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { CliError, helpAsked, NAME, parseOptions, ROOT, runMain } from "../stackHost";
 
-export const USAGE = `Usage: pr-comment.ts --stacks STACK[,STACK…] --out FILE
-  Writes the preview comment: each stack's outcome, plan and diagram (plans from RAILYARD_PLAN_<STACK>).`;
+export const USAGE = `Usage: pr-comment.ts --stacks STACK[,STACK…] --out FILE [--promoted STACK]
+  Writes the preview comment: each stack's outcome, plan and diagram (plans from RAILYARD_PLAN_<STACK>), and
+  whether STACK's promotion (set-images --promote, outcome RAILYARD_PROMOTE_OUTCOME) worked.`;
 
 /** The first line of every comment this script writes: how a reader (or a script) tells it from others. */
 export const MARKER = "<!-- railyard:preview -->";
@@ -76,9 +80,25 @@ function stackSection(p: StackPreview, plan: string): string {
   return [`### ${p.stack}: ${OUTCOME[p.outcome] ?? `outcome ${JSON.stringify(p.outcome)}`}`, "", `${fence}\n${plan}\n${fence}`, "", diagram].join("\n");
 }
 
+/** The stack `set-images --promote` pinned before its preview, and that step's outcome. */
+export interface Promotion {
+  stack: string;
+  outcome: string;
+}
+
+/** The line saying how the promoted stack's images were pinned for its preview. */
+export function promotionLine(p: Promotion): string {
+  if (p.outcome === "success") return `${p.stack} is previewed with the images its deploy will pin (\`set-images --stack ${p.stack} --promote\`).`;
+  return (
+    `⚠️ \`set-images --stack ${p.stack} --promote\` did not succeed (${p.outcome || "not run"}): ${p.stack} is previewed with the digests ` +
+    `its own stack file holds, not those its deploy will promote. On a first setup the source stack has nothing pinned ` +
+    `until its first deploy; otherwise the job log says why.`
+  );
+}
+
 /** The comment body: marker, heading, each stack's section; never over MAX_BODY characters. */
-export function composeComment(previews: StackPreview[], sha = ""): string {
-  const head = [MARKER, `## Pulumi preview${sha ? ` of ${sha.slice(0, 12)}` : ""}`, "", ""].join("\n");
+export function composeComment(previews: StackPreview[], sha = "", promotion?: Promotion): string {
+  const head = [MARKER, `## Pulumi preview${sha ? ` of ${sha.slice(0, 12)}` : ""}`, "", ...(promotion ? [promotionLine(promotion), ""] : []), ""].join("\n");
   const plans = previews.map((p) => stripAnsi(p.plan).trimEnd() || "(no output)");
   const withDiagrams = previews.map((p) =>
     "markdown" in p.diagram && p.diagram.markdown.length > MAX_DIAGRAM
@@ -118,20 +138,23 @@ export const envName = (kind: "PLAN" | "OUTCOME", stack: string): string => `RAI
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, root = ROOT): Promise<number> {
   if (helpAsked(argv, USAGE)) return 0;
-  const p = parseOptions(argv, { "--stacks": "value", "--out": "value" }, USAGE);
+  const p = parseOptions(argv, { "--stacks": "value", "--out": "value", "--promoted": "value" }, USAGE);
   const stacks = (p.values.get("--stacks") ?? "").split(",").filter((s) => s !== "");
   if (stacks.length === 0) throw new CliError(`--stacks is required: the previewed stacks, comma-separated\n${USAGE}`, 2);
   for (const s of stacks) if (!NAME.test(s)) throw new CliError(`--stacks: ${JSON.stringify(s)} is not a stack name`, 2);
   if (new Set(stacks).size !== stacks.length) throw new CliError("--stacks names a stack twice", 2);
   const out = p.values.get("--out");
   if (out === undefined) throw new CliError(`--out is required: the file the comment is written to\n${USAGE}`, 2);
+  const promoted = p.values.get("--promoted");
+  if (promoted !== undefined && !stacks.includes(promoted)) throw new CliError(`--promoted ${JSON.stringify(promoted)} is not one of --stacks`, 2);
+  const promotion = promoted === undefined ? undefined : { stack: promoted, outcome: env.RAILYARD_PROMOTE_OUTCOME ?? "" };
   const previews = stacks.map((stack) => ({
     stack,
     outcome: env[envName("OUTCOME", stack)] || "skipped",
     plan: env[envName("PLAN", stack)] ?? "",
     diagram: diagramOf(stack, root),
   }));
-  const body = composeComment(previews, env.GITHUB_SHA ?? "");
+  const body = composeComment(previews, env.GITHUB_SHA ?? "", promotion);
   fs.writeFileSync(out, body);
   console.log(`${out}: ${body.length} characters, ${stacks.join(" and ")}`);
   return 0;
