@@ -34,19 +34,77 @@ describe("the workflows' invariants", () => {
     }
     expect(granted).toEqual({
       "deploy.yml": { test: { contents: "read" }, resolve: { contents: "read" }, build: { contents: "read", packages: "write" }, deploy: { contents: "write" } },
-      "preview.yml": { test: { contents: "read" }, preview: { contents: "read", "pull-requests": "write" } },
+      "preview.yml": { test: { contents: "read" }, "preview-staging": { contents: "read" }, "preview-production": { contents: "read" }, comment: { contents: "read", "pull-requests": "write" } },
       "rollback.yml": { resolve: { contents: "read" }, rollback: { contents: "write" } },
     });
   });
 
-  it("hand the state backend's secrets only to the jobs that run pulumi", () => {
+  // Secrets live in environments (staging, production, production-preview), not at repository level: a job without an
+  // environment reads none (the workflow's own GITHUB_TOKEN aside), and within a job only the steps that use them.
+  const BACKEND = ["PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"];
+  const backendEnv = Object.fromEntries(BACKEND.map((k) => [k, `\${{ secrets.${k} }}`]));
+  const secretsIn = (x: unknown) => [...JSON.stringify(x ?? {}).matchAll(/secrets\.([A-Z_]+)/g)].map((m) => m[1]);
+  const runsPulumi = (s: Step) => !!s.uses?.startsWith("pulumi/actions@") && s.with?.command !== undefined || /scripts\/ci\/ssh-agent\.sh|npm run -s rollback/.test(s.run ?? "");
+
+  it("keep secrets out of the workflow's and the jobs' env: only steps get them", () => {
     for (const [n, w] of all()) {
-      expect(JSON.stringify(w.env ?? {}), n).not.toContain("secrets.");
+      expect(secretsIn(w.env), n).toEqual([]);
+      for (const [id, j] of Object.entries(w.jobs)) expect(secretsIn(j.env), `${n} ${id}`).toEqual([]);
+    }
+  });
+
+  it("run every job that reads a secret or runs pulumi in an environment; the others read none but GITHUB_TOKEN", () => {
+    const environments: Record<string, string | undefined> = {};
+    for (const [n, w] of all()) {
       for (const [id, j] of Object.entries(w.jobs)) {
-        const runsPulumi = j.steps.some((s) => s.uses?.startsWith("pulumi/actions@"));
-        expect(JSON.stringify(j.env ?? {}).includes("secrets.PULUMI_"), `${n} ${id}`).toBe(runsPulumi);
+        const own = secretsIn(j.steps).filter((x) => x !== "GITHUB_TOKEN");
+        if (own.length > 0 || j.steps.some(runsPulumi)) expect(j.environment, `${n} ${id} reads ${own.join(", ")}`).toBeDefined();
+        if (j.environment !== undefined) environments[`${n} ${id}`] = j.environment;
       }
     }
+    expect(environments).toEqual({
+      "deploy.yml build": "${{ needs.resolve.outputs.stack }}",
+      "deploy.yml deploy": "${{ needs.resolve.outputs.stack }}",
+      "preview.yml preview-staging": "staging",
+      "preview.yml preview-production": "production-preview",
+      "rollback.yml rollback": "${{ inputs.stack }}",
+    });
+  });
+
+  it("hand the backend's secrets to the steps that run pulumi alone, GITHUB_TOKEN to the push steps and GHCR's login alone", () => {
+    for (const [n, w] of all()) {
+      for (const [id, j] of Object.entries(w.jobs)) {
+        for (const s of j.steps) {
+          const where = `${n} ${id} ${s.id ?? s.uses ?? s.run}`;
+          const got = secretsIn([s.env, s.with]).sort();
+          if (runsPulumi(s)) expect(s.env, where).toMatchObject(backendEnv);
+          else if (s.uses?.startsWith("docker/login-action@")) expect(got, where).toEqual(["GITHUB_TOKEN", "REGISTRY_PUSH_TOKEN"]);
+          else if (/scripts\/ci\/(commit-stack-file|tag-release)\.sh/.test(s.run ?? "")) expect(s.env?.GIT_PUSH_TOKEN, where).toBe("${{ secrets.GITHUB_TOKEN }}");
+          else expect(got, where).toEqual([]);
+          if (runsPulumi(s)) expect(got, where).toEqual([...BACKEND].sort());
+        }
+      }
+    }
+  });
+
+  it("check out without persisting a token, and install without running packages' install scripts", () => {
+    let checkouts = 0;
+    let installs = 0;
+    for (const [n, w] of all()) {
+      for (const [id, j] of Object.entries(w.jobs)) {
+        for (const s of j.steps) {
+          if (s.uses?.startsWith("actions/checkout@")) {
+            checkouts++;
+            expect(s.with?.["persist-credentials"], `${n} ${id}`).toBe(false);
+          }
+          if (/^npm ci\b/.test(s.run ?? "")) {
+            installs++;
+            expect(s.run, `${n} ${id}`).toContain("--ignore-scripts");
+          }
+        }
+      }
+    }
+    expect([checkouts, installs]).toEqual([10, 11]);
   });
 
   it("pin every action to a commit, with its version beside it", () => {
@@ -59,12 +117,12 @@ describe("the workflows' invariants", () => {
 
   it("run only repo scripts, npm scripts and one-liners, with no expression inside a script and no secret in one", () => {
     const allowed = [
-      /^npm ci --no-audit --no-fund( --prefix policy)?$/,
+      /^npm ci --ignore-scripts --no-audit --no-fund( --prefix policy)?$/,
       /^npm run -s (lint:shell|lint:workflows|test:unit)$/,
       /^bash scripts\/test\.sh --prereqs-only$/,
       /^npx ts-node --transpile-only scripts\/ci\/[a-z-]+\.ts( [^;|&`]*)?$/,
       /^bash scripts\/ci\/[a-z-]+\.sh( [^;|&`]*)?$/,
-      /^npm run -s rollback -- [^;|&`]*$/,
+      /^env -u GITHUB_SHA npm run -s rollback -- [^;|&`]*$/,
       /^exit 1$/,
       /^mkdir -p "\$RUNNER_TEMP\/digest" && printf '%s@%s\\n' "\$REPOSITORY" "\$DIGEST" > "\$RUNNER_TEMP\/digest\/image"$/,
     ];
@@ -72,7 +130,10 @@ describe("the workflows' invariants", () => {
       const secretVars = new Set<string>();
       const collect = (env?: Record<string, string>) => Object.entries(env ?? {}).forEach(([k, v]) => /secrets\./.test(String(v)) && secretVars.add(k));
       collect(w.env);
-      for (const j of Object.values(w.jobs)) collect(j.env);
+      for (const j of Object.values(w.jobs)) {
+        collect(j.env);
+        for (const s of j.steps) collect(s.env);
+      }
       for (const [id, j] of Object.entries(w.jobs)) {
         for (const s of j.steps) {
           if (s.run === undefined) continue;
@@ -87,31 +148,43 @@ describe("the workflows' invariants", () => {
     }
   });
 
-  it("preview: every pull request, both stacks previewed under the policy pack, one edited comment", () => {
+  it("preview: every pull request, each stack previewed in its own environment under the policy pack, one edited comment", () => {
     const w = wf("preview.yml");
     expect(Object.keys(w.on)).toEqual(["pull_request"]);
-    const steps = w.jobs.preview.steps;
-    const previews = steps.filter((s) => s.uses?.startsWith("pulumi/actions@"));
-    expect(previews.map((s) => [s.id, s.with?.command, s.with?.["stack-name"]])).toEqual([["staging", "preview", "staging"], ["production", "preview", "production"]]);
-    for (const p of previews) {
-      expect([p.with?.policyPacks, p.with?.policyPackConfigs]).toEqual(["policy", `policy/config/${p.id}.json`]);
-      expect(fs.existsSync(path.join(ROOT, String(p.with?.policyPackConfigs)))).toBe(true);
+    const jobs = { staging: w.jobs["preview-staging"], production: w.jobs["preview-production"] };
+    for (const [stack, j] of Object.entries(jobs)) {
+      expect(j.needs, stack).toBe("test");
+      const previews = j.steps.filter((s) => s.uses?.startsWith("pulumi/actions@"));
+      expect(previews.map((s) => [s.id, s.with?.command, s.with?.["stack-name"], s.with?.policyPacks, s.with?.policyPackConfigs]), stack).toEqual([["preview", "preview", stack, "policy", `policy/config/${stack}.json`]]);
+      expect(fs.existsSync(path.join(ROOT, String(previews[0].with?.policyPackConfigs)))).toBe(true);
+      // pulumi/actions' own comment (one per stack) stays off; the preview's failure is reported, not fatal here.
+      expect(previews[0].with?.["comment-on-pr"]).toBeUndefined();
+      expect((previews[0] as Step & { "continue-on-error"?: boolean })["continue-on-error"]).toBe(true);
+      expect((j as Job & { outputs?: Record<string, string> }).outputs).toMatchObject({ plan: "${{ steps.preview.outputs.output }}", outcome: "${{ steps.preview.outcome }}" });
     }
     expect(fs.existsSync(path.join(ROOT, "policy", "PulumiPolicy.yaml"))).toBe(true);
-    // Production is previewed as its deploy will pin it (promoted from staging when its stack file says so).
+    // Production is previewed as its deploy will pin it (promoted from staging when its stack file says so); with
+    // nothing to promote yet (a first setup) the step fails, the preview goes on and the comment says so.
+    const steps = jobs.production.steps;
     const promote = steps.findIndex((s) => s.run === "npx ts-node --transpile-only scripts/ci/set-images.ts --stack production --promote");
     expect(promote).toBeGreaterThan(-1);
-    expect(promote).toBeLessThan(steps.indexOf(previews[1]));
-    const compose = steps.find((s) => s.run?.includes("scripts/ci/pr-comment.ts"));
-    expect(compose?.run).toContain('--stacks staging,production --out "$RUNNER_TEMP/preview.md"');
-    expect(compose?.env).toMatchObject({ RAILYARD_PLAN_STAGING: "${{ steps.staging.outputs.output }}", RAILYARD_PLAN_PRODUCTION: "${{ steps.production.outputs.output }}" });
-    const sticky = steps.filter((s) => s.uses?.startsWith("marocchino/sticky-pull-request-comment@"));
+    expect(promote).toBeLessThan(steps.findIndex((s) => s.id === "preview"));
+    expect(steps[promote]).toMatchObject({ id: "promote", "continue-on-error": true });
+    expect((jobs.production as Job & { outputs?: Record<string, string> }).outputs?.promote).toBe("${{ steps.promote.outcome }}");
+    const comment = w.jobs.comment;
+    expect(comment.needs).toEqual(["preview-staging", "preview-production"]);
+    expect(comment.if).toBe("${{ !cancelled() }}");
+    const compose = comment.steps.find((s) => s.run?.includes("scripts/ci/pr-comment.ts"));
+    expect(compose?.run).toContain('--stacks staging,production --promoted production --out "$RUNNER_TEMP/preview.md"');
+    expect(compose?.env).toEqual({
+      RAILYARD_PLAN_STAGING: "${{ needs.preview-staging.outputs.plan }}", RAILYARD_OUTCOME_STAGING: "${{ needs.preview-staging.outputs.outcome }}",
+      RAILYARD_PLAN_PRODUCTION: "${{ needs.preview-production.outputs.plan }}", RAILYARD_OUTCOME_PRODUCTION: "${{ needs.preview-production.outputs.outcome }}",
+      RAILYARD_PROMOTE_OUTCOME: "${{ needs.preview-production.outputs.promote }}",
+    });
+    const sticky = comment.steps.filter((s) => s.uses?.startsWith("marocchino/sticky-pull-request-comment@"));
     expect(sticky).toHaveLength(1);
     expect(sticky[0].with).toEqual({ header: "railyard-preview", path: "${{ runner.temp }}/preview.md" });
-    // pulumi/actions' own comment (one per stack) stays off.
-    for (const p of previews) expect(p.with?.["comment-on-pr"]).toBeUndefined();
-    expect(steps.at(-1)).toMatchObject({ if: "steps.staging.outcome != 'success' || steps.production.outcome != 'success'", run: "exit 1" });
-    expect(w.jobs.preview.needs).toBe("test");
+    expect(comment.steps.at(-1)).toMatchObject({ if: "needs.preview-staging.outputs.outcome != 'success' || needs.preview-production.outputs.outcome != 'success'", run: "exit 1" });
   });
 
   it("preview and deploy test first, as npm test does: Debian bookworm as root, lint, type check, unit tests", () => {
@@ -148,20 +221,43 @@ describe("the workflows' invariants", () => {
     expect(uses(build)).toEqual([
       "actions/checkout", "docker/setup-buildx-action", "docker/login-action", "docker/build-push-action", "mkdir -p \"$RUNNER_TEMP/digest\" &&", "actions/upload-artifact",
     ]);
-    expect(build.steps[2].with).toEqual({ registry: "${{ matrix.registry }}", username: "${{ vars.REGISTRY_PUSH_USERNAME || github.actor }}", password: "${{ secrets.REGISTRY_PUSH_TOKEN || secrets.GITHUB_TOKEN }}" });
+    // The workflow's token goes to GHCR alone; any other registry gets REGISTRY_PUSH_USERNAME/_TOKEN (and only the
+    // stack's railyard:registry.server is ever in the matrix: stack-for-branch refuses others).
+    expect(build.steps[2].with).toEqual({
+      registry: "${{ matrix.registry }}",
+      username: "${{ matrix.registry == 'ghcr.io' && github.actor || vars.REGISTRY_PUSH_USERNAME }}",
+      password: "${{ matrix.registry == 'ghcr.io' && secrets.GITHUB_TOKEN || secrets.REGISTRY_PUSH_TOKEN }}",
+    });
     expect(build.steps[3].with).toMatchObject({ push: true, context: "${{ matrix.context }}", file: "${{ matrix.file }}" });
     const order = deploy.steps.map((s) => s.uses?.split("@")[0] ?? s.run);
     const at = (pred: (x: string | undefined) => boolean) => order.findIndex(pred);
     const pinBuilt = at((x) => !!x?.includes("set-images.ts --stack \"$STACK\" --from-dir"));
     const promote = at((x) => !!x?.includes("set-images.ts --stack \"$STACK\" --from \"$PROMOTE_FROM\""));
-    const up = at((x) => x === "pulumi/actions");
+    const preview = deploy.steps.findIndex((s) => s.id === "preview");
+    const up = deploy.steps.findIndex((s) => s.id === "up");
     const commit = at((x) => !!x?.includes("commit-stack-file.sh"));
     const tag = at((x) => !!x?.includes("tag-release.sh"));
-    expect([pinBuilt, promote, up, commit, tag].every((i) => i >= 0)).toBe(true);
-    expect(pinBuilt < up && promote < up && up < commit && commit < tag).toBe(true);
-    expect(deploy.steps[up].with).toMatchObject({ command: "up", "stack-name": "${{ needs.resolve.outputs.stack }}", policyPacks: "policy", policyPackConfigs: "policy/config/${{ needs.resolve.outputs.stack }}.json" });
+    expect([pinBuilt, promote, preview, up, commit, tag].every((i) => i >= 0)).toBe(true);
+    expect(pinBuilt < preview && promote < preview && preview < up && up < commit && commit < tag).toBe(true);
+    // `up` runs with --skip-preview (the Automation API): the preview before it runs every policy, the stack-wide
+    // ones included, and fails the job before anything changes. Same pack, same config, no continue-on-error.
+    const policy = { "stack-name": "${{ needs.resolve.outputs.stack }}", policyPacks: "policy", policyPackConfigs: "policy/config/${{ needs.resolve.outputs.stack }}.json" };
+    expect(deploy.steps[preview].with).toMatchObject({ command: "preview", ...policy });
+    expect(deploy.steps[up].with).toMatchObject({ command: "up", ...policy });
+    expect(deploy.steps.filter((s) => s.uses?.startsWith("pulumi/actions@"))).toHaveLength(2);
+    expect(deploy.steps[preview]).not.toHaveProperty("continue-on-error");
     for (const s of Object.keys(deployed())) expect(fs.existsSync(path.join(ROOT, "policy", "config", `${s}.json`)), s).toBe(true);
-    expect(deploy.steps[tag].if).toBe("needs.resolve.outputs.stack == 'production'");
+    // The pins are re-applied from the same source when the branch moved; the tag goes on the deployed commit,
+    // whenever up succeeded (even if the commit back failed).
+    expect(deploy.steps[commit]).toMatchObject({
+      id: "commit",
+      env: { DIGESTS: "${{ needs.build.result == 'success' && format('{0}/digests', runner.temp) || '' }}" },
+      run: 'bash scripts/ci/commit-stack-file.sh --stack "$STACK" --branch "$GITHUB_REF_NAME" ${DIGESTS:+--from-dir "$DIGESTS"} ${PROMOTE_FROM:+--from "$PROMOTE_FROM"}',
+    });
+    expect(deploy.steps[pinBuilt].run).toContain('--from-dir "$RUNNER_TEMP/digests"');
+    expect(deploy.steps[tag].if).toBe("${{ !cancelled() && steps.up.outcome == 'success' && needs.resolve.outputs.stack == 'production' }}");
+    expect(deploy.steps[tag].run).toBe('bash scripts/ci/tag-release.sh --stack "$STACK" --seq "$SEQ" --commit "$DEPLOYED"');
+    expect(deploy.steps[tag].env?.DEPLOYED).toBe("${{ steps.commit.outputs.commit }}");
     expect(deploy.env?.RAILYARD_LOCK_WAIT).toBe("30m");
   });
 
@@ -180,7 +276,11 @@ describe("the workflows' invariants", () => {
       expect(deployGroup.replace("${{ github.ref_name }}", branch)).toBe(String(job.concurrency?.group).replace("${{ needs.resolve.outputs.branch }}", branch));
     }
     const runs = job.steps.map((s) => s.run).filter(Boolean);
-    expect(runs).toContain('npm run -s rollback -- --stack "$STACK" ${RELEASE:+--to "$RELEASE"} --wait 30m');
+    // GITHUB_SHA is the dispatch ref's commit, not the stack branch's checked out here (GitHub ignores a step
+    // setting it): unset, the release records git HEAD.
+    expect(runs).toContain('env -u GITHUB_SHA npm run -s rollback -- --stack "$STACK" ${RELEASE:+--to "$RELEASE"} --wait 30m');
+    // npm run rollback runs the policy pack (policy/ with its config for the stack): its packages are installed.
+    expect(runs).toContain("npm ci --ignore-scripts --no-audit --no-fund --prefix policy");
     expect(runs).toContain('bash scripts/ci/commit-stack-file.sh --stack "$STACK" --branch "$BRANCH"');
     // pulumi/actions installs the CLI only (no command): npm run rollback runs pulumi up itself.
     const pulumi = job.steps.find((s) => s.uses?.startsWith("pulumi/actions@"));
