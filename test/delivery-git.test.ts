@@ -152,37 +152,21 @@ describe("commit-stack-file.sh", () => {
     expect(r.code).toBe(0);
     expect(remoteFile(remote, "Pulumi.production.yaml")).toBe(production.replace("0".repeat(64), "1".repeat(64)).replace("port: 8000", "port: 8002"));
   });
-  it("a restored file (a rollback: no source) is committed again over a branch that left the file alone, and refused over one that changed it", () => {
+  const addWeb = (t: string) =>
+    t.replace("      ghcr.io/acme/api: { context: ./api }\n", "      ghcr.io/acme/api: { context: ./api }\n      ghcr.io/acme/web: { context: ./web }\n").replace("  railyard:services:\n", "  railyard:services:\n    web: { image: ghcr.io/acme/web:1 }\n");
+  it.each([
+    ["a restored file (a rollback: no source) over a branch that changed it", (seed: string) => teammate(seed, "Pulumi.staging.yaml", (t) => t.replace("port: 8000", "port: 8001")), false, "commit-stack-file: main changed Pulumi.staging.yaml since this run's checkout"],
+    ["pins set-images refuses on the branch's file (a new deploy.images key without a digest)", (seed: string) => teammate(seed, "Pulumi.staging.yaml", addWeb), true, "commit-stack-file: set-images refused main's Pulumi.staging.yaml"],
+    ["a branch that deleted the file", (seed: string) => (gitAs(seed, "rm", "-q", "Pulumi.staging.yaml"), gitAs(seed, "commit", "-q", "-m", "stack removed"), git(seed, "push", "-q", "origin", "HEAD:main")), true, "commit-stack-file: main has no Pulumi.staging.yaml (deleted or renamed)"],
+  ])("stops on %s, pushing nothing (exit 5)", (_, moveBranch, withSource, message) => {
     const { remote, seed, checkout } = repos();
-    teammate(seed, "Pulumi.staging.yaml", (t) => t.replace("port: 8000", "port: 8001"));
-    const head = git(remote, "rev-parse", "main");
-    fs.writeFileSync(path.join(checkout, "Pulumi.staging.yaml"), pin("7"));
-    const r = script("commit-stack-file.sh", ["--stack", "staging", "--branch", "main"], checkout);
-    expect(r.code).toBe(5);
-    expect(r.err).toContain("commit-stack-file: main changed Pulumi.staging.yaml since this run's checkout");
-    expect(r.err).toContain("could not be made again on main: nothing is pushed; commit Pulumi.staging.yaml by hand");
-    expect(git(remote, "rev-parse", "main")).toBe(head);
-  });
-  it("stops when set-images refuses the branch's file (a new deploy.images key without a digest), pushing nothing", () => {
-    const { remote, seed, checkout } = repos();
-    teammate(seed, "Pulumi.staging.yaml", (t) => t.replace("      ghcr.io/acme/api: { context: ./api }\n", "      ghcr.io/acme/api: { context: ./api }\n      ghcr.io/acme/web: { context: ./web }\n").replace("  railyard:services:\n", "  railyard:services:\n    web: { image: ghcr.io/acme/web:1 }\n"));
+    moveBranch(seed);
     const head = git(remote, "rev-parse", "main");
     fs.writeFileSync(path.join(checkout, "Pulumi.staging.yaml"), pin("8"));
-    const r = script("commit-stack-file.sh", ["--stack", "staging", "--branch", "main", "--from-dir", digests("8")], checkout);
+    const r = script("commit-stack-file.sh", ["--stack", "staging", "--branch", "main", ...(withSource ? ["--from-dir", digests("8")] : [])], checkout);
     expect(r.code).toBe(5);
-    expect(r.err).toContain("commit-stack-file: set-images refused main's Pulumi.staging.yaml");
-    expect(git(remote, "rev-parse", "main")).toBe(head);
-  });
-  it("stops when the branch deleted the file, pushing nothing", () => {
-    const { remote, seed, checkout } = repos();
-    gitAs(seed, "rm", "-q", "Pulumi.staging.yaml");
-    gitAs(seed, "commit", "-q", "-m", "stack removed");
-    git(seed, "push", "-q", "origin", "HEAD:main");
-    const head = git(remote, "rev-parse", "main");
-    fs.writeFileSync(path.join(checkout, "Pulumi.staging.yaml"), pin("6"));
-    const r = script("commit-stack-file.sh", ["--stack", "staging", "--branch", "main", "--from-dir", digests("6")], checkout);
-    expect(r.code).toBe(5);
-    expect(r.err).toContain("commit-stack-file: main has no Pulumi.staging.yaml (deleted or renamed)");
+    expect(r.err).toContain(message);
+    expect(r.err).toContain("could not be made again on main: nothing is pushed; commit Pulumi.staging.yaml by hand");
     expect(git(remote, "rev-parse", "main")).toBe(head);
   });
   it("gives up after --attempts refusals (a hook that refuses every push)", () => {
