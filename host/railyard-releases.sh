@@ -222,7 +222,9 @@ rollback_pending() {
 # lock_acquire KIND TOKEN WHO MESSAGE WAIT: takes the lock, or proceeds when TOKEN already holds it; when another
 # holds it, waits up to WAIT seconds for it to be free, then fails (75) naming the holder.
 lock_acquire() {
-  local deadline=$((SECONDS + $5)) said=0
+  # SECONDS ticks with the wall clock's whole seconds: one tick may come a moment after the start, so a wait of N
+  # seconds ends at the (N+1)th tick (at least N seconds, at most N+1). No wait (0) refuses at once.
+  local deadline=$((SECONDS + ($5 > 0 ? $5 + 1 : 0))) said=0
   while :; do
     lock_try "$1" "$2" "$3" "$4" && return 0
     [ "$(lock_field token || true)" != "$2" ] || return 0
