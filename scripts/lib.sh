@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Shared by the npm scripts in scripts/ (sourced, never run): the set-up they do by themselves on a fresh machine.
+# Shared by the scripts in scripts/ and scripts/ci/ (sourced, never run): the set-up they do by themselves on a fresh
+# machine, and the option checks they share.
 # The caller has done `set -euo pipefail`, changed to the project's root and set `me` (its name for messages).
 
 # die <exit code> <message…>: the message on stderr, prefixed with the script's name, and exit.
@@ -11,6 +12,16 @@ die() {
 }
 
 # The dev scripts' own options (the rest goes to pulumi): --help prints the caller's `usage`; the stack is always dev.
+# check_stack_option OPTION VALUE: VALUE is a stack name (a DNS label: a-z first, a-z 0-9 and inner -), else exit 2.
+check_stack_option() {
+  [[ $2 =~ ^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$ ]] || die 2 "$1 must be a stack name (a-z, 0-9, inner -), got '$2'"
+}
+
+# check_remote_option OPTION VALUE: VALUE is a git remote's name, else exit 2.
+check_remote_option() {
+  [[ $2 =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] || die 2 "$1 must be a git remote's name, got '$2'"
+}
+
 dev_script_args() {
   local arg
   for arg in "$@"; do

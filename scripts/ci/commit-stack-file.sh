@@ -54,9 +54,9 @@ parse_args() {
       *) die 2 "unknown argument $1 (see --help)" ;;
     esac
   done
-  [[ $stack =~ ^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$ ]] || die 2 "--stack must be a stack name (a-z, 0-9, inner -), got '$stack'"
+  check_stack_option --stack "$stack"
   [[ $branch =~ ^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$ ]] || die 2 "--branch must be a git branch name, got '$branch'"
-  [[ $remote =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] || die 2 "--remote must be a git remote's name, got '$remote'"
+  check_remote_option --remote "$remote"
   [[ $attempts =~ ^[1-9][0-9]?$ ]] || die 2 "--attempts must be a whole number from 1 to 99, got '$attempts'"
   [ -z "$from_dir" ] || [ -z "$from" ] || die 2 "give --from-dir or --from, not both"
   [ -z "$from" ] || [[ $from =~ ^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$ ]] || die 2 "--from must be a stack name, got '$from'"

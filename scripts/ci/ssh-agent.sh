@@ -29,7 +29,7 @@ parse_args() {
       *) die 2 "unknown argument $1 (see --help)" ;;
     esac
   done
-  [[ $stack =~ ^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$ ]] || die 2 "--stack must be a stack name (a-z, 0-9, inner -), got '$stack'"
+  check_stack_option --stack "$stack"
   [[ ${GITHUB_ENV:-} == /* ]] || die 2 "GITHUB_ENV must be the absolute path of the job's environment file"
 }
 

@@ -44,9 +44,9 @@ parse_args() {
       *) die 2 "unknown argument $1 (see --help)" ;;
     esac
   done
-  [[ $stack =~ ^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$ ]] || die 2 "--stack must be a stack name (a-z, 0-9, inner -), got '$stack'"
+  check_stack_option --stack "$stack"
   [[ $seq =~ ^[1-9][0-9]{0,9}$ ]] || die 2 "--seq must be a release number (1 or more), got '$seq': did pulumi up record a release?"
-  [[ $remote =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] || die 2 "--remote must be a git remote's name, got '$remote'"
+  check_remote_option --remote "$remote"
   [[ $commit =~ ^(HEAD|[0-9a-f]{7,64})$ ]] || die 2 "--commit must be HEAD or a commit id, got '$commit'"
 }
 
