@@ -162,6 +162,20 @@ service_field() {
   printf '%s\n' "${out#"$1|"}"
 }
 
+# remove_container NAME: `docker rm --force --volumes NAME`, tried again (up to 5 times, 1+2+3+4 s apart) while
+# the engine refuses (under load dockerd can answer "did not receive an exit event" or "removal already in
+# progress"). Status 0 once NAME is gone; 1 with the engine's last answer on stderr when it is still there.
+remove_container() {
+  local try out=""
+  for try in 1 2 3 4 5; do
+    out=$(docker rm --force --volumes "$1" 2>&1) && return 0
+    docker container inspect "$1" >/dev/null 2>&1 || return 0
+    ((try == 5)) || sleep "$try"
+  done
+  printf '%s: the container %s was not removed: %s\n' "${RAILYARD_SCRIPT:-railyard}" "$(q "$1")" "$(tail -n 1 <<<"$out")" >&2
+  return 1
+}
+
 # json_str VALUE: VALUE as a JSON string, quotes included (backslash, quote and control characters escaped).
 json_str() {
   local s=$1 c u re=$'([\x01-\x1f])'

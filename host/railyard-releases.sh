@@ -290,7 +290,7 @@ prune_records() {
   for id in ${ids[@]+"${ids[@]}"}; do
     label=$(docker container inspect --format '{{index .Config.Labels "railyard.keep"}}' "$id" 2>/dev/null) || continue
     if [[ "$kept" == *" $label "* ]] && [ "$(release_json "$label" | jq -r .status 2>/dev/null)" = ok ]; then continue; fi
-    docker rm -f -v "$id" >/dev/null 2>&1 || true
+    remove_container "$id" || true
   done
 }
 

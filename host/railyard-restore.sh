@@ -307,7 +307,8 @@ scratch_run() {
     "${envargs[@]}" "${cmd[@]}" 2>&1) || fail 65 "the scratch container of $image did not start: $(tail -n 2 <<<"$out" | tr '\n' ' ')"
 }
 
-scratch_remove() { [ -z "$scratch" ] || docker rm --force --volumes "$scratch" >/dev/null 2>&1 || true; }
+# scratch_remove: the scratch container is removed; one the engine keeps refusing is named with the command.
+scratch_remove() { [ -z "$scratch" ] || remove_container "$scratch" || say "remove it with: docker rm -f -v $scratch"; }
 
 # in_db ARGS...: ARGS run inside the database's container (the scratch one, or the live task); stdin passed on.
 in_db() { docker exec -i "$target" "$@"; }

@@ -290,6 +290,34 @@ describe("host/railyard-lib.sh", () => {
       fs.writeFileSync(path.join(bin, "docker"), `#!/bin/sh\nprintf '%s\\n' "$*" >> ${calls}\nexit 1\n`, { mode: 0o755 });
     }
   });
+  it("remove_container asks again while the engine refuses, and names the container it could not remove", () => {
+    const count = path.join(bin, "rm-count");
+    // docker rm refuses twice (as a loaded dockerd does), then removes; inspect finds it until then.
+    const fake = (refusals: number) =>
+      fs.writeFileSync(
+        path.join(bin, "docker"),
+        `#!/bin/sh\nprintf '%s\\n' "$*" >> ${calls}\nn=$(cat ${count} 2>/dev/null || echo 0)\n` +
+          `if [ "$1" = rm ]; then n=$((n+1)); echo $n > ${count}; [ $n -gt ${refusals} ] && exit 0; echo 'Error response from daemon: tried to kill container, but did not receive an exit event' >&2; exit 1; fi\n` +
+          `[ $n -gt ${refusals} ] && exit 1; exit 0\n`,
+        { mode: 0o755 },
+      );
+    try {
+      fake(2);
+      fs.writeFileSync(calls, "");
+      const ok = lib('sleep() { :; }; remove_container "$1"', "ryx-pg-scratch-1");
+      expect(ok.status, ok.stderr).toBe(0);
+      expect(fs.readFileSync(calls, "utf8").split("\n").filter((l) => l.startsWith("rm "))).toEqual(Array(3).fill("rm --force --volumes ryx-pg-scratch-1"));
+      fs.rmSync(count);
+      fake(99);
+      const kept = lib('sleep() { :; }; remove_container "$1"', "ryx-pg-scratch-2");
+      expect(kept.status).toBe(1);
+      expect(kept.stderr).toBe("railyard: the container ryx-pg-scratch-2 was not removed: Error response from daemon: tried to kill container, but did not receive an exit event\n");
+      expect(fs.readFileSync(count, "utf8").trim()).toBe("5");
+    } finally {
+      fs.rmSync(count, { force: true });
+      fs.writeFileSync(path.join(bin, "docker"), `#!/bin/sh\nprintf '%s\\n' "$*" >> ${calls}\nexit 1\n`, { mode: 0o755 });
+    }
+  });
 });
 
 describe("host scripts sourced for their functions", () => {

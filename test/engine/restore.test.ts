@@ -110,6 +110,12 @@ const report = (r: Run) => {
 const scratchContainers = () =>
   execFileSync("docker", ["ps", "-aq", "--filter", `label=railyard.scratch`, "--filter", `name=${PREFIX}-`], { encoding: "utf8" }).trim();
 
+/** No scratch container is left; a failure shows each one left, with its state, so a leak can be traced. */
+const expectNoScratch = () => {
+  const left = execFileSync("docker", ["ps", "-a", "--filter", `label=railyard.scratch`, "--filter", `name=${PREFIX}-`, "--format", "{{.Names}} {{.Status}} {{.CreatedAt}}"], { encoding: "utf8" }).trim();
+  expect(left, "scratch containers left behind").toBe("");
+};
+
 /** A webhook receiver on loopback: every POST body it got. */
 function webhookServer(): Promise<{ url: string; bodies: string[]; close(): void }> {
   const bodies: string[] = [];
@@ -209,7 +215,7 @@ describe("restore by date and restore drills on real components (postgres, mysql
     const incomplete = await run(RESTORE, restoreArgs("postgres", ["--key", keys.d20late]));
     expect(incomplete.status).toBe(60);
     expect(incomplete.stderr).toContain("no manifest");
-    expect(scratchContainers()).toBe("");
+    expectNoScratch();
   });
 
   it("restores into scratch with identical row counts and checksums (postgres, mysql) and keys (redis); --keep keeps the container", async () => {
@@ -242,7 +248,7 @@ describe("restore by date and restore drills on real components (postgres, mysql
     const rd = report(await run(RESTORE, restoreArgs("redis", ["--check", "--json"])));
     expect(rd.counts).toEqual({ db0: 25 });
     expect(rd.key).toBe(keys.rd);
-    expect(scratchContainers()).toBe("");
+    expectNoScratch();
   });
 
   it("a Postgres database of over 100 MB restores into scratch through the stream with identical rows and checksum", async () => {
@@ -294,7 +300,7 @@ describe("restore by date and restore drills on real components (postgres, mysql
     const ok = await run(RESTORE, restoreArgs("mysql", [...fresh, "--max-age", "99999999"]));
     expect(ok.status, ok.stderr).toBe(0);
     expect(ok.stderr).toMatch(/freshness: the newest data is \d+s old \(at most 99999999\)/);
-    expect(scratchContainers()).toBe("");
+    expectNoScratch();
   });
 
   it("the drill passes on a good dump (state: ok, RPO, RTO, counts) and fails on a corrupted one: exit 61, state failed with the reason, webhook posted", async () => {
@@ -340,7 +346,7 @@ describe("restore by date and restore drills on real components (postgres, mysql
       expect(hook.bodies).toHaveLength(2);
       const posted = JSON.parse(hook.bodies[1]) as { text: string };
       expect(posted.text).toContain("the restore drill of ryv/postgres (ryv-postgres) FAILED (exit 61)");
-      expect(scratchContainers()).toBe("");
+      expectNoScratch();
       // Restore it for the tests after this one.
       for (let i = 0; i < 16; i++) body[Math.floor(body.length / 2) + i] ^= 0xff;
       fs.writeFileSync(stored, body);
