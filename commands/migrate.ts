@@ -37,6 +37,11 @@ export interface MigrationJob {
    * stdin (migrationStdin), never on this line.
    */
   registry?: { server: string; username: string };
+  /**
+   * Swarm placement constraints of the job (the service's: lib/placement.ts appPlacement on a stack with nodes), as
+   * `docker service create --constraint` takes them. @default none (Swarm may run it on any node, as on one node)
+   */
+  constraints?: string[];
 }
 
 /** `docker service create` arguments for the job (after railyard-migrate.sh's `--`). */
@@ -74,6 +79,7 @@ export function migrateCommand(scriptPath: string, j: MigrationJob): string {
     "--state-dir", j.stateDir,
     ...j.pause.flatMap((p) => ["--pause", p.service]),
     ...(j.registry ? ["--registry", j.registry.server, "--registry-user", j.registry.username] : []),
+    ...(j.constraints ?? []).flatMap((c) => ["--constraint", c]),
     "--",
     ...migrationJobArgs(j),
   ]);

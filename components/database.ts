@@ -10,9 +10,9 @@
  * before any service that uses the database is updated (services depend on this component). Redis reads the
  * secret on every start: it needs neither.
  * Services reference its `variables` (DATABASE_URL, PGHOST, …); the ones holding the password are secret Outputs.
- * Its spec declares no placement: on one node the volume is always there, and a declared placement would make
- * the next `pulumi up` restart it (the provider's create adds the registry's platforms to it, which its next
- * diff removes). Any change to its declaration restarts it, since the provider sends env in map order; nothing
+ * On one node its spec declares no placement (the volume is always there); on several it is pinned to the node
+ * that holds its volume, with the platforms the provider's create adds to a placement ignored (lib/placement.ts),
+ * or the next `pulumi up` would restart it. Any change to its declaration restarts it, since the provider sends env in map order; nothing
  * outside the database's own entry, the stack's log settings and railyard itself feeds that declaration.
  */
 import * as docker from "@pulumi/docker";
@@ -23,6 +23,7 @@ import type { DatabaseConfig } from "../config/schema";
 import { passwordCheckCommand, PasswordArgs, passwordRotateCommand, passwordStdin } from "../commands/password";
 import { PLUGINS } from "../databases";
 import { ContainerInputs, DatabasePlugin, endpointOf, PASSWORD_LENGTH, PASSWORD_SECRET_FILE, PASSWORD_SECRET_PATH } from "../databases/plugin";
+import { Placement, placed, placedOptions } from "../lib/placement";
 import { fixedName, LogSettings, logDriver, railyardLabels, resourceLimits, secretFile, serviceImage, swarmSecret } from "../lib/swarmSpec";
 import { settleGate } from "./settleGate";
 import type { Host } from "./host";
@@ -37,6 +38,11 @@ export interface DatabaseArgs {
   secrets: Record<string, pulumi.Output<string>>;
   stack: string;
   logs: LogSettings;
+  /**
+   * Where its task may run: the node that holds its volume (lib/placement.ts databasePlacement), given only when
+   * the stack declares nodes. @default none (the spec declares no placement: on one node the volume is always there)
+   */
+  placement?: Placement;
 }
 
 export class Database extends pulumi.ComponentResource {
@@ -154,11 +160,12 @@ function databaseService(
         restartPolicy: { condition: "any", delay: "5s", maxAttempts: 0, window: "0s" },
         resources: resourceLimits(args.config.resources),
         logDriver: logDriver(args.logs),
+        ...placed(args.placement),
       },
       endpointSpec: { mode: "dnsrr" },
       updateConfig: { parallelism: 1, order: "stop-first", failureAction: "pause", monitor: "30s" },
       convergeConfig: { delay: "2s", timeout: "5m" },
     },
-    fixedName(opts),
+    placedOptions(fixedName(opts), args.placement),
   );
 }

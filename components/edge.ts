@@ -14,6 +14,7 @@ import { httpHealthcheck } from "../commands/container";
 import type { EdgePlan } from "../config/edge";
 import type { EdgeNames } from "../config/names";
 import { durationMs } from "../lib/units";
+import { Placement, placed, placedOptions } from "../lib/placement";
 import { contentNamedConfig, fixedName, LogSettings, logDriver, railyardLabels, resourceLimits, secretFile, serviceImage, swarmSecret } from "../lib/swarmSpec";
 import { caddyfile, EDGE_CERT_FILE, EDGE_HEALTH_PORT, EDGE_KEY_FILE } from "../render/caddyfile";
 import { haproxyConfig } from "../render/haproxy";
@@ -40,6 +41,12 @@ export interface EdgeArgs {
   certificate?: EdgeCertificate;
   /** What must exist first (the routed services, so their DNS names resolve). */
   dependsOn?: pulumi.Resource[];
+  /**
+   * Where Caddy and the front may run: the nodes that hold the public address (lib/placement.ts edgePlacement;
+   * the front's host-mode ports must be on them), given only when the stack declares nodes.
+   * @default none (the specs declare no placement, as on one node)
+   */
+  placement?: Placement;
 }
 
 const CONFIG_DIR = "/etc/railyard";
@@ -106,13 +113,14 @@ function caddyService(name: string, args: EdgeArgs, text: string, opts: pulumi.C
         restartPolicy: { condition: "any", maxAttempts: 10, delay: "2s", window: "2m" },
         resources: resourceLimits(args.plan.settings.resources),
         logDriver: logDriver(args.logs),
+        ...placed(args.placement),
       },
       endpointSpec: { mode: "dnsrr" },
       updateConfig: { ...update, failureAction: "rollback" },
       rollbackConfig: { ...update, failureAction: "pause" },
       convergeConfig: { delay: "2s", timeout: "5m" },
     },
-    fixedName(opts),
+    placedOptions(fixedName(opts), args.placement),
   );
 }
 
@@ -141,6 +149,7 @@ function frontService(name: string, args: EdgeArgs, opts: pulumi.CustomResourceO
         networksAdvanceds: [{ id: args.host.networkId }],
         restartPolicy: { condition: "any", maxAttempts: 0, delay: "1s", window: "0s" },
         logDriver: logDriver(args.logs),
+        ...placed(args.placement),
       },
       endpointSpec: {
         mode: "dnsrr",
@@ -150,6 +159,6 @@ function frontService(name: string, args: EdgeArgs, opts: pulumi.CustomResourceO
       rollbackConfig: { ...update, failureAction: "pause" },
       convergeConfig: { delay: "2s", timeout: "5m" },
     },
-    fixedName(opts),
+    placedOptions(fixedName(opts), args.placement),
   );
 }

@@ -16,6 +16,7 @@ import type { EnvVar, ServiceEnvPlan } from "../config/env";
 import type { ServiceNames } from "../config/names";
 import { registryFor } from "../config/registry";
 import type { ServiceConfig } from "../config/schema";
+import { Placement, placed, placedOptions } from "../lib/placement";
 import { fixedName, LogSettings, logDriver, railyardLabels, resourceLimits, secretFile, serviceImage, swarmSecret } from "../lib/swarmSpec";
 import { durationMs, goDuration } from "../lib/units";
 import type { Database } from "./database";
@@ -51,6 +52,12 @@ export interface ServiceArgs {
    * `pulumi up` never rolls it while a job runs, nor starts it beside the one the job restored.
    */
   afterMigrations?: pulumi.Resource[];
+  /**
+   * Where its tasks and its migration job may run (lib/placement.ts appPlacement), given only when the stack
+   * declares nodes. Not part of the release (RAILYARD_RELEASE): Swarm moves tasks for a placement without a new
+   * release. @default none (the spec declares no placement, as on one node)
+   */
+  placement?: Placement;
 }
 
 export class Service extends pulumi.ComponentResource {
@@ -134,7 +141,8 @@ function migrationJob(
     return r && { server: r.server, username: r.username };
   };
   const files = secrets.map((s) => pulumi.all([s.secretName, s.fileName]).apply(([n, f]) => ({ name: n ?? "", file: f })));
-  const create = pulumi.all([image, pulumi.output(env), pulumi.all(files)]).apply(([img, plainEnv, secretFiles]) =>
+  const constraints = pulumi.output(args.placement?.constraints ?? []);
+  const create = pulumi.all([image, pulumi.output(env), pulumi.all(files), constraints]).apply(([img, plainEnv, secretFiles, onNodes]) =>
     migrateCommand(args.host.scriptPath("railyard-migrate.sh"), {
       stack: args.stack,
       job: args.names.migrationJob,
@@ -149,6 +157,7 @@ function migrationJob(
       stateDir: `${args.host.stackDir}/state`,
       labels: { "railyard.stack": args.stack, "railyard.role": "migration", "railyard.name": name },
       registry: onRegistry(img),
+      ...(onNodes === undefined || onNodes.length === 0 ? {} : { constraints: onNodes }),
     }),
   );
   // The registry's password reaches the job's pull over stdin only (a secret in the state, never on the line).
@@ -263,14 +272,18 @@ function swarmService(
       name: args.names.swarm,
       labels: railyardLabels(args.stack, c.kind, name),
       mode: { replicated: { replicas: c.replicas } },
-      taskSpec: { ...taskSpec, containerSpec: { ...containerSpec, env: { ...env, [RELEASE_VAR]: release } } },
+      taskSpec: {
+        ...taskSpec,
+        containerSpec: { ...containerSpec, env: { ...env, [RELEASE_VAR]: release } },
+        ...placed(args.placement),
+      },
       // dnsrr: the service name resolves to its tasks' addresses, no IPVS virtual IP (the edge uses tasks.<name>).
       endpointSpec: { mode: "dnsrr" },
       updateConfig: { ...update, failureAction: "rollback" },
       // A rollback restores every task at once (start-first keeps capacity): no monitor window between batches.
       rollbackConfig: { ...update, parallelism: 0, failureAction: "pause" },
     },
-    fixedName(opts),
+    placedOptions(fixedName(opts), args.placement),
   );
   return { service, release };
 }

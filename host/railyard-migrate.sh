@@ -26,13 +26,17 @@ RESTORE_WAIT_S=60   # restored services' tasks running again
 usage() {
   cat <<'USAGE'
 Usage: railyard-migrate.sh --job NAME --timeout SECONDS --state-dir DIR [--stack STACK] [--pause SERVICE]...
-                           [--registry SERVER --registry-user USER] [--log-lines N] -- ARGS...
+                           [--registry SERVER --registry-user USER] [--log-lines N] [--constraint EXPR]...
+                           -- ARGS...
 
 Runs `docker service create --mode replicated-job --restart-condition none --init --name NAME
 --label railyard.job=migration ARGS...` (ARGS: the network, env, secrets, image and command of the release, as
 railyard builds them), waits until its one task completes (SECONDS count the job alone), prints the job's output,
 and removes the job and its container (Swarm neither stops a removed job's task nor removes its container).
 Swarm jobs get the service's Swarm secrets, which a plain `docker run` cannot.
+Each --constraint EXPR is a Swarm placement constraint of the job (railyard passes the service's on a stack with
+more than one node: node.labels.railyard.app==true), so the job runs where the service may run; a job that no
+node may run stays pending until SECONDS end (31), with Swarm's reason in the output.
 
 With --registry SERVER --registry-user USER (the image is on a private registry), the password or token is read
 from the first line of stdin (never an argument or an environment variable), given to `docker login
@@ -59,7 +63,9 @@ job and its containers. A later run for NAME (a re-run of `pulumi up`) does the 
 then pauses and migrates as usual: a service still paused by NAME keeps its recorded count; one paused by another
 job that is no longer running is taken over with that job's recorded count (never restored to 0).
 
-Arguments: NAME, STACK and SERVICE are Swarm service names (lower-case letters, digits and inner hyphens, at most
+Arguments: EXPR node.labels.KEY, node.id, node.hostname, node.role, node.platform.os or node.platform.arch, then
+== or !=, then a value (KEY lower-case letters, digits and . _ -; the value letters, digits and . _ -, at most 63
+characters each, no spaces); NAME, STACK and SERVICE are Swarm service names (lower-case letters, digits and inner hyphens, at most
 63 characters, starting with a letter); SECONDS 1 to 999999; N 1 to 9999; SERVER a registry host[:port]
 (lower-case, no scheme or path); USER letters, digits and . _ @ + $ - (at most 128); the password 1 to 4096
 printable characters without spaces; DIR an absolute path (created when missing; railyard passes <dataDir>/<stack>/state).
@@ -83,7 +89,7 @@ Exit codes:
 USAGE
 }
 
-job="" timeout_s="" stack="" state_dir="" log_lines=30 pause=() job_args=()
+job="" timeout_s="" stack="" state_dir="" log_lines=30 pause=() job_args=() constraints=()
 registry_server="" registry_user="" registry_password="" registry_config=""
 
 parse_args() {
@@ -95,6 +101,7 @@ parse_args() {
       --stack) opt_value stack "$@"; shift 2 ;;
       --state-dir) opt_value state_dir "$@"; shift 2 ;;
       --pause) opt_value value "$@"; pause+=("$value"); shift 2 ;;
+      --constraint) opt_value value "$@"; constraints+=("$value"); shift 2 ;;
       --log-lines) opt_value log_lines "$@"; shift 2 ;;
       --registry) opt_value registry_server "$@"; shift 2 ;;
       --registry-user) opt_value registry_user "$@"; shift 2 ;;
@@ -113,12 +120,21 @@ parse_args() {
   for value in ${pause[@]+"${pause[@]}"}; do
     check --pause "$value" "a Swarm service name" is_name
   done
+  for value in ${constraints[@]+"${constraints[@]}"}; do
+    check --constraint "$value" "a placement constraint such as node.labels.railyard.app==true (node.labels.KEY, node.id, node.hostname, node.role or node.platform.os|arch, == or !=, a value of letters, digits and . _ -)" is_constraint
+  done
   if [ -n "$registry_server$registry_user" ]; then
     check --registry "$registry_server" "a registry host[:port] (lower-case, no scheme or path)" is_registry
     check --registry-user "$registry_user" "a registry user (letters, digits and . _ @ + \$ -, at most 128)" \
       matches '^[A-Za-z0-9][A-Za-z0-9._@+$-]{0,127}$'
     read_registry_password
   fi
+}
+
+# is_constraint VALUE: a Swarm placement constraint railyard may pass (no spaces, nothing a shell or Swarm would
+# read as more than one constraint).
+is_constraint() {
+  [[ $1 =~ ^node\.(id|hostname|role|platform\.(os|arch)|labels\.[a-z0-9][a-z0-9._-]{0,62})(==|!=)[A-Za-z0-9][A-Za-z0-9._-]{0,62}$ ]]
 }
 
 # is_registry VALUE: host[:port] as an image reference names a registry: lower-case labels, a port 1-65535.
@@ -483,12 +499,13 @@ main() {
   for entry in ${to_pause[@]+"${to_pause[@]}"}; do keep+="${entry%% *} "; done
   mapfile -t restored < <(restore_paused_by "$job" "$keep" || true)
   pause_services
-  local out auth=()
+  local out auth=() placement=() c
+  for c in ${constraints[@]+"${constraints[@]}"}; do placement+=(--constraint "$c"); done
   # The job's pull uses the login: the client sends it to Swarm with the create (--with-registry-auth).
   [ -z "$registry_config" ] || auth=(--with-registry-auth)
   out=$(with_registry docker service create --detach --quiet --name "$job" \
     --label railyard.job=migration ${stack:+--label "railyard.stack=$stack"} ${auth[@]+"${auth[@]}"} \
-    --mode replicated-job --restart-condition none --init "${job_args[@]}") || fail 32 "could not create the job $job"
+    --mode replicated-job --restart-condition none --init ${placement[@]+"${placement[@]}"} "${job_args[@]}") || fail 32 "could not create the job $job"
   drop_registry_config
   # --quiet prints the new service's ID (last line): from here on the cleanup removes it, and only it.
   job_id=${out##*$'\n'}

@@ -17,7 +17,8 @@ import {
   mapStringSliceToMap,
   shortDur,
 } from "./engine/provider/flatten";
-import { hashcodeString, Plan, planAgainstEngine, planService, tfConfig, withStateOnly } from "./engine/provider/plan";
+import { PLACEMENT_IGNORE } from "../lib/placement";
+import { hashcodeString, ignoredAttributeKey, Plan, planAgainstEngine, planService, tfConfig, withStateOnly } from "./engine/provider/plan";
 import { parseGoFloat, pulumiName, SERVICE_SCHEMA, suppressEquivalentFloatRatio, TfBlock } from "./engine/provider/schema";
 
 const NS = 1;
@@ -324,6 +325,23 @@ describe("the plan of the next `pulumi up`", () => {
     expect(p.action).toBe("update");
     expect(p.changes).toContainEqual({ path: "task_spec.0.placement.0.platforms.#", old: "1", new: "0", requiresNew: false });
     expect(p.changes.every((c) => c.path.startsWith("task_spec.0.placement.0.platforms."))).toBe(true);
+  });
+
+  test("with PLACEMENT_IGNORE the read-back platforms plan nothing; a constraint change still updates", () => {
+    expect(ignoredAttributeKey(PLACEMENT_IGNORE[0])).toBe("task_spec.0.placement.0.platforms");
+    const d = declared();
+    d.taskSpec.placement = { constraints: ["node.labels.railyard.app==true"] };
+    const api = engineService();
+    api.Spec.TaskTemplate.Placement = { Constraints: ["node.labels.railyard.app==true"], Platforms: [{ Architecture: "amd64", OS: "linux" }, { Architecture: "arm64", OS: "linux" }] };
+    const state = flattenService(api);
+    expect(planService(tfConfig(d), state).action, "without the ignore").toBe("update");
+    expect(planService(tfConfig(d), state, PLACEMENT_IGNORE)).toEqual({ action: "none", changes: [], raw: [] });
+    expect(planAgainstEngine(d, api, { ignoreChanges: PLACEMENT_IGNORE }).action).toBe("none");
+    d.taskSpec.placement = { constraints: ["node.labels.railyard.node==host"] };
+    const moved = planService(tfConfig(d), state, PLACEMENT_IGNORE);
+    expect(moved.action).toBe("update");
+    expect(moved.changes.map((c) => c.path).every((p) => p.startsWith("task_spec.0.placement.0.constraints."))).toBe(true);
+    expect(() => ignoredAttributeKey("taskSpec.placement.nope")).toThrow(/nope is not a docker.Service input/);
   });
 
   test("a replicas change is an update: mode's ForceNew applies to its count only", () => {

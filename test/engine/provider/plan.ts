@@ -485,12 +485,42 @@ function changesSomething(d: AttrDiff): boolean {
   return d.old !== d.new;
 }
 
-/** schemaMap.Diff of a config against a state, as the plan of an existing resource. */
-export function planService(config: TfConfig, state: TfState): Plan {
+/**
+ * The Terraform attribute key of a Pulumi property path given to ignoreChanges, as pulumi-terraform-bridge's
+ * visitor names it (pkg/tfbridge/diff.go computeIgnoreChanges): a MaxItems-1 block, an object on the Pulumi side,
+ * is the list's element 0 (taskSpec.placement.platforms is task_spec.0.placement.0.platforms). Paths with list
+ * indexes or map keys are not modelled.
+ */
+export function ignoredAttributeKey(path: string): string {
+  let block = SERVICE_SCHEMA;
+  const keys: string[] = [];
+  const steps = path.split(".");
+  steps.forEach((step, i) => {
+    const found = Object.entries(block).find(([name, attr]) => pulumiName(name, attr) === step);
+    if (!found) throw new Error(`ignoreChanges ${path}: ${step} is not a docker.Service input here`);
+    const [name, attr] = found;
+    keys.push(name);
+    if (i === steps.length - 1) return;
+    if (!attr.block || attr.maxItems !== 1) throw new Error(`ignoreChanges ${path}: only paths through single blocks are modelled`);
+    keys.push("0");
+    block = attr.block;
+  });
+  return keys.join(".");
+}
+
+/**
+ * schemaMap.Diff of a config against a state, as the plan of an existing resource. `ignoreChanges` (Pulumi property
+ * paths): the bridge drops each ignored attribute's diff and every diff under it (pkg/tfshim/sdk-v2/instance_diff.go
+ * processIgnoreChanges) before the plan is made of what is left.
+ */
+export function planService(config: TfConfig, state: TfState, ignoreChanges: string[] = []): Plan {
   const out: Diffs = new Map();
   const o = rootNode("state", state);
   const n = rootNode("config", config);
   for (const [k, attr] of sortedEntries(SERVICE_SCHEMA)) diff(k, attr, field(o, k, true), field(n, k, true), false, out);
+  for (const ignored of ignoreChanges.map(ignoredAttributeKey)) {
+    for (const key of [...out.keys()]) if (key === ignored || key.startsWith(`${ignored}.`)) out.delete(key);
+  }
   const changes: PlannedChange[] = [...out]
     .filter(([, d]) => changesSomething(d) || d.requiresNew)
     .map(([path, d]) => ({
@@ -543,6 +573,10 @@ export function withStateOnly(state: TfState, previous: unknown): TfState {
  * The plan of `declared` against the engine's service as the provider would read it back. `previous` is the
  * declaration the service was last applied with (for auth and converge_config, which are never read back).
  */
-export function planAgainstEngine(declared: unknown, engineService: EngineService, opts: FlattenOptions & { previous?: unknown } = {}): Plan {
-  return planService(tfConfig(declared), withStateOnly(flattenService(engineService, opts), opts.previous));
+export function planAgainstEngine(
+  declared: unknown,
+  engineService: EngineService,
+  opts: FlattenOptions & { previous?: unknown; ignoreChanges?: string[] } = {},
+): Plan {
+  return planService(tfConfig(declared), withStateOnly(flattenService(engineService, opts), opts.previous), opts.ignoreChanges);
 }
