@@ -10,8 +10,9 @@ import { EdgePlan, planEdge } from "./edge";
 import { imageBuildProblems, ImageBuilds, promotionProblems } from "./images";
 import type { ServiceEnvPlan } from "./env";
 import { DatabaseNames, databaseNames, EdgeNames, edgeNames, networkName, ServiceNames, serviceNames } from "./names";
+import { MAX_NODES, NodeConfig, nodeProblems, ParsedNode, resolveNodes } from "./nodes";
 import { ConfigProblem, describe, problemsFromZod, RailyardConfigError } from "./problems";
-import { DatabaseConfig, databaseSchema, HostConfig, NOT_PROTOTYPE_KEY, ParsedStack, serviceSchema, ServiceConfig, stackSchema, TOP_LEVEL_KEYS } from "./schema";
+import { DatabaseConfig, databaseSchema, LoadedHostConfig, nodeName, nodeSchema, NOT_PROTOTYPE_KEY, ParsedStack, serviceSchema, ServiceConfig, stackSchema, TOP_LEVEL_KEYS } from "./schema";
 import { semanticProblems } from "./semantics";
 import { databasePasswordProblems } from "./passwords";
 import type { RegistryConfig } from "./registry";
@@ -43,7 +44,11 @@ export interface StackConfig {
   prefix: string;
   /** The stack's attachable overlay network. */
   network: string;
-  host: HostConfig;
+  /** The stack's overlay network is encrypted (railyard:encryptNetwork). */
+  encryptNetwork: boolean;
+  host: LoadedHostConfig;
+  /** More machines in the stack's swarm (railyard:nodes), by name; {} for a single-node stack. */
+  nodes: Record<string, NodeConfig>;
   /** Secret Output; present when host.mode is ssh. */
   sshPrivateKey?: pulumi.Output<string>;
   logs: ParsedStack["logs"];
@@ -250,6 +255,8 @@ export function loadStackConfig(stack: string = pulumi.getStack()): StackConfig 
   const host = parseKept("host", shape.host);
   const sshPrivateKey = parseKept("sshPrivateKey", shape.sshPrivateKey);
   const network = parseKept("network", shape.network);
+  const encryptNetwork = parseKept("encryptNetwork", shape.encryptNetwork);
+  const nodes = refused.has("nodes") ? { names: [], parsed: {} } : parseNodes(raw.nodes, problems);
   const logs = parseKept("logs", shape.logs);
   const deploy = parseKept("deploy", shape.deploy);
   const edge = parseKept("edge", shape.edge);
@@ -277,6 +284,21 @@ export function loadStackConfig(stack: string = pulumi.getStack()): StackConfig 
     projectDir: process.cwd(),
   });
   problems.push(...semantic.problems, ...databasePasswordProblems(databases.parsed, secrets));
+  const mainHost = host && {
+    labels: host.labels,
+    ...(host.mode === "ssh" ? { address: host.address, port: host.port, user: host.user } : {}),
+  };
+  problems.push(
+    ...nodeProblems({
+      host: mainHost,
+      nodeNames: nodes.names,
+      nodes: nodes.parsed,
+      databases: databases.parsed,
+      edge: Object.values(services.parsed).some((svc) => svc.domains.length > 0),
+      services: services.names.length > 0,
+      hasPrivateKey: raw.sshPrivateKey !== undefined || refused.has("sshPrivateKey"),
+    }),
+  );
   if (backups !== undefined) problems.push(...backupProblems(backups, databases.names, databases.parsed, secrets));
   if (deploy?.webhookSecret !== undefined && secrets !== undefined) {
     problems.push(...webhookSecretProblems(["deploy", "webhookSecret"], deploy.webhookSecret, secrets));
@@ -288,7 +310,7 @@ export function loadStackConfig(stack: string = pulumi.getStack()): StackConfig 
     if (problem) problems.push(problem);
   }
 
-  if (problems.length > 0 || !environment || !prefix || !host || !logs || !deploy || !edge || !secrets || !semantic.env) {
+  if (problems.length > 0 || !environment || !prefix || !host || !mainHost || encryptNetwork === undefined || !logs || !deploy || !edge || !secrets || !semantic.env) {
     throw new RailyardConfigError(problems);
   }
   const secretOutputs = Object.fromEntries(Object.entries(secrets).map(([k, v]) => [k, pulumi.secret(v)]));
@@ -297,7 +319,9 @@ export function loadStackConfig(stack: string = pulumi.getStack()): StackConfig 
     environment,
     prefix,
     network: networkName(prefix, network),
+    encryptNetwork,
     host,
+    nodes: resolveNodes(nodes.parsed, mainHost),
     sshPrivateKey: sshPrivateKey === undefined ? undefined : pulumi.secret(sshPrivateKey),
     logs,
     deploy: deployDefaults(environment, deploy),
@@ -314,6 +338,30 @@ export function loadStackConfig(stack: string = pulumi.getStack()): StackConfig 
     backups: backups && planBackups(backups, databases.parsed, secretOutputs),
     registry: registry && { server: registry.server, username: registry.username, password: secretOutputs[registry.passwordSecret] },
   };
+}
+
+/**
+ * railyard:nodes, one node at a time, so one bad node does not hide the checks of the others (a database's node
+ * is known by its name even when that node's entry has a problem of its own).
+ */
+function parseNodes(raw: unknown, problems: ConfigProblem[]): { names: string[]; parsed: Record<string, ParsedNode> } {
+  if (raw === undefined) return { names: [], parsed: {} };
+  if (!isRecord(raw)) {
+    problems.push({ path: ["nodes"], expected: "a map of node names to nodes", got: describe(raw) });
+    return { names: [], parsed: {} };
+  }
+  const names = Object.keys(raw);
+  if (names.length > MAX_NODES) {
+    problems.push({ path: ["nodes"], expected: `at most ${MAX_NODES} nodes`, got: `${names.length}` });
+    return { names: [], parsed: {} };
+  }
+  const parsed: Record<string, ParsedNode> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    const okName = parseInto(nodeName, name, ["nodes", name], problems);
+    const node = parseInto(nodeSchema, value, ["nodes", name], problems);
+    if (okName !== undefined && node !== undefined) parsed[name] = node;
+  }
+  return { names, parsed };
 }
 
 /**

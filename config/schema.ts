@@ -8,6 +8,7 @@ import { ENGINES } from "../databases";
 import { DURATION_PATTERN, durationMs, goDuration, MEMORY_PATTERN, memoryBytes } from "../lib/units";
 import { cronToOnCalendar } from "../lib/cron";
 import { imageBuildsSchema, promoteFromSchema } from "./images";
+import { MAIN_NODE, MAX_NODES, NODE_LABELS } from "./nodes";
 import * as p from "./patterns";
 import { DOCKER_HUB_HOSTS, isRegistryServer, REGISTRY_USER } from "./registry";
 
@@ -274,6 +275,13 @@ export const databaseSchema = z.strictObject({
   passwordVersion: z.int({ error: "expected a whole number" }).min(1, { error: "expected 1 to 1000000" }).max(1_000_000, {
     error: "expected 1 to 1000000",
   }).optional(),
+  /**
+   * The node that holds the database's volume: "host" (the main host) or a name under railyard:nodes, labelled
+   * data. Swarm has no shared volumes: the database runs there only (README: More than one machine). @default "host"
+   */
+  node: z.string({ error: `expected ${MAIN_NODE} or a name under railyard:nodes` }).regex(p.RESOURCE_NAME, {
+    error: `expected ${MAIN_NODE} or a name under railyard:nodes`,
+  }).default(MAIN_NODE),
 });
 
 /**
@@ -290,6 +298,19 @@ const hostKey = z
 const KEY_TYPE = /^(?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521))$/;
 
 const advertiseAddress = z.union([z.ipv4(), z.ipv6()], { error: "expected an IP address for swarm init --advertise-addr" }).optional();
+/** What may run on a machine: data (databases and their volumes), edge, app (the services); each once. */
+const nodeLabels = (fallback: readonly (typeof NODE_LABELS)[number][]) =>
+  z
+    .array(z.enum(NODE_LABELS, { error: `expected a label: ${NODE_LABELS.join(", ")}` }), { error: `expected a list of labels (${NODE_LABELS.join(", ")})` })
+    .min(1, { error: `expected at least one label (${NODE_LABELS.join(", ")})` })
+    .refine((l) => new Set(l).size === l.length, { error: "expected each label once" })
+    .default([...fallback]);
+/** What may run on the main host. @default [data, edge, app] */
+const hostLabels = nodeLabels(NODE_LABELS);
+const sshAddress = z
+  .union([z.ipv4(), z.ipv6(), z.string().regex(p.HOSTNAME)], { error: "expected an IPv4/IPv6 address or a host name" })
+  // All digits and dots is no host name (no top-level domain is numeric): an IPv4 address with an octet over 255.
+  .refine((a) => !/^[0-9.]+$/.test(a) || z.ipv4().safeParse(a).success, { error: "expected an IPv4 address of four octets from 0 to 255" });
 /** Where railyard keeps each stack's scripts, backups and builds on the host. @default /var/lib/railyard */
 const dataDir = z
   .string()
@@ -300,15 +321,13 @@ const dataDir = z
 
 const sshHostSchema = z.strictObject({
   mode: z.literal("ssh"),
-  address: z
-    .union([z.ipv4(), z.ipv6(), z.string().regex(p.HOSTNAME)], { error: "expected an IPv4/IPv6 address or a host name" })
-    // All digits and dots is no host name (no top-level domain is numeric): an IPv4 address with an octet over 255.
-    .refine((a) => !/^[0-9.]+$/.test(a) || z.ipv4().safeParse(a).success, { error: "expected an IPv4 address of four octets from 0 to 255" }),
+  address: sshAddress,
   port: port.default(22),
   user: z.string().regex(p.UNIX_USER, { error: "expected a login name such as root or deploy" }).default("root"),
   hostKey: hostKey.optional(),
   advertiseAddress,
   dataDir,
+  labels: hostLabels,
 });
 
 const localHostSchema = z.strictObject({
@@ -316,11 +335,39 @@ const localHostSchema = z.strictObject({
   /** For a machine with several addresses, where `docker swarm init` cannot choose one by itself. */
   advertiseAddress,
   dataDir,
+  labels: hostLabels,
 });
 
 export const hostSchema = z.discriminatedUnion("mode", [sshHostSchema, localHostSchema], {
   error: "expected mode: ssh (a VPS) or mode: local (this machine's engine)",
 });
+
+/** A machine joined to the stack's swarm over SSH (README: More than one machine). */
+export const nodeSchema = z.strictObject({
+  address: sshAddress,
+  /** @default 22 */
+  port: port.default(22),
+  /** @default the main host's user when it is reached over SSH, else root */
+  user: z.string().regex(p.UNIX_USER, { error: "expected a login name such as root or deploy" }).optional(),
+  /** Required: the node's pinned public key (ssh-keyscan -t ed25519 <address>). */
+  hostKey,
+  /** The address its join advertises, when it has several. */
+  advertiseAddress: z.union([z.ipv4(), z.ipv6()], { error: "expected an IP address for swarm join --advertise-addr" }).optional(),
+  /** A manager holds a copy of the swarm's state (Raft); the main host always is one. @default "worker" */
+  role: z.enum(["worker", "manager"], { error: "expected worker or manager" }).default("worker"),
+  /** What may run on it. @default [app] */
+  labels: nodeLabels(["app"]),
+  /** Availability drain: its tasks move to other nodes (before anything else changes); it stays in the swarm. @default false */
+  drain: z.boolean({ error: "expected true or false" }).default(false),
+});
+export const nodeName = ownKey(
+  z.string().regex(p.RESOURCE_NAME, { error: "expected a lower-case name of letters, digits and dashes (at most 30)", abort: true }),
+).refine((n) => n !== MAIN_NODE, { error: `expected a name other than ${MAIN_NODE} (the main host's)` });
+/** railyard:nodes: more machines in the stack's swarm, by name. @default {} */
+const nodesSchema = z
+  .record(nodeName, nodeSchema, { error: "expected a map of node names to nodes" })
+  .refine((n) => Object.keys(n).length <= MAX_NODES, { error: `expected at most ${MAX_NODES} nodes` })
+  .default({});
 
 /** A name under railyard:secrets (the value is read from there, never from plain config). */
 const secretRef = (example: string) => z.string().regex(p.SECRET_NAME, { error: `expected a secret name such as ${example}` });
@@ -564,6 +611,16 @@ export const stackSchema = z.strictObject({
     .refine((k) => k.includes("PRIVATE KEY-----"), { error: "expected an SSH private key in PEM/OpenSSH format" })
     .optional(),
   network: z.string().regex(p.RESOURCE_NAME, { error: "expected a network name of lower-case letters, digits and dashes" }).optional(),
+  /**
+   * The stack's overlay network encrypted (IPsec between nodes, `--opt encrypted`). Changing it on an existing
+   * stack means recreating the network (README: More than one machine). @default false
+   */
+  // A top-level scalar arrives from the Pulumi runtime as text: "true" and "false" are read as the booleans.
+  encryptNetwork: z
+    .custom<boolean | "true" | "false">((v) => v === true || v === false || v === "true" || v === "false", { error: "expected true or false" })
+    .transform((v) => v === true || v === "true")
+    .default(false),
+  nodes: nodesSchema,
   logs: logsSchema,
   deploy: deploySchema,
   edge: edgeSchema,
@@ -580,7 +637,10 @@ export type StackInput = z.input<typeof stackSchema>;
 export type ParsedStack = z.output<typeof stackSchema>;
 export type ServiceConfig = z.output<typeof serviceSchema>;
 export type DatabaseConfig = z.output<typeof databaseSchema>;
-export type HostConfig = z.output<typeof hostSchema>;
+/** The main host as it is loaded (host.labels always set). */
+export type LoadedHostConfig = z.output<typeof hostSchema>;
+/** The main host as components take it: `labels` may be left out (then all three, the default). */
+export type HostConfig = LoadedHostConfig extends infer T ? (T extends unknown ? Omit<T, "labels"> & { labels?: LoadedHostConfig["labels"] } : never) : never;
 export type EdgeConfig = z.output<typeof edgeSchema>;
 export type ResourcesConfig = z.output<typeof resourcesSchema>;
 export const TOP_LEVEL_KEYS = Object.keys(stackSchema.shape);
