@@ -39,7 +39,12 @@ current one, whose image must be IMAGE. On each attempt:
     instead of passing it;
   - with --port/--path, every running task of the release is probed from inside (curl or wget on 127.0.0.1); a
     bad component fails the gate at once, unless the engine restarted during this run (what the tasks depend on
-    restarts too: it is then waited on within the attempts);
+    restarts too: it is then waited on within the attempts). A task on another node of the swarm (its container
+    is not on this one) is probed at its address on the stack's overlay network, from a running container on
+    this node attached to that network that has curl or wget (one of the same service first, else any, e.g.
+    the edge's Caddy), else from a throwaway container of IMAGE when IMAGE is on this node (docker run --rm
+    --pull never: nothing is pulled); when there is neither, the gate says so once and takes Swarm's own health
+    check for that task (it counts once Swarm runs it);
   - with --url, the service is probed as users reach it (through the edge; --host sets the Host header and
     TLS name, --insecure accepts the origin certificate).
 A probe passes on HTTP 200 and, when the body is JSON with component statuses (status, database, redis,
@@ -48,7 +53,9 @@ While the engine does not answer (it restarts), the gate waits within its attemp
 
 A failed release always ends with an explanation: for each failed task (the newest 5) the reason — crash
 (exit code; out of memory), unhealthy (its health check, with the check's last output), rejected (Swarm's
-error, e.g. no such image), exited 0 — and its last 50 log lines, whoever rolled it back (this gate, or Swarm's
+error, e.g. no such image), exited 0 — and its last 50 log lines (from any node: docker service logs); for a
+task that ran on another node, what only its container knew there (out of memory, the check's output) is
+not shown, and the reason names the node, whoever rolled it back (this gate, or Swarm's
 failure action before or while the gate ran). With --state-dir the explanation is recorded in
 DIR/gate-NAME-HASH.txt (DIR is created if missing); a later run for the same release, which still does not
 serve, fails (43) and prints what failed the first time (from Swarm's task history while it holds the tasks,
@@ -267,12 +274,88 @@ body_ok() {
   [ -z "$bad" ]
 }
 
+# The probe's shell line (run by the shell of a container: its $0 is the URL).
+# shellcheck disable=SC2016  # $0 belongs to the container's shell
+PROBE_SH='curl -fsS -m 5 "$0" 2>/dev/null || wget -q -T 5 -O - "$0"'
+
 # 0 healthy; 1 no answer or not 200 yet (try again); 3 answered with a bad component status (fail now).
 probe_task() {
   local container=$1 out
   # The URL is fixed by the validated port and path; the task's own shell runs curl or wget.
-  # shellcheck disable=SC2016  # $0 belongs to the task's shell
-  out=$(docker exec "$container" sh -c 'curl -fsS -m 5 "$0" 2>/dev/null || wget -q -T 5 -O - "$0"' "http://127.0.0.1:$port$path" 2>/dev/null) || return 1
+  out=$(docker exec "$container" sh -c "$PROBE_SH" "http://127.0.0.1:$port$path" 2>/dev/null) || return 1
+  body_ok "$out" || return 3
+}
+
+# Whether task node NODE is another node than this one (read once: while it cannot be read, every task is taken
+# for a local one, as on a single node).
+local_node=""
+on_other_node() {
+  [ -n "$local_node" ] || local_node=$(docker info --format '{{.Swarm.NodeID}}' 2>/dev/null || true)
+  [ -n "$1" ] && [ -n "$local_node" ] && [ "$1" != "$local_node" ]
+}
+
+# A node's railyard name (its railyard.node label), else its host name, else its ID.
+node_name() {
+  local name
+  name=$(docker node inspect --format '{{with index .Spec.Labels "railyard.node"}}{{.}}{{else}}{{.Description.Hostname}}{{end}}' "$1" 2>/dev/null || true)
+  echo "${name:-$1}"
+}
+
+# probe_any_task ID STATE: probes a running (or starting) task wherever it runs, as probe_task answers. A task on
+# this node is probed from inside its container; one on another node at its overlay address (probe_remote).
+probe_any_task() {
+  local info node container nets first net addr
+  info=$(docker inspect --format '{{.NodeID}}|{{with .Status.ContainerStatus}}{{.ContainerID}}{{end}}|{{range .NetworksAttachments}}{{if not .Network.Spec.Ingress}}{{.Network.Spec.Name}}={{join .Addresses ","}} {{end}}{{end}}' "$1" 2>/dev/null) || return 1
+  IFS='|' read -r node container nets <<<"$info"
+  if ! on_other_node "$node"; then
+    [ -n "$container" ] || return 1
+    probe_task "$container"
+    return
+  fi
+  first=${nets%% *}
+  net=${first%%=*} addr=${first#*=}
+  addr=${addr%%,*}
+  addr=${addr%/*}
+  [ -n "$net" ] && [ -n "$addr" ] && [ "$first" != "$net" ] || return 1
+  [[ "$addr" != *:* ]] || addr="[$addr]"
+  probe_remote "$1" "$2" "$node" "$net" "$addr"
+}
+
+# How tasks on other nodes are probed from this one: "exec CONTAINER" (a running container here on NETWORK with
+# curl or wget), "run" (a throwaway container of IMAGE, which is on this node) or "none"; found once a network.
+prober="" prober_net="" prober_said=0
+find_prober() {
+  local net=$1 c
+  prober_net=$net prober=none
+  # The same service's containers first (their shell has what the health check uses), then any on the network.
+  for c in $(docker ps -q --filter status=running --filter "label=com.docker.swarm.service.id=$sid" --filter "network=$net" 2>/dev/null || true) \
+    $(docker ps -q --filter status=running --filter "network=$net" 2>/dev/null || true); do
+    if docker exec "$c" sh -c 'command -v curl || command -v wget' >/dev/null 2>&1; then prober="exec $c"; return 0; fi
+  done
+  if docker image inspect "$image" >/dev/null 2>&1; then prober=run; fi
+}
+
+# probe_remote ID STATE NODE NETWORK ADDRESS: the task's health URL at its overlay address, from this node.
+probe_remote() {
+  local id=$1 state=$2 node=$3 net=$4 addr=$5 out code=0
+  if [ "$prober_net" != "$net" ] || [ -z "$prober" ]; then find_prober "$net"; fi
+  case "$prober" in
+    exec\ *)
+      out=$(docker exec "${prober#exec }" sh -c "$PROBE_SH" "http://$addr:$port$path" 2>/dev/null) || code=1
+      # The prober's container may have gone (a task replaced): found again on the next look.
+      [ "$code" = 0 ] || [ "$(docker inspect --format '{{.State.Running}}' "${prober#exec }" 2>/dev/null || true)" = true ] || prober="" ;;
+    run)
+      out=$(timeout 30 docker run --rm --pull never --network "$net" --label railyard.role=gate-probe --entrypoint sh "$image" \
+        -c "$PROBE_SH" "http://$addr:$port$path" 2>/dev/null) || code=1 ;;
+    *)
+      if [ "$prober_said" = 0 ]; then
+        echo "railyard-gate: $service: task $id runs on node $(node_name "$node"), and nothing on this node can reach it over $net (no running container on it here has curl or wget, and $image is not here): its health is Swarm's own health check" >&2
+        prober_said=1
+      fi
+      [ "$state" = running ] || return 1
+      return 0 ;;
+  esac
+  [ "$code" = 0 ] || return 1
   body_ok "$out" || return 3
 }
 
@@ -294,7 +377,7 @@ probe_url() {
 # Why task ID ended, in a few words: rejected (Swarm's error), unhealthy (its health check's last result), crash
 # (exit code; out of memory), exited 0, lost by the engine, or its state and Swarm's error.
 task_reason() {
-  local info state code cid err cinfo oom health check
+  local info state code cid err cinfo oom health check node where=""
   info=$(docker inspect --format '{{.Status.State}}|{{with .Status.ContainerStatus}}{{.ExitCode}}|{{.ContainerID}}{{else}}|{{end}}|{{.Status.Err}}' "$1" 2>/dev/null) ||
     { echo "gone from Swarm's task history"; return 0; }
   IFS='|' read -r state code cid err <<<"$info"
@@ -303,16 +386,21 @@ task_reason() {
     IFS='|' read -r oom code health <<<"$cinfo"
     [ "$health" != unhealthy ] ||
       check=$(docker inspect --format '{{with .State.Health}}{{range .Log}}exit {{.ExitCode}}{{with .Output}}, output {{printf "%.200q" .}}{{end}}{{"\n"}}{{end}}{{end}}' "$cid" 2>/dev/null | sed '/^$/d' | tail -n 1)
+  elif [ -n "$cid" ] && node=$(docker inspect --format '{{.NodeID}}' "$1" 2>/dev/null) && on_other_node "$node"; then
+    # Its container is on another node: Swarm's error says when the health check stopped it.
+    where=" on node $(node_name "$node")"
+    [[ "$err" != *"unhealthy container"* ]] || health=unhealthy
   fi
   # A process that dies on its own while its health check fails is a crash; one stopped (0, 137, 143) for
   # failing it is unhealthy.
-  if engine_lost "$state" "$err"; then echo "lost by the engine, not the release's failure: ${err:-$state}"
-  elif [ "$state" = rejected ]; then echo "rejected: ${err:-Swarm gave no reason}"
+  if engine_lost "$state" "$err"; then echo "lost by the engine, not the release's failure: ${err:-$state}$where"
+  elif [ "$state" = rejected ]; then echo "rejected: ${err:-Swarm gave no reason}$where"
   elif [ "$oom" = true ]; then echo "crash (exit ${code:-137}, out of memory)"
-  elif [[ "$health" == unhealthy && "${code:-0}" =~ ^(0|137|143)$ ]]; then echo "unhealthy: its health check failed${check:+ (last check: $check)}"
-  elif [[ -n "$code" && "$code" != 0 ]]; then echo "crash (exit $code)"
-  elif [ "$state" = complete ]; then echo "exited 0 (a service's process must keep running)"
-  else echo "$state${err:+: $err}"
+  elif [[ "$health" == unhealthy && "${code:-0}" =~ ^(0|137|143)$ ]]; then
+    echo "unhealthy: its health check failed${check:+ (last check: $check)}${where:+$where (its output: docker inspect $cid there)}"
+  elif [[ -n "$code" && "$code" != 0 ]]; then echo "crash (exit $code)${where:+$where (whether out of memory: docker inspect $cid there)}"
+  elif [ "$state" = complete ]; then echo "exited 0 (a service's process must keep running)$where"
+  else echo "$state${err:+: $err}$where"
   fi
 }
 
@@ -502,7 +590,7 @@ ran_for_stable() {
 # probed task passed) and bad (a task reported an unhealthy component).
 running=0 running_new=0 healthy=1 bad=0
 scan_tasks() {
-  local attempt=$1 say=$2 id state desired tkey container verdict
+  local attempt=$1 say=$2 id state desired tkey verdict
   running=0 running_new=0 healthy=1 bad=0
   collect_failed "$want" "$since"
   while read -r id state desired _ tkey _; do
@@ -519,9 +607,8 @@ scan_tasks() {
     # A task whose container runs is probed even before Swarm calls it healthy ("starting"): a release that
     # reports a bad component is caught before it replaces any old task.
     if [ -n "$port" ] && [[ "$state" == running || "$state" == starting ]]; then
-      container=$(docker inspect --format '{{with .Status.ContainerStatus}}{{.ContainerID}}{{end}}' "$id" 2>/dev/null || true)
       verdict=0
-      [ -n "$container" ] && { probe_task "$container" || verdict=$?; }
+      probe_any_task "$id" "$state" || verdict=$?
       [ "$verdict" = 3 ] && bad=1
       [ "$verdict" = 0 ] || { healthy=0; [ "$say" = 0 ] || echo "railyard-gate: attempt $attempt: task $id is not healthy yet" >&2; }
     fi
