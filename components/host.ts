@@ -36,6 +36,7 @@ export const HOST_SCRIPTS = [
   "railyard-releases.sh",
   "railyard-release.sh",
   "railyard-rollback.sh",
+  "railyard-nodes.sh",
 ] as const;
 export type HostScript = (typeof HOST_SCRIPTS)[number];
 /** Seconds the bootstrap may take before it is stopped and reported as failed. */
@@ -54,6 +55,10 @@ export interface HostArgs {
   network: string;
   /** The private registry the host pulls from (railyard:registry), if any. */
   registry?: RegistryConfig;
+  /** The stack declares railyard:nodes: the bootstrap expects a swarm of several nodes (else it refuses one). @default false */
+  multiNode?: boolean;
+  /** The overlay network encrypted (railyard:encryptNetwork). @default false */
+  encryptNetwork?: boolean;
 }
 
 export class Host extends pulumi.ComponentResource {
@@ -87,6 +92,9 @@ export class Host extends pulumi.ComponentResource {
       network: args.network,
       dataDir: args.target.dataDir,
       advertiseAddress: args.target.advertiseAddress,
+      labels: args.target.labels,
+      multiNode: args.multiNode,
+      encryptNetwork: args.encryptNetwork,
     };
     if (args.target.mode === "ssh") {
       if (args.privateKey === undefined) throw new Error(`railyard: host ${name} needs privateKey for ssh`);
@@ -112,24 +120,32 @@ export class Host extends pulumi.ComponentResource {
    * A command run on the host (over SSH with the pinned host key, or locally in dev) when created and whenever
    * `triggers` change. `create` must hold no secret value: it is stored in the state and may be logged; a secret
    * goes on `stdin` (kept as a secret in the state, never on a command line). `delete` runs when the resource
-   * is removed from the stack (undoing what `create` put on the host).
+   * is removed from the stack (undoing what `create` put on the host). `secretOutput`: what the command prints
+   * is a secret (a join token): stdout is kept as a secret in the state and is not logged.
    */
   run(
     name: string,
-    args: { create: pulumi.Input<string>; triggers: pulumi.Input<unknown>[]; stdin?: pulumi.Input<string>; delete?: pulumi.Input<string> },
+    args: {
+      create: pulumi.Input<string>;
+      triggers: pulumi.Input<unknown>[];
+      stdin?: pulumi.Input<string>;
+      delete?: pulumi.Input<string>;
+      secretOutput?: boolean;
+    },
     opts: pulumi.CustomResourceOptions,
-  ): pulumi.CustomResource {
+  ): command.remote.Command | command.local.Command {
     const common = {
       create: args.create,
       triggers: args.triggers,
       ...(args.delete === undefined ? {} : { delete: args.delete }),
       ...(args.stdin === undefined ? {} : { stdin: pulumi.secret(args.stdin) }),
       addPreviousOutputInEnv: false,
-      logging: "stdoutAndStderr" as const,
+      logging: args.secretOutput ? ("stderr" as const) : ("stdoutAndStderr" as const),
     };
+    const options = args.secretOutput ? { ...opts, additionalSecretOutputs: [...(opts.additionalSecretOutputs ?? []), "stdout"] } : opts;
     return this.connection
-      ? new command.remote.Command(name, { ...common, connection: this.connection }, opts)
-      : new command.local.Command(name, common, opts);
+      ? new command.remote.Command(name, { ...common, connection: this.connection }, options)
+      : new command.local.Command(name, common, options);
   }
 }
 
@@ -255,7 +271,7 @@ export function localDockerHost(env: NodeJS.ProcessEnv): string {
  * from; the script finds its functions defined).
  */
 export function bootstrapStdin(): string {
-  return `${fs.readFileSync(HOST_LIB, "utf8")}\n${fs.readFileSync(BOOTSTRAP_SCRIPT, "utf8")}`;
+  return scriptStdin(path.basename(BOOTSTRAP_SCRIPT));
 }
 
 /** The bootstrap's trigger: library and script (the local bootstrap sources the library too). */
@@ -281,6 +297,11 @@ function remoteBootstrap(
     },
     { parent },
   );
+}
+
+/** A host script fed on stdin after the library (`bash -s` has no folder to source it from). */
+export function scriptStdin(script: string): string {
+  return `${fs.readFileSync(HOST_LIB, "utf8")}\n${fs.readFileSync(path.join(HOST_DIR, script), "utf8")}`;
 }
 
 function localBootstrap(name: string, parent: Host, args: BootstrapArgs): command.local.Command {

@@ -14,14 +14,18 @@ fi
 usage() {
   cat <<'USAGE'
 Usage: railyard-bootstrap.sh --stack NAME --network NAME --data-dir DIR [--advertise-addr IP]
+                             [--node-labels L[,L...]] [--multi-node] [--encrypted]
 
 Prepares this host for a railyard stack:
   1. checks that the Docker engine is installed and answers;
   2. runs `docker swarm init` only when this node is not in a swarm yet;
-  3. refuses a swarm of more than one node (databases stay on the node that holds their volumes) and labels
-     this node railyard.data=true;
-  4. creates the stack's attachable overlay network (labelled railyard.stack=STACK) unless it exists; an
-     existing one is used as it is, never changed;
+  3. refuses a swarm of more than one node unless --multi-node (the stack declares railyard:nodes, and its
+     databases, edge and services are placed by node labels); labels this node railyard.node=host and
+     railyard.<L>=true for each L of --node-labels (@default data,edge,app), removing the others of data, edge,
+     app; with --multi-node checks that the engine listens on the swarm ports (2377/tcp, 7946/tcp and udp)
+     when `ss` is installed (firewalls between the machines are checked by railyard-node.sh, from each node);
+  4. creates the stack's attachable overlay network (labelled railyard.stack=STACK; with --encrypted, IPsec
+     between nodes: --opt encrypted) unless it exists; an existing one is used as it is, never changed;
   5. creates the stack's host directories under DIR/STACK (backups, scripts, builds, state), mode 0700, owned by
      this user (the backup jobs write their state there as root; the gate and migrations as this user).
 
@@ -36,16 +40,19 @@ Exit codes:
   11  the Docker engine does not answer
   12  this node is in a swarm but is not a manager
   13  a network of that name exists but is not an attachable overlay network, or it belongs to another
-      railyard stack (its railyard.stack label names another STACK)
+      railyard stack (its railyard.stack label names another STACK), or its encryption differs from
+      --encrypted (railyard:encryptNetwork: changing it means recreating the network, README: More than one
+      machine)
   14  the host directories cannot be created (create DIR as root and give it to this user)
   15  this node's swarm is locked, pending or in error
   16  this node's swarm has more than one node: railyard places each database with its volume on this one
       node without a placement constraint (one would restart it on the next update), so another node could
-      start it on an empty volume; use a single-node swarm
+      start it on an empty volume; use a single-node swarm (or declare the other nodes: --multi-node)
+  17  --multi-node, and the engine does not listen on the manager's swarm port 2377/tcp
 USAGE
 }
 
-stack="" network="" data_dir="" advertise=""
+stack="" network="" data_dir="" advertise="" node_labels="data,edge,app" multi_node=false encrypted=false
 
 parse_args() {
   while [ $# -gt 0 ]; do
@@ -54,6 +61,9 @@ parse_args() {
       --network) opt_value network "$@"; shift 2 ;;
       --data-dir) opt_value data_dir "$@"; shift 2 ;;
       --advertise-addr) opt_value advertise "$@"; shift 2 ;;
+      --node-labels) opt_value node_labels "$@"; shift 2 ;;
+      --multi-node) multi_node=true; shift ;;
+      --encrypted) encrypted=true; shift ;;
       -h|--help) usage; exit 0 ;;
       *) unknown_argument "$1" ;;
     esac
@@ -62,6 +72,18 @@ parse_args() {
   check --network "$network" "a lower-case name (a-z, 0-9, inner -, at most 63)" is_name
   check --data-dir "$data_dir" "an absolute path (letters, digits, ._- and /, no ..)" is_abs_path
   [ -z "$advertise" ] || check --advertise-addr "$advertise" "an IPv4 or IPv6 address" is_ip
+  check --node-labels "$node_labels" "data, edge or app, comma-separated, each once" is_label_list
+}
+
+# is_label_list VALUE: data, edge and app, comma-separated, at least one, each once.
+is_label_list() {
+  [[ $1 =~ ^(data|edge|app)(,(data|edge|app))*$ ]] || return 1
+  local seen="" l list
+  IFS=, read -ra list <<<"$1"
+  for l in "${list[@]}"; do
+    [[ ,$seen, != *",$l,"* ]] || return 1
+    seen+=",$l"
+  done
 }
 
 check_engine() {
@@ -85,8 +107,41 @@ join_swarm() {
   [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = "true" ] || fail 12 "this node is a swarm worker; run railyard against a manager node"
   local nodes
   nodes=$(docker info --format '{{.Swarm.Nodes}}')
-  [ "$nodes" = 1 ] || fail 16 "this node's swarm has $(q "$nodes") nodes; railyard keeps each database on this node with its volume and declares no placement, so use a single-node swarm"
-  docker node update --label-add railyard.data=true "$(docker info --format '{{.Swarm.NodeID}}')" >/dev/null
+  [ "$nodes" = 1 ] || $multi_node ||
+    fail 16 "this node's swarm has $(q "$nodes") nodes; railyard keeps each database on this node with its volume and declares no placement, so use a single-node swarm (or declare the others in railyard:nodes)"
+  label_node
+  if $multi_node; then check_listening; fi
+}
+
+# This node's labels: railyard.node=host, railyard.<L>=true for each of --node-labels, the others removed.
+label_node() {
+  local id l args=(--label-add railyard.node=host)
+  id=$(docker info --format '{{.Swarm.NodeID}}')
+  for l in data edge app; do
+    if [[ ,$node_labels, == *",$l,"* ]]; then args+=(--label-add "railyard.$l=true")
+    elif [ -n "$(docker node inspect --format "{{index .Spec.Labels \"railyard.$l\"}}" "$id")" ]; then args+=(--label-rm "railyard.$l"); fi
+  done
+  docker node update "${args[@]}" "$id" >/dev/null
+}
+
+# The swarm ports other nodes need on this manager, as far as this host can tell (`ss`): 2377/tcp must listen;
+# 7946 is reported when missing. Firewalls on the way are checked from each node (railyard-node.sh).
+check_listening() {
+  if ! command -v ss >/dev/null 2>&1; then
+    echo "railyard-bootstrap: ss is not installed; the swarm ports (2377/tcp, 7946/tcp+udp, 4789/udp) were not checked" >&2
+    return 0
+  fi
+  listens tcp 2377 || fail 17 "the engine does not listen on 2377/tcp (the swarm's manager port): other nodes cannot join; check dockerd's --listen-addr / docker swarm init --listen-addr"
+  listens tcp 7946 || echo "railyard-bootstrap: warning: nothing listens on 7946/tcp (swarm gossip) yet" >&2
+  listens udp 7946 || echo "railyard-bootstrap: warning: nothing listens on 7946/udp (swarm gossip) yet" >&2
+  echo "railyard-bootstrap: swarm ports listening here; open 2377/tcp, 7946/tcp+udp and 4789/udp between the nodes" >&2
+}
+
+# listens tcp|udp PORT: a socket of this host listens on PORT (any address).
+listens() {
+  local flag=-Hltn
+  [ "$1" = tcp ] || flag=-Hlun
+  ss "$flag" | awk -v p=":$2" '{ n = split($4, a, ":"); if (":" a[n] == p) found = 1 } END { exit !found }'
 }
 
 # The stack's network: created (labelled) when missing; an existing one is only checked, never changed.
@@ -99,9 +154,17 @@ ensure_network() {
     owner=$(docker network inspect --format '{{index .Labels "railyard.stack"}}' "$network")
     [[ -z "$owner" || "$owner" == "$stack" ]] ||
       fail 13 "network $network belongs to railyard stack $(q "$owner"), not $stack; give this stack its own network"
+    local opt has=false
+    # `--opt encrypted` is stored with an empty value: the key's presence is what counts.
+    opt=$(docker network inspect --format '{{range $k, $v := .Options}}{{$k}} {{end}}' "$network")
+    [[ " $opt " != *" encrypted "* ]] || has=true
+    [ "$has" = "$encrypted" ] ||
+      fail 13 "network $network is $($has || printf 'not ')encrypted, railyard:encryptNetwork says $encrypted; changing it means recreating the network (README: More than one machine)"
   else
-    docker network create --driver overlay --attachable --label "railyard.stack=$stack" "$network" >/dev/null
-    echo "railyard-bootstrap: created overlay network $network"
+    local create=(docker network create --driver overlay --attachable --label "railyard.stack=$stack")
+    if $encrypted; then create+=(--opt encrypted); fi
+    "${create[@]}" "$network" >/dev/null
+    echo "railyard-bootstrap: created overlay network $network$($encrypted && printf ' (encrypted)')"
   fi
 }
 
