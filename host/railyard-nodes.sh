@@ -114,10 +114,13 @@ set_role() {
   local now out
   now=$(node_field '{{.Spec.Role}}')
   [ "$now" != "$1" ] || return 0
-  if [ "$1" = manager ]; then out=$(docker node promote "$id" 2>&1) || fail 32 "promoting $name refused: $(q "$out")"
-  else out=$(docker node demote "$id" 2>&1) || fail 32 "demoting $name refused: $(q "$out")"; fi
+  if [ "$1" = manager ]; then out=$(docker node promote "$id" 2>&1) || fail 32 "promoting $name refused: $(plain "$out")"
+  else out=$(docker node demote "$id" 2>&1) || fail 32 "demoting $name refused: $(plain "$out")"; fi
   echo "railyard-nodes: $name is now a $1" >&2
 }
+
+# plain TEXT: TEXT on one line, control characters (newlines too) as spaces: the engine's words in a message.
+plain() { local t=${1//[[:cntrl:]]/ }; printf '%s' "${t% }"; }
 
 # running_tasks: "<task> <service>" of each task still running on node $id.
 running_tasks() {
@@ -129,7 +132,7 @@ drain_and_wait() {
   local left deadline=$((SECONDS + wait_s))
   docker node update --availability drain "$id" >/dev/null
   while left=$(running_tasks) && [ -n "$left" ]; do
-    ((SECONDS < deadline)) || fail 31 "tasks still run on $name after ${wait_s}s of drain: $(q "$(tr '\n' ' ' <<<"$left")"); they need another node with room and the labels they are placed by"
+    ((SECONDS < deadline)) || fail 31 "tasks still run on $name after ${wait_s}s of drain: $(plain "$left"); Swarm has not stopped them yet (docker node ps $id)"
     sleep 1
   done
   echo "railyard-nodes: $name is drained (no task runs there)" >&2
