@@ -1,7 +1,18 @@
-/** A minimal Docker Engine API client over the local unix socket (no dependency, JSON in and out). */
+/**
+ * A minimal Docker Engine API client (no dependency, JSON in and out): over the local unix socket, or the engine
+ * DOCKER_HOST names when it is `tcp://<host>:<port>` or `unix://<path>` (read at each call, so a test that points
+ * DOCKER_HOST at another engine, such as a multi-node bed's main node, moves the docker CLI and this client together).
+ */
 import * as http from "node:http";
 
-const SOCKET = process.env.RAILYARD_DOCKER_SOCKET ?? "/var/run/docker.sock";
+/** Where the Engine API answers: RAILYARD_DOCKER_SOCKET, else DOCKER_HOST (tcp or unix), else the default socket. */
+export function engineAddress(env: NodeJS.ProcessEnv = process.env): { socketPath: string } | { host: string; port: number } {
+  if (env.RAILYARD_DOCKER_SOCKET) return { socketPath: env.RAILYARD_DOCKER_SOCKET };
+  const tcp = /^tcp:\/\/(\[[^\]]+\]|[^:/]+)(?::(\d+))?\/?$/.exec(env.DOCKER_HOST ?? "");
+  if (tcp) return { host: tcp[1].replace(/^\[|\]$/g, ""), port: Number(tcp[2] ?? 2375) };
+  const unix = /^unix:\/\/(\/.+)$/.exec(env.DOCKER_HOST ?? "");
+  return { socketPath: unix ? unix[1] : "/var/run/docker.sock" };
+}
 
 export class EngineError extends Error {
   constructor(
@@ -17,7 +28,7 @@ export function engine<T = unknown>(method: string, path: string, body?: unknown
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const req = http.request(
       {
-        socketPath: SOCKET,
+        ...engineAddress(),
         path,
         method,
         headers: payload ? { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload) } : {},
