@@ -73,3 +73,22 @@ export function retireNodeCommand(script: string, name: string, id: string, drai
 export function forgetNodeCommand(script: string, name: string, waitSeconds: number): string {
   return shellJoin(["timeout", String(waitSeconds + 60), "bash", script, "forget", "--name", name, "--timeout", String(waitSeconds)]);
 }
+
+export interface DatabaseNodeArgs {
+  /** The database's Swarm service name. */
+  service: string;
+  /** railyard:databases.<db>.node. */
+  node: string;
+  /** railyard:databases.<db>.moveFrom, during a move. */
+  moveFrom?: string;
+}
+
+/**
+ * railyard-nodes.sh database-node: fails (exit 34) when the running database's data is on another node than
+ * `node` and `moveFrom` does not name that node (it would start on an empty volume). Run before its update.
+ */
+export function databaseNodeCommand(script: string, a: DatabaseNodeArgs, timeoutSeconds: number): string {
+  const args = ["database-node", "--service", a.service, "--node", a.node];
+  if (a.moveFrom !== undefined) args.push("--move-from", a.moveFrom);
+  return shellJoin(["timeout", String(timeoutSeconds), "bash", script, ...args]);
+}

@@ -60,9 +60,9 @@ export class Node extends pulumi.ComponentResource {
   }
 }
 
-/** The last line printed, trimmed (the scripts print their one value last). */
-function lastLine(text: string): string {
-  return text.trim().split("\n").pop()?.trim() ?? "";
+/** The last line printed, trimmed (the scripts print their one value last); "" when nothing was (yet). */
+function lastLine(text: string | undefined): string {
+  return (text ?? "").trim().split("\n").pop()?.trim() ?? "";
 }
 
 /**

@@ -54,8 +54,8 @@ export interface NodeCheckInput {
   nodeNames: string[];
   /** The nodes that parsed (checks that need every node run only when all did). */
   nodes: Record<string, ParsedNode>;
-  /** Each parsed database's node. */
-  databases: Record<string, { node: string }>;
+  /** Each parsed database's node (and the node it moves from). */
+  databases: Record<string, { node: string; moveFrom?: string }>;
   /** Whether the stack has an edge (a service with a domain). */
   edge: boolean;
   /** Whether the stack declares services. */
@@ -97,7 +97,8 @@ export function nodeProblems(s: NodeCheckInput): ConfigProblem[] {
   }
   const labelsOf = (node: string): NodeLabel[] | undefined => (node === MAIN_NODE ? host.labels : nodes[node]?.labels);
   const drained = (node: string) => node !== MAIN_NODE && nodes[node]?.drain === true;
-  for (const [db, { node }] of Object.entries(s.databases)) {
+  for (const [db, { node, moveFrom }] of Object.entries(s.databases)) {
+    if (moveFrom === node) out.push({ path: ["databases", db, "moveFrom"], expected: `the node the data is on now, other than node (${node})`, got: describe(moveFrom) });
     const labels = labelsOf(node);
     const known = [MAIN_NODE, ...s.nodeNames].join(", ");
     if (node !== MAIN_NODE && s.nodeNames.includes(node) && labels === undefined) continue;

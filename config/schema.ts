@@ -282,6 +282,12 @@ export const databaseSchema = z.strictObject({
   node: z.string({ error: `expected ${MAIN_NODE} or a name under railyard:nodes` }).regex(p.RESOURCE_NAME, {
     error: `expected ${MAIN_NODE} or a name under railyard:nodes`,
   }).default(MAIN_NODE),
+  /**
+   * The node the database's data is on now, while it moves to `node` (README: Moving a database to another node).
+   * Without it, a `node` that differs from the running database's is refused before the database is touched: it
+   * would start there on an empty volume. Remove it once the move is done. @default none
+   */
+  moveFrom: z.string({ error: `expected ${MAIN_NODE} or a node name` }).regex(p.RESOURCE_NAME, { error: `expected ${MAIN_NODE} or a node name` }).optional(),
 });
 
 /**

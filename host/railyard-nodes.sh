@@ -15,6 +15,7 @@ Usage: railyard-nodes.sh apply --name NAME --id ID --labels L[,L...] --role work
                                --availability active|drain [--timeout S]
        railyard-nodes.sh retire --name NAME --id ID [--timeout S]
        railyard-nodes.sh forget --name NAME [--timeout S]
+       railyard-nodes.sh database-node --service SERVICE --node NODE [--move-from FROM]
 
 Runs on the main host (a swarm manager) for a node railyard:nodes declares:
   apply   labels the node railyard.node=NAME and railyard.<L>=true for each L of data, edge, app (removing the
@@ -24,9 +25,15 @@ Runs on the main host (a swarm manager) for a node railyard:nodes declares:
           it is a manager. A node the swarm no longer knows is already retired.
   forget  after the node left (railyard-node.sh leave, on it): waits until the swarm sees it down (at most S
           seconds), then `docker node rm` each node labelled railyard.node=NAME that is down.
+  database-node
+          before a database's Swarm service is updated: the node its data is on now is the node its running
+          service is constrained to (node.labels.railyard.node==X; none: host, the single-node stacks'). NODE
+          (railyard:databases.<db>.node) other than X is refused unless FROM is X: the database would start on
+          NODE with an empty volume (Swarm does not move volumes). No such service yet: nothing to check.
 Swarm itself refuses to demote the last manager, and a demotion that would lose the quorum.
 
-Arguments: NAME a lower-case node name (a-z, 0-9, inner -, at most 30); ID the node's swarm ID (25 lower-case
+Arguments: NAME, NODE and FROM lower-case node names (a-z, 0-9, inner -, at most 30; the main host is host);
+SERVICE a Swarm service name; ID the node's swarm ID (25 lower-case
 letters and digits, `docker node ls`); L data, edge or app, comma-separated, each once; S whole seconds from 1
 to 86400 (@default 600).
 
@@ -40,15 +47,17 @@ Exit codes:
   31  tasks still run on the drained node after S seconds (they are listed)
   32  the promotion or demotion was refused (Swarm's message follows)
   33  the node is still up after S seconds (forget): it did not leave the swarm
+  34  the database's data is on another node than NODE, and FROM does not name it (database-node)
 USAGE
 }
 
-action="" name="" id="" labels="" role="" availability="" wait_s=600
+action="" name="" id="" labels="" role="" availability="" wait_s=600 service="" node="" move_from=""
+NODE_NAME='^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$'
 
 parse_args() {
-  [ $# -gt 0 ] || { usage >&2; fail 2 "an action is needed: apply, retire or forget"; }
+  [ $# -gt 0 ] || { usage >&2; fail 2 "an action is needed: apply, retire, forget or database-node"; }
   case "$1" in
-    apply|retire|forget) action=$1; shift ;;
+    apply|retire|forget|database-node) action=$1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) unknown_argument "$1" ;;
   esac
@@ -60,11 +69,22 @@ parse_args() {
       --role) opt_value role "$@"; shift 2 ;;
       --availability) opt_value availability "$@"; shift 2 ;;
       --timeout) opt_value wait_s "$@"; shift 2 ;;
+      --service) opt_value service "$@"; shift 2 ;;
+      --node) opt_value node "$@"; shift 2 ;;
+      --move-from) opt_value move_from "$@"; shift 2 ;;
       -h|--help) usage; exit 0 ;;
       *) unknown_argument "$1" ;;
     esac
   done
-  check --name "$name" "a lower-case node name (a-z, 0-9, inner -, at most 30)" matches '^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$'
+  if [ "$action" = database-node ]; then
+    [ -z "$name$id$labels$role$availability" ] || fail 2 "database-node takes --service, --node and --move-from only"
+    check --service "$service" "a lower-case name (a Swarm service name: a-z, 0-9, inner -, at most 63)" is_name
+    check --node "$node" "a lower-case node name (a-z, 0-9, inner -, at most 30)" matches "$NODE_NAME"
+    [ -z "$move_from" ] || check --move-from "$move_from" "a lower-case node name other than --node" is_move_from
+    return 0
+  fi
+  [ -z "$service$node$move_from" ] || fail 2 "--service, --node and --move-from are for database-node only"
+  check --name "$name" "a lower-case node name (a-z, 0-9, inner -, at most 30)" matches "$NODE_NAME"
   if [ "$action" != forget ]; then
     check --id "$id" "a swarm node ID (25 lower-case letters and digits)" matches '^[a-z0-9]{25}$'
   elif [ -n "$id" ]; then
@@ -79,6 +99,9 @@ parse_args() {
   fi
   check --timeout "$wait_s" "whole seconds from 1 to 86400" is_int_in 1 86400
 }
+
+# is_move_from VALUE: a node name other than --node.
+is_move_from() { [[ $1 =~ $NODE_NAME && $1 != "$node" ]]; }
 
 # is_label_list VALUE: data, edge and app, comma-separated, at least one, each once.
 is_label_list() {
@@ -184,6 +207,26 @@ forget_node() {
   done <<<"$nodes"
 }
 
+# The node a database's data is on: its running service's railyard.node constraint (none: host).
+database_node() {
+  local constraints now="" c re='^node\.labels\.railyard\.node[[:space:]]*==[[:space:]]*([a-z0-9-]+)$'
+  if ! constraints=$(service_field "$service" '{{range .Spec.TaskTemplate.Placement.Constraints}}{{println .}}{{end}}'); then
+    echo "railyard-nodes: no service $service yet; nothing to check" >&2
+    return 0
+  fi
+  while IFS= read -r c; do
+    if [[ $c =~ $re ]]; then now=${BASH_REMATCH[1]}; fi
+  done <<<"$constraints"
+  now=${now:-host}
+  if [ "$now" = "$node" ]; then
+    echo "railyard-nodes: $service's data is on $node" >&2
+  elif [ "$now" = "$move_from" ]; then
+    echo "railyard-nodes: $service moves from $now to $node (moveFrom: $now); its data must be restored there" >&2
+  else
+    fail 34 "$service's data is on node $now; with node: $node it would start on an empty volume there. README 'Moving a database to another node': dump, set moveFrom: $now, deploy, restore, remove moveFrom"
+  fi
+}
+
 main() {
   parse_args "$@"
   check_manager
@@ -191,6 +234,7 @@ main() {
     apply) apply_node ;;
     retire) retire_node ;;
     forget) forget_node ;;
+    database-node) database_node ;;
   esac
 }
 

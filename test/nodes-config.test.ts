@@ -77,6 +77,8 @@ describe("a stack file with nodes", () => {
     ["no node for the services", (c) => ((host(c).labels = ["data", "edge"]), (c["railyard:nodes"] = { w: worker("203.0.113.11", { labels: ["data"] }) })), "railyard:nodes: expected at least one node that is not drained labelled app"],
     ["a single host without app", (c) => (host(c).labels = ["data", "edge"]), "railyard:host.labels: expected the label app for the services, got data, edge"],
     ["encryptNetwork as text", (c) => (c["railyard:encryptNetwork"] = "yes"), "railyard:encryptNetwork: expected true or false"],
+    ["moveFrom the same node", (c) => (db(c, "postgres").moveFrom = "host"), 'railyard:databases.postgres.moveFrom: expected the node the data is on now, other than node (host), got "host"'],
+    ["moveFrom not a name", (c) => (db(c, "postgres").moveFrom = "Host"), "railyard:databases.postgres.moveFrom: expected host or a node name"],
     ["a database node with a dot", (c) => (db(c, "postgres").node = "db.1"), "railyard:databases.postgres.node: expected host or a name under railyard:nodes"],
   ];
   it.each(cases)("%s: named with its key, nothing registered", async (_, mutate, start) => {

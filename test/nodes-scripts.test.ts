@@ -34,6 +34,7 @@ case "$*" in
   *Swarm.ControlAvailable*) echo "\${FAKE_CONTROL:-false}" ;;
   *Swarm.NodeID*) echo "${NODE_ID}" ;;
   *Swarm.Nodes*) echo "\${FAKE_NODES:-1}" ;;
+  "service inspect "*) [ -n "\${FAKE_SERVICE:-}" ] || exit 1; printf '%s|%s\\n' "$FAKE_SERVICE" "\${FAKE_CONSTRAINT:-}"; [ -z "\${FAKE_CONSTRAINT2:-}" ] || echo "$FAKE_CONSTRAINT2" ;;
   *"{{.Status.State}}"*) printf '%s\\n' "$FAKE_LS" ;;
   "node inspect --format {{.ID}} "*) [ "\${FAKE_NODE:-yes}" = yes ] || exit 1; echo "$5" ;;
   *'.Spec.Labels "railyard.data"'*) echo "\${FAKE_DATA_LABEL:-}" ;;
@@ -105,6 +106,11 @@ describe("bad options exit 2 naming the option, and call nothing", () => {
     ["railyard-nodes.sh", "--availability", apply.map((a) => (a === "active" ? "pause" : a))],
     ["railyard-nodes.sh", "--timeout", [...apply, "--timeout", "86401"]],
     ["railyard-nodes.sh", "--labels, --role and --availability are for apply only", ["retire", "--name", "w", "--id", NODE_ID, "--role", "worker"]],
+    ["railyard-nodes.sh", "--service", ["database-node", "--service", "Ryt-pg", "--node", "host"]],
+    ["railyard-nodes.sh", "--node", ["database-node", "--service", "ryt-pg", "--node", "db_1"]],
+    ["railyard-nodes.sh", "--move-from", ["database-node", "--service", "ryt-pg", "--node", "db-1", "--move-from", "db-1"]],
+    ["railyard-nodes.sh", "database-node takes --service, --node and --move-from only", ["database-node", "--service", "ryt-pg", "--node", "host", "--name", "w"]],
+    ["railyard-nodes.sh", "--service, --node and --move-from are for database-node only", ["forget", "--name", "w", "--node", "host"]],
     ["railyard-bootstrap.sh", "--node-labels", ["--stack", "ryt", "--network", "ryt-net", "--data-dir", "/tmp/x", "--node-labels", "data,gpu"]],
     ["railyard-bootstrap.sh", "--node-labels", ["--stack", "ryt", "--network", "ryt-net", "--data-dir", "/tmp/x", "--node-labels", "edge,edge"]],
   ];
@@ -289,6 +295,36 @@ describe("railyard-nodes.sh on the main host", () => {
     const other = run("railyard-nodes.sh", ["forget", "--name", "worker-1"], { env: { ...manager, FAKE_LS: `${NODE_ID} worker-2 ready` } });
     expect(other.status).toBe(0);
     expect(other.stderr).toContain("nothing to remove");
+  });
+});
+
+describe("railyard-nodes.sh database-node: a database never starts on an empty volume by accident", () => {
+  const manager = { FAKE_CONTROL: "true", FAKE_SERVICE: "ryt-postgres" };
+  const check = (node: string, env: Env, moveFrom?: string) =>
+    run("railyard-nodes.sh", ["database-node", "--service", "ryt-postgres", "--node", node, ...(moveFrom ? ["--move-from", moveFrom] : [])], { env: { ...manager, ...env } });
+
+  it("passes when the service runs where node says, or does not exist yet", () => {
+    expect(check("db-1", { FAKE_CONSTRAINT: "node.labels.railyard.node==db-1" }).status).toBe(0);
+    expect(check("host", {}).status).toBe(0);
+    const none = check("db-1", { FAKE_SERVICE: "" });
+    expect(none.status).toBe(0);
+    expect(none.stderr).toContain("no service ryt-postgres yet");
+  });
+
+  it("refuses another node (exit 34), a single-node stack's database counting as on host", () => {
+    const r = check("db-1", {});
+    expect(r.status).toBe(34);
+    expect(r.stderr).toContain("ryt-postgres's data is on node host; with node: db-1 it would start on an empty volume there");
+    const moved = check("host", { FAKE_CONSTRAINT: "node.labels.railyard.app==true", FAKE_CONSTRAINT2: "node.labels.railyard.node == db-1" });
+    expect(moved.status).toBe(34);
+    expect(moved.stderr).toContain("data is on node db-1");
+  });
+
+  it("lets a declared move through (moveFrom names where the data is)", () => {
+    const r = check("db-1", {}, "host");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain("moves from host to db-1 (moveFrom: host)");
+    expect(check("db-2", {}, "db-1").status).toBe(34);
   });
 });
 

@@ -9,6 +9,7 @@ import * as runtimeSettings from "@pulumi/pulumi/runtime/settings";
 import { describe, expect, it } from "vitest";
 import {
   applyNodeCommand,
+  databaseNodeCommand,
   forgetNodeCommand,
   joinCommand,
   joinTokenCommand,
@@ -53,6 +54,10 @@ describe("node command builders", () => {
     );
     expect(retireNodeCommand(script, "w", NODE_ID, 600)).toBe(`timeout 660 bash ${script} retire --name w --id ${NODE_ID} --timeout 600`);
     expect(forgetNodeCommand(script, "w", 120)).toBe(`timeout 180 bash ${script} forget --name w --timeout 120`);
+    expect(databaseNodeCommand(script, { service: "ryt-postgres", node: "db-1" }, 30)).toBe(`timeout 30 bash ${script} database-node --service ryt-postgres --node db-1`);
+    expect(databaseNodeCommand(script, { service: "ryt-postgres", node: "db-1", moveFrom: "host" }, 30)).toBe(
+      `timeout 30 bash ${script} database-node --service ryt-postgres --node db-1 --move-from host`,
+    );
   });
 
   it("the bootstrap takes the main host's labels, --multi-node and --encrypted only when asked", () => {
