@@ -23,7 +23,8 @@ Prepares this host for a railyard stack:
      databases, edge and services are placed by node labels); labels this node railyard.node=host and
      railyard.<L>=true for each L of --node-labels (@default data,edge,app), removing the others of data, edge,
      app; with --multi-node checks that the engine listens on the swarm ports (2377/tcp, 7946/tcp and udp)
-     when `ss` is installed (firewalls between the machines are checked by railyard-node.sh, from each node);
+     when `ss` is installed and the engine is on this machine (DOCKER_HOST unset or unix://); firewalls
+     between the machines are checked by railyard-node.sh, from each node;
   4. creates the stack's attachable overlay network (labelled railyard.stack=STACK; with --encrypted, IPsec
      between nodes: --opt encrypted) unless it exists; an existing one is used as it is, never changed;
   5. creates the stack's host directories under DIR/STACK (backups, scripts, builds, state), mode 0700, owned by
@@ -127,6 +128,13 @@ label_node() {
 # The swarm ports other nodes need on this manager, as far as this host can tell (`ss`): 2377/tcp must listen;
 # 7946 is reported when missing. Firewalls on the way are checked from each node (railyard-node.sh).
 check_listening() {
+  case "${DOCKER_HOST:-}" in
+    ""|unix://*) ;;
+    *)
+      echo "railyard-bootstrap: the engine is at $(q "$DOCKER_HOST"), not on this machine; its swarm ports were not checked" >&2
+      return 0
+      ;;
+  esac
   if ! command -v ss >/dev/null 2>&1; then
     echo "railyard-bootstrap: ss is not installed; the swarm ports (2377/tcp, 7946/tcp+udp, 4789/udp) were not checked" >&2
     return 0

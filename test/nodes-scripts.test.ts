@@ -345,6 +345,24 @@ describe("the bootstrap's node options (fed on stdin as over SSH)", () => {
     expect(r.status, r.stderr).toBe(0);
   });
 
+  it("with --multi-node checks the swarm port listens where the engine is on this machine, and says when it is not", () => {
+    const fakeSs = path.join(bin, "ss");
+    fs.writeFileSync(fakeSs, `#!/bin/bash\ncase "$*" in -Hltn) echo "LISTEN 0 4096 *:\${FAKE_SS_TCP:-2377} *:*" ;; *) echo "UNCONN 0 0 *:7946 *:*" ;; esac\n`, { mode: 0o755 });
+    try {
+      const ok = boot(["--multi-node"], { FAKE_NODES: "2" });
+      expect(ok.status, ok.stderr).toBe(0);
+      expect(ok.stderr).toContain("warning: nothing listens on 7946/tcp");
+      const closed = boot(["--multi-node"], { FAKE_NODES: "2", FAKE_SS_TCP: "7946" });
+      expect(closed.status).toBe(17);
+      expect(closed.stderr).toContain("the engine does not listen on 2377/tcp");
+      const remote = boot(["--multi-node"], { FAKE_NODES: "2", FAKE_SS_TCP: "7946", DOCKER_HOST: "tcp://10.9.0.2:2375" });
+      expect(remote.status, remote.stderr).toBe(0);
+      expect(remote.stderr).toContain("not on this machine; its swarm ports were not checked");
+    } finally {
+      fs.rmSync(fakeSs);
+    }
+  });
+
   it("creates the network encrypted with --encrypted; an existing one whose encryption differs is exit 13 naming the key", () => {
     expect(boot(["--encrypted"], {}).status).toBe(0);
     expect(recorded()).toContain("network create --driver overlay --attachable --label railyard.stack=ryt --opt encrypted ryt-net\n");
