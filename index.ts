@@ -13,6 +13,7 @@ import { Edge } from "./components/edge";
 import { HealthGate } from "./components/healthGate";
 import { PreDeployBackup } from "./components/preDeployBackup";
 import { Host } from "./components/host";
+import { Node } from "./components/node";
 import { Release } from "./components/release";
 import { Service } from "./components/service";
 import { backupsOutput } from "./config/backups";
@@ -22,6 +23,7 @@ import { loadStackConfig } from "./config/load";
 import { releaseContext } from "./config/releaseContext";
 import { recordedStackFile } from "./config/stackFile";
 import { durationMs } from "./lib/units";
+import { appPlacement, databasePlacement, edgePlacement } from "./lib/placement";
 
 const config = loadStackConfig();
 // Who releases which commit (the environment of this `pulumi up`), checked before any resource exists too.
@@ -33,7 +35,17 @@ const host = new Host("host", {
   privateKey: config.sshPrivateKey,
   network: config.network,
   registry: config.registry,
+  multiNode: Object.keys(config.nodes).length > 0,
+  encryptNetwork: config.encryptNetwork,
 });
+
+// More machines join the host's swarm (railyard:nodes); with them, everything is placed by node labels.
+// (The config check refuses nodes without railyard:sshPrivateKey, in every mode.)
+const nodes = Object.entries(config.nodes).map(
+  ([name, node]) => new Node(`node-${name}`, { name, config: node, host, privateKey: config.sshPrivateKey ?? "" }),
+);
+const multiNode = nodes.length > 0;
+const placed = nodes.map((n) => n.ready);
 
 const databases: Record<string, Database> = {};
 for (const [name, db] of Object.entries(config.databases)) {
@@ -44,6 +56,8 @@ for (const [name, db] of Object.entries(config.databases)) {
     secrets: config.secrets,
     stack: config.prefix,
     logs: config.logs,
+    placement: multiNode ? databasePlacement(db.node) : undefined,
+    dependsOn: placed,
   });
 }
 
@@ -104,9 +118,10 @@ for (const name of deployOrder(config.env, pausers)) {
     databases,
     secrets: config.secrets,
     // Its migration and update wait for the host lock (its image and secrets do not: the release's key needs them).
-    dependsOn: [...config.env[name].databases.map((d) => databases[d]), ...config.env[name].services.map((s) => services[s]), ...locked],
+    dependsOn: [...config.env[name].databases.map((d) => databases[d]), ...config.env[name].services.map((s) => services[s]), ...locked, ...placed],
     stack: config.prefix,
     logs: config.logs,
+    placement: multiNode ? appPlacement() : undefined,
     pause: config.services[name].pauseDuringMigration.map((n) => ({
       service: config.names.services[n].swarm,
       stopGraceSeconds: Math.ceil(durationMs(config.services[n].stopGracePeriod) / 1000),
@@ -137,7 +152,8 @@ const edge =
     names: config.names.edge,
     logs: config.logs,
     certificate: zone?.certificate,
-    dependsOn: config.edge.routes.map((r) => services[r.service]),
+    placement: multiNode ? edgePlacement() : undefined,
+    dependsOn: [...config.edge.routes.map((r) => services[r.service]), ...placed],
   });
 
 // Each release passes its health gate (through the edge for routed services) or is rolled back.

@@ -43,6 +43,8 @@ export interface DatabaseArgs {
    * the stack declares nodes. @default none (the spec declares no placement: on one node the volume is always there)
    */
   placement?: Placement;
+  /** What its service and commands wait for besides the host (the nodes' labels on a stack with nodes). @default [] */
+  dependsOn?: pulumi.Resource[];
 }
 
 export class Database extends pulumi.ComponentResource {
@@ -66,7 +68,7 @@ export class Database extends pulumi.ComponentResource {
     const plugin = this.plugin;
     const endpoint = endpointOf(plugin, args.names.swarm, args.config);
     const inputs: ContainerInputs = { user: endpoint.user, database: endpoint.database, passwordFile: PASSWORD_SECRET_PATH };
-    const childOpts = { parent: this, provider: args.host.provider, dependsOn: [args.host.ready] };
+    const childOpts = { parent: this, provider: args.host.provider, dependsOn: [args.host.ready, ...(args.dependsOn ?? [])] };
     const password = databasePassword(name, args, this);
     const secret = swarmSecret(args.names.passwordSecret, password, railyardLabels(args.stack, "database", name), childOpts);
     this.volume = new docker.Volume(
