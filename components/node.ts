@@ -89,8 +89,10 @@ function readJoinToken(name: string, parent: Node, host: Host): pulumi.Output<st
 }
 
 /**
- * On the node, over SSH: railyard-lib.sh and railyard-node.sh on stdin, the token on the line after them. A new
- * address or port is another machine: the resource is replaced (the new one joins, then the old one leaves).
+ * On the node, over SSH: railyard-lib.sh and railyard-node.sh on stdin, the token on the line after them. No
+ * triggers: a new address or port re-runs the join there as an update (the same machine under another address is
+ * already a member). A replacement would run the old resource's leave after the new join, on what may well be the
+ * same machine; another machine's predecessor is disowned by the labels' apply instead (railyard-nodes.sh).
  */
 function joinSwarm(
   name: string,
@@ -117,7 +119,7 @@ function joinSwarm(
       create: manager.apply((m) => joinCommand({ name: args.name, manager: m, advertiseAddress: n.advertiseAddress }, JOIN_TIMEOUT_S)),
       delete: leaveCommand(args.name, JOIN_TIMEOUT_S),
       stdin: pulumi.secret(pulumi.interpolate`${script}${token}\n`),
-      triggers: [n.address, n.port],
+      triggers: [],
       addPreviousOutputInEnv: false,
       logging: "stdoutAndStderr",
     },

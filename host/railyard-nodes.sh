@@ -21,6 +21,8 @@ Runs on the main host (a swarm manager) for a node railyard:nodes declares:
   apply   labels the node railyard.node=NAME and railyard.<L>=true for each L of data, edge, app (removing the
           ones it no longer has), promotes or demotes it to ROLE, and sets its availability. With drain it
           then waits until no task runs on it any more (Swarm moves them to other nodes), at most S seconds.
+          Another node still labelled railyard.node=NAME (NAME's machine before its address changed) is removed
+          when down; when up it is unlabelled, drained and demoted, and left in the swarm with a warning.
   retire  before the node leaves: drain it, wait until no task runs there (at most S seconds), demote it when
           it is a manager. A node the swarm no longer knows is already retired.
   forget  after the node left (railyard-node.sh leave, on it): waits until the swarm sees it down (at most S
@@ -161,8 +163,32 @@ drain_and_wait() {
   echo "railyard-nodes: $name is drained (no task runs there)" >&2
 }
 
+# Another node still labelled railyard.node=NAME is the machine NAME was before (its address changed): one that is
+# down is removed; one that is up keeps no railyard label and no task, is demoted, and is left for its owner to
+# take out of the swarm (railyard cannot reach it any more).
+disown_previous() {
+  local other state l
+  while read -r other state; do
+    if [ -z "$other" ] || [ "$other" = "$id" ]; then continue; fi
+    if [ "$state" = down ]; then
+      docker node rm "$other" >/dev/null
+      echo "railyard-nodes: removed $name's previous machine ($other, down) from the swarm" >&2
+      continue
+    fi
+    local keep=$id rm=(--label-rm railyard.node)
+    id=$other
+    for l in data edge app; do [ -z "$(node_field "{{index .Spec.Labels \"railyard.$l\"}}")" ] || rm+=(--label-rm "railyard.$l"); done
+    docker node update "${rm[@]}" "$id" >/dev/null
+    drain_and_wait
+    set_role worker
+    id=$keep
+    echo "railyard-nodes: warning: $name's previous machine ($other) is still in the swarm, drained and unlabelled; on it: docker swarm leave, then here: docker node rm $other" >&2
+  done <<<"$(named_nodes)"
+}
+
 apply_node() {
   node_field '{{.ID}}' >/dev/null || fail 30 "no node $id in this swarm (did $name join? docker node ls)"
+  disown_previous
   set_labels
   set_role "$role"
   if [ "$availability" = drain ]; then drain_and_wait

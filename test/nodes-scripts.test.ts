@@ -257,6 +257,23 @@ describe("railyard-nodes.sh on the main host", () => {
     expect(lines).toContain(`node update --availability active ${NODE_ID}`);
   });
 
+  it("apply disowns the machine the name had before: removed when down; unlabelled, drained and demoted when up", () => {
+    const old = "0ldmachine0000000000000aa";
+    const down = run("railyard-nodes.sh", apply("app", "worker", "active"), { env: { ...manager, FAKE_LS: `${old} worker-1 down\n${NODE_ID} worker-1 ready` } });
+    expect(down.status, down.stderr).toBe(0);
+    expect(recorded()).toContain(`node rm ${old}\n`);
+    expect(recorded()).not.toContain(`node rm ${NODE_ID}`);
+    fs.rmSync(calls);
+    const up = run("railyard-nodes.sh", apply("app", "worker", "active"), { env: { ...manager, FAKE_ROLE: "manager", FAKE_DATA_LABEL: "true", FAKE_LS: `${old} worker-1 ready` } });
+    expect(up.status, up.stderr).toBe(0);
+    const lines = recorded().split("\n");
+    expect(lines).toContain(`node update --label-rm railyard.node --label-rm railyard.data ${old}`);
+    expect(lines).toContain(`node update --availability drain ${old}`);
+    expect(lines).toContain(`node demote ${old}`);
+    expect(lines).not.toContain(`node rm ${old}`);
+    expect(up.stderr).toContain(`warning: worker-1's previous machine (${old}) is still in the swarm, drained and unlabelled`);
+  });
+
   it("apply with drain waits for the node's tasks and fails listing them when they stay (exit 31)", () => {
     const r = run("railyard-nodes.sh", apply("app", "worker", "drain"), { env: { ...manager, FAKE_TASKS: "ryt-api.1.abc ryt-api.2.def" } });
     expect(r.status, r.stderr).toBe(31);
