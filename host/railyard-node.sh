@@ -170,7 +170,7 @@ join_swarm() {
   body="{\"ListenAddr\":\"0.0.0.0:2377\",\"RemoteAddrs\":[$(json_str "$(manager_addr "$manager_port")")],\"JoinToken\":$(json_str "$token")"
   [ -z "$advertise" ] || body+=",\"AdvertiseAddr\":$(json_str "$advertise")"
   body+="}"
-  answer=$(engine_post /swarm/join <<<"$body") || fail 22 "the engine refused the join: ${answer//[[:cntrl:]]/ }"
+  answer=$(engine_post /swarm/join <<<"$body") || fail 22 "the engine refused the join: ${answer//[[:cntrl:]]/ } (a token rotated since railyard read it: pulumi up --replace the node's -token command)"
   echo "railyard-node: $name joined the swarm of $(manager_addr "$manager_port")" >&2
   docker info --format '{{.Swarm.NodeID}}'
 }
