@@ -24,8 +24,12 @@ Usage: railyard-backup.sh --service NAME --engine ENGINE --user USER --database 
          --bucket BUCKET --prefix STACK/DATABASE --credentials FILE [--endpoint URL] [--region REGION]
          [--reason scheduled|pre-deploy|safety] [--level L] [--state-dir DIR] [--webhook-file FILE]
 
-Dumps the database that runs as Swarm service NAME (a running container of it on this node) with the engine's
-own tool, reading the password from the container's Swarm secret:
+Dumps the database that runs as Swarm service NAME with the engine's own tool, reading the password from its
+Swarm secret: inside its running container when that is on this node; when its task runs on another node of the
+swarm, from a one-off Swarm job of the database's own image pinned to this node (with the database's password
+secret, on its network, reaching it by its service name over the overlay), whose dump reaches this host through
+a named pipe in a private temporary folder bind-mounted into the job (no dump file; the job and its container
+are removed on every exit). That image must be on this node or pullable by it:
   postgres  pg_dump --format=custom (--compress=0 to the bucket)  -> .dump
   mysql     mysqldump --single-transaction --routines --triggers  -> .sql
   mongo     mongodump --archive                                   -> .archive
@@ -60,12 +64,14 @@ starting with a letter); USER and DB lower-case names (a-z, 0-9, _; at most 63);
 Exit codes:
   0   the dump is in DIR, or in the bucket with its manifest
   2   bad arguments
-  20  no running container of NAME on this node
+  20  no running task of NAME (on this node or any other)
   21  the dump failed (--dir: the partial file is removed, older dumps are kept; --bucket: the upload aborted)
   22  the upload failed (aborted: no complete-looking object)
   23  the manifest could not be written (the dump object exists but is not complete-looking)
   24  a tool is missing on this host (aws, zstd, sha256sum, curl)
   25  interrupted (TERM, INT or HUP) before the manifest was written: the upload aborted, no manifest
+  26  NAME's task runs on another node and the dump job could not be made or did not start within 120 s
+      (the message names the node and Swarm's reason; nothing is written)
 USAGE
 }
 
@@ -139,22 +145,129 @@ service_container() {
   docker ps --quiet --filter "label=com.docker.swarm.service.name=$service" --filter status=running | head -n 1
 }
 
+# --- a database whose task runs on another node ---
+
+# Where the dump job's pipe is mounted, and how long the job may take to start (its image pulled, say).
+JOB_DIR=/railyard-dump
+JOB_START_S=120
+# The running container here (container), else the other node running the task (remote_node, its host name).
+container="" remote_node="" dump_job="" dump_dir=""
+
+# Finds the database: its container on this node, else the node its running task is on (exit 20 when neither).
+locate_database() {
+  container=$(service_container)
+  [ -z "$container" ] || return 0
+  remote_node=$(docker service ps --no-trunc --filter desired-state=running --format '{{.CurrentState}}|{{.Node}}' "$service" 2>/dev/null |
+    sed -n 's/^Running[^|]*|//p' | head -n 1 || true)
+  [ -n "$remote_node" ] || fail_now 20 "no running task of service $service, on this node or any other"
+  # The dump reaches the database by its service name (dnsrr: its task's address), not 127.0.0.1.
+  dump=("${dump[@]//127.0.0.1/$service}")
+  [ "$engine" != mongo ] || dump=("${dump[@]//exec mongodump /exec mongodump --host $service }")
+  printf '%s: %s runs on node %s: dumping it from a job on this node, over the overlay network\n' "$RAILYARD_SCRIPT" "$service" "$remote_node" >&2
+}
+
+# fail_now CODE MESSAGE: bucket_fail in bucket mode (records the failure), fail otherwise.
+fail_now() { if [ -n "$dir" ]; then fail "$@"; else bucket_fail "$@"; fi; }
+
+# Creates the dump job: the database's image, network and password secret (read from its service), pinned to this
+# node, writing the dump to the pipe DUMP_DIR/dump. Exit 26 when it cannot.
+start_dump_job() {
+  local spec image net secret node out where="$service's task runs on node $remote_node"
+  spec=$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}|{{range .Spec.TaskTemplate.Networks}}{{.Target}} {{end}}|{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{if eq .File.Name "railyard_db_password"}}{{.SecretName}}{{end}}{{end}}' "$service" 2>/dev/null) ||
+    fail_now 26 "$where, and its service cannot be read"
+  IFS='|' read -r image net secret <<<"$spec"
+  net=${net%% *}
+  [[ -n "$image" && -n "$net" && -n "$secret" ]] ||
+    fail_now 26 "$where, and its service lacks an image, a network or the railyard_db_password secret: not a railyard database"
+  node=$(docker info --format '{{.Swarm.NodeID}}' 2>/dev/null || true)
+  [ -n "$node" ] || fail_now 26 "$where, and this node's swarm ID cannot be read"
+  if ! dump_dir=$(umask 077 && mktemp -d "${TMPDIR:-/tmp}/railyard-dump.XXXXXX") || ! mkfifo -m 600 "$dump_dir/dump"; then
+    fail_now 26 "$where, and the dump's pipe cannot be made in ${TMPDIR:-/tmp}"
+  fi
+  dump_job="${service:0:50}-dump-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
+  # Root in the job writes to the owner-only pipe; its shell sends the dump tool's output there.
+  # shellcheck disable=SC2016  # "$@" and $0 are the job's shell's
+  out=$(docker service create --detach --quiet --name "$dump_job" --with-registry-auth \
+    --label railyard.job=dump --label "railyard.dump-of=$service" \
+    --mode replicated-job --restart-condition none --constraint "node.id==$node" \
+    --network "$net" --secret "source=$secret,target=railyard_db_password,mode=0400" \
+    --mount "type=bind,source=$dump_dir,target=$JOB_DIR" \
+    --entrypoint sh "$image" -c 'exec "$@" >"$0"' "$JOB_DIR/dump" "${dump[@]}" 2>&1) ||
+    fail_now 26 "$where, and the dump job could not be created: ${out//$'\n'/ }"
+}
+
+# dump_job_state: the job's task as STATE|EXIT|ERR (empty before Swarm made it).
+dump_job_state() {
+  local task
+  task=$(docker service ps -q --no-trunc "$dump_job" 2>/dev/null | head -n 1)
+  [ -z "$task" ] || docker inspect --format '{{.Status.State}}|{{with .Status.ContainerStatus}}{{.ExitCode}}{{end}}|{{.Status.Err}}' "$task" 2>/dev/null || true
+}
+
+# remote_dump: the dump job's output on stdout, from its pipe. Status 0 only when the job completed with exit 0;
+# 26 when it did not start within JOB_START_S (Swarm's reason on stderr); otherwise the dump tool's exit code.
+remote_dump() {
+  local reader state started=$SECONDS rc="" fd
+  cat -- "$dump_dir/dump" &
+  reader=$!
+  while :; do
+    state=$(dump_job_state)
+    case "${state%%|*}" in
+      complete) rc=0 ;;
+      failed|rejected|shutdown|orphaned|remove)
+        rc=${state#*|}; rc=${rc%%|*}; [[ "$rc" =~ ^[1-9][0-9]*$ ]] || rc=1
+        printf '%s: the dump job on this node ended %s (%s); its output:\n' "$RAILYARD_SCRIPT" "${state%%|*}" "${state##*|}" >&2
+        { timeout 10 docker service logs --raw --tail 20 "$dump_job" 2>&1 || true; } >&2 ;;
+      running) ;;
+      *) if [ $((SECONDS - started)) -ge "$JOB_START_S" ]; then
+           printf '%s: the dump job did not start within %s s: %s\n' "$RAILYARD_SCRIPT" "$JOB_START_S" "${state:-no task yet}" >&2
+           rc=26
+         fi ;;
+    esac
+    [ -z "$rc" ] || break
+    sleep 0.5
+  done
+  # A job that never opened the pipe leaves the reader waiting for a writer: one that closes at once ends it.
+  if [ "$rc" != 0 ]; then exec {fd}<>"$dump_dir/dump"; exec {fd}>&-; fi
+  wait "$reader" || [ "$rc" != 0 ] || rc=1
+  return "$rc"
+}
+
+# Removes the dump job, its container (it ran here) and its pipe's folder.
+remove_dump_job() {
+  [ -n "$dump_job" ] || return 0
+  docker service rm "$dump_job" >/dev/null 2>&1 || true
+  local all
+  all=$(docker ps -aq --filter "label=com.docker.swarm.service.name=$dump_job" 2>/dev/null || true)
+  # shellcheck disable=SC2086  # container IDs
+  [ -z "$all" ] || docker rm -f $all >/dev/null 2>&1 || true
+  [ -z "$dump_dir" ] || rm -rf -- "$dump_dir"
+  dump_job=""
+}
+
+# The dump on stdout, wherever the database runs.
+run_dump() {
+  if [ -n "$container" ]; then docker exec "$container" "${dump[@]}"; else remote_dump; fi
+}
+
 # Dumps through a .partial file renamed when complete; prints the dump's path.
 write_dump() {
-  local container target partial
-  container=$(service_container)
-  [ -n "$container" ] || fail 20 "no running container of service $service on this node"
+  local target partial rc=0
+  locate_database
   mkdir -p "$dir"
   target="$dir/$service-$(utc_stamp).$ext"
   partial="$target.partial"
   # shellcheck disable=SC2064  # the path is fixed now
-  trap "rm -f -- $(q "$partial")" EXIT
-  if ! docker exec "$container" "${dump[@]}" >"$partial"; then
-    fail 21 "the $engine dump of $service failed; older dumps in $dir are kept"
+  trap "rm -f -- $(q "$partial"); remove_dump_job" EXIT
+  [ -n "$container" ] || start_dump_job
+  run_dump >"$partial" || rc=$?
+  [ "$rc" != 26 ] || fail 26 "$service's task runs on node $remote_node, and the dump job on this node did not start; older dumps in $dir are kept"
+  if [ "$rc" != 0 ]; then
+    fail 21 "the $engine dump of $service failed${remote_node:+ (its task runs on node $remote_node; dumped from a job on this node)}; older dumps in $dir are kept"
   fi
   [ -s "$partial" ] || fail 21 "the $engine dump of $service is empty; older dumps in $dir are kept"
   mv "$partial" "$target"
   trap - EXIT
+  remove_dump_job
   echo "$target"
 }
 
@@ -229,16 +342,16 @@ size_estimate() {
   if [[ $size =~ ^[1-9][0-9]{0,15}$ ]]; then echo "$size"; fi
 }
 
-# stream_dump CONTAINER: docker exec DUMP | zstd | tee (sha256sum, byte count) into the uploader, run in the
-# background (a signal's trap then runs at once); its stages' statuses, the hash and the count come back as lines
-# on the meta pipe. Each stage closes the uploader's and the meta pipe's fds it does not write to (the uploader
+# stream_dump: the dump (run_dump: docker exec, or the dump job) | zstd | tee (sha256sum, byte count) into the
+# uploader, run in the background (a signal's trap then runs at once); its stages' statuses, the hash and the count
+# come back as lines on the meta pipe. Each stage closes the uploader's and the meta pipe's fds it does not write to (the uploader
 # must see the end of its input only when the script closes its own). The uncompressed stream is not copied
 # again to be counted: an empty dump is known by its compressed form (empty_sha256).
 stream_dump() {
   (
     set +e
     trap - HUP INT TERM
-    docker exec "$1" "${dump[@]}" {up_fd}>&- {meta_fd}>&- |
+    run_dump {up_fd}>&- {meta_fd}>&- |
       zstd -q -T0 "-$level" {up_fd}>&- {meta_fd}>&- |
       tee >(exec {up_fd}>&-; sha256sum | sed 's/^/sha256 /' >&"$meta_fd") >(exec {up_fd}>&-; wc -c | sed 's/^/bytes /' >&"$meta_fd") \
         >&"$up_fd" {up_fd}>&- {meta_fd}>&-
@@ -269,22 +382,23 @@ read_meta() {
 }
 
 stream_backup() {
-  local container url size expected=() tool
+  local url size="" expected=() tool
   started=$(utc_iso)
   for tool in aws zstd sha256sum ${webhook_file:+curl}; do
     command -v "$tool" >/dev/null || bucket_fail 24 "$tool is not installed on this host (aws: apt-get install awscli; zstd: apt-get install zstd)"
   done
-  container=$(service_container)
-  [ -n "$container" ] || bucket_fail 20 "no running container of service $service on this node"
+  locate_database
   key=$(dump_key "$(utc_stamp)" "$ext")
   url=$(s3_url "$key")
-  size=$(size_estimate "$container")
+  # (A database on another node: no estimate; aws's default parts then hold about 78 GB compressed.)
+  [ -z "$container" ] || size=$(size_estimate "$container")
+  if [ -z "$container" ]; then trap remove_dump_job EXIT; start_dump_job; fi
   [ -z "$size" ] || expected=(--expected-size "$size")
   trap 'bucket_fail 25 "interrupted: the upload of $url was stopped before its manifest was written (no complete dump)"' HUP INT TERM
   exec {meta_fd}<> <(:)
   exec {up_fd}> >(exec "${aws_argv[@]}" s3 cp - "$url" --only-show-errors "${expected[@]}" {meta_fd}>&-)
   up_pid=$!
-  stream_dump "$container"
+  stream_dump
   wait "$pipe_pid" || true
   pipe_pid=""
   read_meta || bucket_fail 21 "the dump pipeline of $service reported nothing within 120 s; the upload of $url was aborted"
@@ -293,8 +407,10 @@ stream_backup() {
     wait "$up_pid" || code=$?
     up_pid=""
     bucket_fail 22 "the upload of $url failed (aws exit $code); it was aborted"
+  elif [ "${status[0]}" = 26 ] && [ -n "$remote_node" ]; then
+    bucket_fail 26 "$service's task runs on node $remote_node, and the dump job on this node did not start; the upload of $url was aborted"
   elif [ "${status[0]}" != 0 ]; then
-    bucket_fail 21 "the $engine dump of $service failed (exit ${status[0]}); the upload of $url was aborted"
+    bucket_fail 21 "the $engine dump of $service failed (exit ${status[0]})${remote_node:+ (its task runs on node $remote_node; dumped from a job on this node)}; the upload of $url was aborted"
   elif [ "${status[1]}" != 0 ]; then
     bucket_fail 21 "zstd failed (exit ${status[1]}) compressing the $engine dump of $service; the upload of $url was aborted"
   elif [ "$sha256" = "$(empty_sha256)" ]; then

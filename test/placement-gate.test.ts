@@ -6,22 +6,16 @@
  * taken, said once. A failed task on another node is explained from what Swarm knows, naming the node.
  */
 import { spawnSync } from "node:child_process";
-import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "./harness";
+import { scriptedDocker } from "./scriptedDocker";
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "railyard-gate-nodes-"));
-const log = path.join(dir, "calls");
 // Tasks t1 (this node, container c1) and t2 (node n2, 10.0.1.6 on ryt-net); containers on ryt-net here: SAME (of
 // the service) and OTHERS; TOOLS the containers whose shell has curl or wget; LOCAL_IMAGE whether the image is here.
-fs.writeFileSync(
-  path.join(dir, "docker"),
-  `#!/bin/bash
-printf '%s\\n' "$*" >> ${log}
-case "$*" in
-  "info --format {{.Swarm.NodeID}}") echo n1 ;;
+const docker = scriptedDocker(
+  "railyard-gate-nodes-",
+  `  "info --format {{.Swarm.NodeID}}") echo n1 ;;
   "inspect --format {{.NodeID}}|"*" t1") echo "n1|c1|ryt-net=10.0.1.5/24 " ;;
   "inspect --format {{.NodeID}}|"*" t2") echo "n2|c2|ryt-net=10.0.1.6/24 " ;;
   "inspect --format {{.NodeID}} t2") echo n2 ;;
@@ -34,11 +28,7 @@ case "$*" in
   "image inspect app:v1") [ "$LOCAL_IMAGE" = 1 ] ;;
   "run --rm --pull never --network ryt-net --label railyard.role=gate-probe --entrypoint sh app:v1 -c curl"*" http://10.0.1.6:3000/health") echo "$BODY" ;;
   "inspect --format {{.Status.State}}|"*" t2") echo "failed|$EXIT|c2|$ERR" ;;
-  "inspect --format {{.State.Running}} "*) echo true ;;
-  *) exit 1 ;;
-esac
-`,
-  { mode: 0o755 },
+  "inspect --format {{.State.Running}} "*) echo true ;;`,
 );
 
 interface Fake {
@@ -53,7 +43,7 @@ interface Fake {
 
 /** Runs CODE in bash with the gate sourced (service ryt-api, id sid, image app:v1, probe port 3000 path /health). */
 function gate(code: string, f: Fake = {}) {
-  fs.rmSync(log, { force: true });
+  docker.reset();
   const r = spawnSync(
     "bash",
     ["-c", `source ${JSON.stringify(path.join(ROOT, "host", "railyard-gate.sh"))}; service=ryt-api sid=sid image=app:v1 port=3000 path=/health; ${code}`],
@@ -61,7 +51,7 @@ function gate(code: string, f: Fake = {}) {
       encoding: "utf8",
       env: {
         ...process.env,
-        PATH: `${dir}:${process.env.PATH}`,
+        PATH: `${docker.dir}:${process.env.PATH}`,
         SAME: f.same ?? "",
         OTHERS: f.others ?? "",
         TOOLS: f.tools ?? "",
@@ -72,8 +62,7 @@ function gate(code: string, f: Fake = {}) {
       },
     },
   );
-  const calls = fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "";
-  return { ...r, calls };
+  return { ...r, calls: docker.calls() };
 }
 
 const verdict = (code: string, f: Fake = {}) => {

@@ -1,0 +1,96 @@
+/**
+ * Backups of a database whose task runs on another node (host/railyard-backup.sh against a scripted `docker`): the
+ * dump runs as a one-off Swarm job of the database's image pinned to this node, with its password secret and
+ * network, reaching it by its service name; its output comes back through a named pipe. A job that fails or never
+ * starts fails the backup loudly, naming the node, and leaves no dump, no job and no pipe behind.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ROOT } from "./harness";
+import { scriptedDocker } from "./scriptedDocker";
+
+const SRC_DIR = fs.mkdtempSync(path.join(os.tmpdir(), "railyard-backup-src-"));
+// No container of ryt-postgres here. RUNNING_ON: the node its running task is on (none: no running task).
+// JOB: what the dump job does: "ok" writes a dump into the mounted pipe and completes, "fail" exits 1 without
+// writing, "pending" never starts.
+const docker = scriptedDocker(
+  "railyard-backup-nodes-",
+  `  "ps --quiet --filter label=com.docker.swarm.service.name=ryt-postgres --filter status=running") ;;
+  "service ps --no-trunc --filter desired-state=running --format"*) [ -z "$RUNNING_ON" ] || echo "Running 5 minutes ago|$RUNNING_ON" ;;
+  "service inspect --format"*" ryt-postgres") echo "postgres:16.4|netid1 |ryt-postgres-pw-abc" ;;
+  "info --format {{.Swarm.NodeID}}") echo n1 ;;
+  "service create "*)
+    for a in "$@"; do case "$a" in type=bind,source=*) src=\${a#type=bind,source=}; src=\${src%%,*} ;; esac; done
+    echo "$src" > ${SRC_DIR}/src
+    if [ "$JOB" = ok ]; then (sleep 0.3; printf 'PGDMP-dump-bytes' > "$src/dump") >/dev/null 2>&1 & fi
+    echo jobid ;;
+  "service ps -q --no-trunc ryt-postgres-dump-"*) [ "$JOB" = pending ] || echo jt1 ;;
+  "inspect --format {{.Status.State}}|"*" jt1") if [ "$JOB" = ok ]; then sleep 0.5; echo "complete|0|"; else echo "failed|1|task: non-zero exit (1)"; fi ;;
+  "service logs --raw --tail 20 "*) echo 'pg_dump: error: connection to server at "ryt-postgres" failed' ;;
+  "service rm "*|"ps -aq "*) ;;`,
+);
+
+function backup(runningOn: string, job: string) {
+  docker.reset();
+  fs.rmSync(path.join(SRC_DIR, "src"), { force: true });
+  const out = fs.mkdtempSync(path.join(SRC_DIR, "out-"));
+  const r = spawnSync(
+    "bash",
+    ["-c", `source ${JSON.stringify(path.join(ROOT, "host", "railyard-backup.sh"))}; JOB_START_S=1; main "$@"`, "backup", "--service", "ryt-postgres", "--engine", "postgres", "--user", "app", "--database", "app", "--dir", out],
+    { encoding: "utf8", timeout: 20_000, env: { ...process.env, PATH: `${docker.dir}:${process.env.PATH}`, TMPDIR: SRC_DIR, RUNNING_ON: runningOn, JOB: job } },
+  );
+  const src = fs.existsSync(path.join(SRC_DIR, "src")) ? fs.readFileSync(path.join(SRC_DIR, "src"), "utf8").trim() : "";
+  return { ...r, calls: docker.calls(), out, files: fs.readdirSync(out), pipeDir: src };
+}
+
+describe("a backup of a database on another node", () => {
+  it("dumps through a job pinned to this node, with the database's image, network and secret, by its service name", () => {
+    const r = backup("worker-2", "ok");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain("railyard-backup: ryt-postgres runs on node worker-2: dumping it from a job on this node, over the overlay network\n");
+    expect(r.files).toHaveLength(1);
+    expect(r.files[0]).toMatch(/^ryt-postgres-\d{8}T\d{6}Z\.dump$/);
+    expect(fs.readFileSync(path.join(r.out, r.files[0]), "utf8")).toBe("PGDMP-dump-bytes");
+    const create = r.calls.split("\n").find((l) => l.startsWith("service create "));
+    expect(create).toMatch(
+      new RegExp(
+        "^service create --detach --quiet --name ryt-postgres-dump-[0-9a-f]{6} --with-registry-auth --label railyard.job=dump --label railyard.dump-of=ryt-postgres " +
+          "--mode replicated-job --restart-condition none --constraint node.id==n1 --network netid1 " +
+          "--secret source=ryt-postgres-pw-abc,target=railyard_db_password,mode=0400 --mount type=bind,source=.*/railyard-dump\\.\\w+,target=/railyard-dump " +
+          "--entrypoint sh postgres:16.4 -c exec \"\\$@\" >\"\\$0\" /railyard-dump/dump sh -c .* -h ryt-postgres -U .* /run/secrets/railyard_db_password app app$",
+      ),
+    );
+    expect(create).not.toContain("127.0.0.1");
+    expect(r.calls).toMatch(/^service rm ryt-postgres-dump-[0-9a-f]{6}$/m);
+    expect(fs.existsSync(r.pipeDir), "the pipe's folder is removed").toBe(false);
+  });
+
+  it("fails (21) naming the node and showing the job's output when the dump job fails; nothing is left", () => {
+    const r = backup("worker-2", "fail");
+    expect(r.status).toBe(21);
+    expect(r.stderr).toContain('pg_dump: error: connection to server at "ryt-postgres" failed');
+    expect(r.stderr).toContain("the postgres dump of ryt-postgres failed (its task runs on node worker-2; dumped from a job on this node); older dumps in");
+    expect(r.files).toEqual([]);
+    expect(r.calls).toMatch(/^service rm ryt-postgres-dump-/m);
+    expect(fs.existsSync(r.pipeDir)).toBe(false);
+  });
+
+  it("fails (26) naming the node when the job does not start in time", () => {
+    const r = backup("worker-2", "pending");
+    expect(r.status).toBe(26);
+    expect(r.stderr).toContain("the dump job did not start within 1 s: no task yet");
+    expect(r.stderr).toContain("ryt-postgres's task runs on node worker-2, and the dump job on this node did not start; older dumps in");
+    expect(r.files).toEqual([]);
+    expect(fs.existsSync(r.pipeDir)).toBe(false);
+  });
+
+  it("fails (20) when no task of the database runs anywhere, creating nothing", () => {
+    const r = backup("", "ok");
+    expect(r.status).toBe(20);
+    expect(r.stderr).toContain("no running task of service ryt-postgres, on this node or any other");
+    expect(r.calls).not.toContain("service create");
+  });
+});
