@@ -157,8 +157,7 @@ container="" remote_node="" dump_job="" dump_dir=""
 locate_database() {
   container=$(service_container)
   [ -z "$container" ] || return 0
-  remote_node=$(docker service ps --no-trunc --filter desired-state=running --format '{{.CurrentState}}|{{.Node}}' "$service" 2>/dev/null |
-    sed -n 's/^Running[^|]*|//p' | head -n 1 || true)
+  remote_node=$(running_task_node "$service")
   [ -n "$remote_node" ] || fail_now 20 "no running task of service $service, on this node or any other"
   # The dump reaches the database by its service name (dnsrr: its task's address), not 127.0.0.1.
   dump=("${dump[@]//127.0.0.1/$service}")

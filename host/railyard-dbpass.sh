@@ -20,7 +20,7 @@ Usage: railyard-dbpass.sh --check  --service NAME --engine ENGINE --user USER --
                                    [--name ENTRY] [--with-current] [--skip-missing]   < new password [+ current]
 
 --check: signs in as USER to the database of Swarm service NAME from a one-off container of the service's own
-image (its client) on network NET, by the service's DNS name, as the apps do (not the server's local trust),
+image (its client; pulled when its task runs on another node and the image is not here) on network NET, by the service's DNS name, as the apps do (not the server's local trust),
 with the password on stdin. Connection errors are retried for SECONDS (default 60). Nothing is changed.
 
 --rotate: sets USER's password to the one on stdin inside the running task of NAME, signed in with the task's
@@ -43,7 +43,8 @@ Exit codes:
   0   --check: the password opens the database; --rotate: the password is set (or already was, or
       --skip-missing and no service)
   2   bad arguments or password (nothing is changed)
-  20  no service NAME, or no running task of it on this node (nothing is changed)
+  20  no service NAME, or no running task of it (--check: on any node; --rotate: on this node, a task on
+      another node is named: --rotate runs inside the task, so run it on that node) (nothing is changed)
   50  --check: the password does not open the database (the message says the ways out)
   51  --check: the database did not answer within SECONDS
   52  --rotate: neither the current credentials nor the new password open the database (nothing is changed)
@@ -183,8 +184,13 @@ check_password() {
   local container image deadline out rc
   service_field "$service" '{{.ID}}' >/dev/null || fail 20 "database $name: no service $service"
   container=$(running_container)
-  [ -n "$container" ] || fail 20 "database $name: no running task of $service on this node"
-  image=$(docker inspect --format '{{.Image}}' "$container")
+  if [ -n "$container" ]; then
+    image=$(docker inspect --format '{{.Image}}' "$container")
+  else
+    # Its task runs on another node: the client comes from the service's image (the check goes over the network).
+    [ -n "$(running_task_node "$service")" ] || fail 20 "database $name: no running task of $service on any node"
+    image=$(service_field "$service" '{{.Spec.TaskTemplate.ContainerSpec.Image}}')
+  fi
   deadline=$((SECONDS + timeout_s))
   while :; do
     rc=0
@@ -228,7 +234,12 @@ rotate_password() {
     exit 0
   fi
   container=$(running_container)
-  [ -n "$container" ] || fail 20 "database $name: no running task of $service on this node; the password is not changed"
+  if [ -z "$container" ]; then
+    local node
+    node=$(running_task_node "$service")
+    [ -z "$node" ] || fail 20 "database $name: its task runs on node $node, not this one: the password is changed inside the task (docker exec), so run this on $node (railyard-lib.sh and railyard-dbpass.sh copied there, the same arguments and stdin); the password is not changed"
+    fail 20 "database $name: no running task of $service on this node; the password is not changed"
+  fi
   if run_rotate "$current"; then
     echo "railyard-dbpass: database $name: the password of $user is set (connections open before stay open)" >&2
     exit 0

@@ -162,6 +162,13 @@ service_field() {
   printf '%s\n' "${out#"$1|"}"
 }
 
+# running_task_node SERVICE: the host name of the node a running task of SERVICE is on (any node of the swarm);
+# nothing when none runs. For a database whose container is not on this node: where it is, for the message or a job.
+running_task_node() {
+  { docker service ps --no-trunc --filter desired-state=running --format '{{.CurrentState}}|{{.Node}}' "$1" 2>/dev/null || true; } |
+    sed -n 's/^Running[^|]*|//p' | head -n 1
+}
+
 # remove_container NAME: `docker rm --force --volumes NAME`, tried again (up to 5 times, 1+2+3+4 s apart) while
 # the engine refuses (under load dockerd can answer "did not receive an exit event" or "removal already in
 # progress"). Status 0 once NAME is gone; 1 with the engine's last answer on stderr when it is still there.

@@ -66,7 +66,8 @@ read; DIR an absolute path; SQL one line. Needs aws (awscli), zstd, sha256sum an
 Exit codes:
   0   listed; restored (and checked)
   2   bad arguments (also: --into live without --yes or without a safety destination; redis into live)
-  20  no Swarm service NAME (scratch: its image), or no running container of it on this node (live)
+  20  no Swarm service NAME (scratch: its image), or no running container of it on this node (live; a task on
+      another node is named: run the restore there, or restore into scratch here)
   60  no complete dump at or before TIME (or KEY has no manifest)
   61  download or checksum failed (sha256 mismatch, corrupt zstd frames, listing or manifest unreadable)
   62  restore failed
@@ -480,7 +481,11 @@ safety_dump() {
 
 live_container() {
   target=$(docker ps --quiet --filter "label=com.docker.swarm.service.name=$service" --filter status=running | head -n 1)
-  [ -n "$target" ] || fail 20 "no running container of service $service on this node"
+  [ -n "$target" ] && return 0
+  local node
+  node=$(running_task_node "$service")
+  [ -z "$node" ] || fail 20 "the task of service $service runs on node $node, not this one: --into live restores through docker exec into it, so run the restore on $node (or restore --into scratch here); the live database was not touched"
+  fail 20 "no running container of service $service on this node"
 }
 
 report() {

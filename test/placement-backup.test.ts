@@ -2,7 +2,9 @@
  * Backups of a database whose task runs on another node (host/railyard-backup.sh against a scripted `docker`): the
  * dump runs as a one-off Swarm job of the database's image pinned to this node, with its password secret and
  * network, reaching it by its service name; its output comes back through a named pipe. A job that fails or never
- * starts fails the backup loudly, naming the node, and leaves no dump, no job and no pipe behind.
+ * starts fails the backup loudly, naming the node, and leaves no dump, no job and no pipe behind. The password check
+ * (a client container over the network) works as on one node; the password rotation and a restore into the live
+ * database, which run inside its task, fail naming the node and change nothing.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -19,6 +21,9 @@ const SRC_DIR = fs.mkdtempSync(path.join(os.tmpdir(), "railyard-backup-src-"));
 const docker = scriptedDocker(
   "railyard-backup-nodes-",
   `  "ps --quiet --filter label=com.docker.swarm.service.name=ryt-postgres --filter status=running") ;;
+  "service inspect --format {{.Spec.Name}}|{{.ID}} ryt-postgres") echo "ryt-postgres|sid" ;;
+  "service inspect --format {{.Spec.Name}}|{{.Spec.TaskTemplate.ContainerSpec.Image}} ryt-postgres") echo "ryt-postgres|postgres:16.4" ;;
+  "run --rm -i --network ryt-net --label railyard.role=dbpass-check --entrypoint sh postgres:16.4 "*) echo railyard-ok ;;
   "service ps --no-trunc --filter desired-state=running --format"*) [ -z "$RUNNING_ON" ] || echo "Running 5 minutes ago|$RUNNING_ON" ;;
   "service inspect --format"*" ryt-postgres") echo "postgres:16.4|netid1 |ryt-postgres-pw-abc" ;;
   "info --format {{.Swarm.NodeID}}") echo n1 ;;
@@ -92,5 +97,34 @@ describe("a backup of a database on another node", () => {
     expect(r.status).toBe(20);
     expect(r.stderr).toContain("no running task of service ryt-postgres, on this node or any other");
     expect(r.calls).not.toContain("service create");
+  });
+});
+
+describe("password steps and live restores of a database on another node", () => {
+  const script = (name: string) => path.join(ROOT, "host", name);
+  const run = (args: string[], runningOn: string) => {
+    docker.reset();
+    return spawnSync("bash", args, { encoding: "utf8", input: "a-new-password-0123456789\n", env: { ...process.env, PATH: `${docker.dir}:${process.env.PATH}`, RUNNING_ON: runningOn } });
+  };
+  const db = ["--service", "ryt-postgres", "--engine", "postgres", "--user", "app", "--database", "app"];
+
+  it("checks the password from a client container of the service's image over the network", () => {
+    const r = run([script("railyard-dbpass.sh"), "--check", ...db, "--network", "ryt-net"], "worker-2");
+    expect(r.status, r.stderr).toBe(0);
+    expect(docker.calls()).toMatch(/^run --rm -i --network ryt-net --label railyard\.role=dbpass-check --entrypoint sh postgres:16\.4 /m);
+    expect(run([script("railyard-dbpass.sh"), "--check", ...db, "--network", "ryt-net"], "").stderr).toContain("no running task of ryt-postgres on any node");
+  });
+
+  it("refuses to rotate the password from this node, naming the node its task runs on", () => {
+    const r = run([script("railyard-dbpass.sh"), "--rotate", ...db], "worker-2");
+    expect(r.status).toBe(20);
+    expect(r.stderr).toContain("railyard-dbpass: database ryt-postgres: its task runs on node worker-2, not this one: the password is changed inside the task (docker exec), so run this on worker-2");
+    expect(docker.calls()).not.toMatch(/^exec /m);
+  });
+
+  it("refuses a restore into the live database from this node, naming the node", () => {
+    const r = run(["-c", `source ${JSON.stringify(script("railyard-restore.sh"))}; service=ryt-postgres; live_container`], "worker-2");
+    expect(r.status).toBe(20);
+    expect(r.stderr).toContain("the task of service ryt-postgres runs on node worker-2, not this one: --into live restores through docker exec into it, so run the restore on worker-2 (or restore --into scratch here); the live database was not touched");
   });
 });
