@@ -20,6 +20,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { DatabaseNames } from "../config/names";
 import type { DatabaseConfig } from "../config/schema";
+import { databaseNodeCommand } from "../commands/nodes";
 import { passwordCheckCommand, PasswordArgs, passwordRotateCommand, passwordStdin } from "../commands/password";
 import { PLUGINS } from "../databases";
 import { ContainerInputs, DatabasePlugin, endpointOf, PASSWORD_LENGTH, PASSWORD_SECRET_FILE, PASSWORD_SECRET_PATH } from "../databases/plugin";
@@ -55,6 +56,11 @@ export class Database extends pulumi.ComponentResource {
   readonly gate: pulumi.CustomResource;
   /** Sets a new password in the running database before the update that mounts it (none for Redis). */
   readonly rotation?: pulumi.CustomResource;
+  /**
+   * With a placement: before the service is updated, its data's node is checked (railyard-nodes.sh database-node):
+   * a changed `node` without `moveFrom` naming the old one fails instead of starting it on an empty volume.
+   */
+  readonly nodeCheck?: pulumi.CustomResource;
   /** After the gate: the password railyard holds opens the database over the apps' network (none for Redis). */
   readonly check?: pulumi.CustomResource;
   /** Variables services may reference; those holding the password are secret. */
@@ -87,9 +93,10 @@ export class Database extends pulumi.ComponentResource {
           { create: passwordRotateCommand(script, step), stdin, triggers: [secret.name] },
           { parent: this, dependsOn: [...args.host.scriptsReady, secret] },
         );
+    this.nodeCheck = args.placement === undefined ? undefined : nodeCheck(name, args, this);
     this.service = databaseService(name, args, plugin, inputs, secret, this.volume, {
       ...childOpts,
-      dependsOn: [...childOpts.dependsOn, ...(this.rotation ? [this.rotation] : [])],
+      dependsOn: [...childOpts.dependsOn, ...(this.rotation ? [this.rotation] : []), ...(this.nodeCheck ? [this.nodeCheck] : [])],
     });
     this.gate = settleGate(name, args.host, this.service, args.names.swarm, this);
     // Also when the service is created anew (a stack deployed again over its kept volume).
@@ -130,6 +137,22 @@ function databasePassword(name: string, args: DatabaseArgs, parent: pulumi.Resou
     { length: PASSWORD_LENGTH, special: false, ...(version === undefined ? {} : { keepers: { passwordVersion: String(version) } }) },
     { parent },
   ).result;
+}
+
+/** Seconds the node check may take. */
+const NODE_CHECK_TIMEOUT_S = 60;
+
+/** The data's node checked before the update (run again whenever node or moveFrom changes). */
+function nodeCheck(name: string, args: DatabaseArgs, parent: Database): pulumi.CustomResource {
+  const check = { service: args.names.swarm, node: args.config.node, moveFrom: args.config.moveFrom };
+  return args.host.run(
+    `${name}-node-check`,
+    {
+      create: databaseNodeCommand(args.host.scriptPath("railyard-nodes.sh"), check, NODE_CHECK_TIMEOUT_S),
+      triggers: [check.node, check.moveFrom ?? ""],
+    },
+    { parent, dependsOn: [...args.host.scriptsReady, ...(args.dependsOn ?? [])] },
+  );
 }
 
 function databaseService(
