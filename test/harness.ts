@@ -23,6 +23,8 @@ export interface Captured {
   aliases?: string[];
   /** Whether a replacement deletes the old resource first. */
   deleteBeforeReplace?: boolean;
+  /** Property paths given in `ignoreChanges` (the engine bed's plan drops their diffs, as the bridge does). */
+  ignoreChanges?: string[];
   /** Resource options a policy pack or a reviewer asks about: protect, and retainOnDelete (no analyzer sees it). */
   protect?: boolean;
   retainOnDelete?: boolean;
@@ -137,11 +139,30 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
 }
 
 /**
+ * The stdout a mocked command gets when runStack is asked for command outputs: a placeholder the engine bed
+ * (test/engine/apply.ts) replaces, in the commands that use it, with the real command's stdout once it ran.
+ */
+export function mockCommandStdout(resource: string): string {
+  return `RAILYARD_BED_STDOUT_${resource.replace(/[^A-Za-z0-9]/g, "_")}`;
+}
+
+export interface RunStackOptions {
+  /** Commands' mocked state carries stdout (mockCommandStdout), for programs that feed one command's output to another. */
+  commandStdout?: boolean;
+}
+
+/**
  * Runs index.ts for `stack` with `plain` config and `secret` config (keys marked secret). `previous` is the stack's
  * outputs of the run before (what a StackReference to the stack reads back; none by default). Rejects with the
  * program's error; `resources` then holds what was registered before it (the test asserts it is nothing).
  */
-export async function runStack(stack: string, plain: ConfigMap, secret: ConfigMap = {}, previous: Record<string, unknown> = {}): Promise<StackRun> {
+export async function runStack(
+  stack: string,
+  plain: ConfigMap,
+  secret: ConfigMap = {},
+  previous: Record<string, unknown> = {},
+  options: RunStackOptions = {},
+): Promise<StackRun> {
   const resources: Captured[] = [];
   await pulumi.runtime.setMocks(
     {
@@ -153,7 +174,9 @@ export async function runStack(stack: string, plain: ConfigMap, secret: ConfigMa
         }
         // A StackReference is a read: its state is the referenced stack's name and outputs.
         if (a.type === "pulumi:pulumi:StackReference") return { id: String(a.id ?? a.name), state: { name: a.inputs.name, outputs: previous } };
-        return { id: `${a.name}-id`, state: mockState(a.type, a.name, a.inputs) };
+        const state = mockState(a.type, a.name, a.inputs);
+        if (options.commandStdout && (a.type === "command:local:Command" || a.type === "command:remote:Command")) state.stdout = mockCommandStdout(a.name);
+        return { id: `${a.name}-id`, state };
       },
       call: (a) => (a.token === "docker:index/getNetwork:getNetwork" ? { ...a.inputs, id: mockNetworkId(String(a.inputs.name)) } : a.inputs),
     },
@@ -181,6 +204,7 @@ export async function runStack(stack: string, plain: ConfigMap, secret: ConfigMa
         parent,
         aliases,
         deleteBeforeReplace: (t.opts as pulumi.CustomResourceOptions).deleteBeforeReplace,
+        ignoreChanges: t.opts.ignoreChanges,
         protect: t.opts.protect,
         retainOnDelete: t.opts.retainOnDelete,
         registered: false,

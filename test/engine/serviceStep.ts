@@ -108,14 +108,20 @@ async function registryPlacement(raw: unknown, spec: EngineServiceSpec, testImag
 /**
  * Applies one declared service (Pulumi-shaped inputs) running `testImage`: what `pulumi up` would do with it,
  * and the plan it made. An update sends env in another order than declared (`envOrder`), as the provider may:
- * it builds the list from a Go map, whose order is random.
+ * it builds the list from a Go map, whose order is random. `ignoreChanges`: the resource's option (its diffs are dropped).
  */
-export async function applyService(raw: unknown, testImage: string, refs: EngineRefs, envOrder: EnvOrder = "rotated"): Promise<StepResult> {
+export async function applyService(
+  raw: unknown,
+  testImage: string,
+  refs: EngineRefs,
+  envOrder: EnvOrder = "rotated",
+  ignoreChanges: string[] = [],
+): Promise<StepResult> {
   const { name, declared, config, existing } = await look(raw, testImage, refs);
   let plan: Plan | undefined;
   if (existing) {
     const current = readBack(name, existing);
-    plan = planService(config, current);
+    plan = planService(config, current, ignoreChanges);
     if (plan.action === "none") return { action: "none", plan };
     if (plan.action === "update") {
       const spec = clientUpdate(providerSpec(plannedValues(config, current), { envOrder }));
