@@ -1,5 +1,5 @@
 /**
- * Requests to the edge as a browser would send them: to this machine's published port, with the domain as Host
+ * Requests to the edge as a browser would send them: to this machine's published port (or another address's), with the domain as Host
  * header and TLS server name, each on a fresh connection (no keep-alive), so a refused connection shows.
  */
 import * as http from "node:http";
@@ -7,6 +7,8 @@ import * as https from "node:https";
 
 export interface EdgeRequest {
   scheme: "http" | "https";
+  /** Where the edge's port is published: @default 127.0.0.1 (this machine); a bed node's address on a multi-node bed. */
+  address?: string;
   port: number;
   host: string;
   path?: string;
@@ -25,7 +27,7 @@ export interface EdgeResponse {
 export function edgeRequest(r: EdgeRequest): Promise<EdgeResponse> {
   return new Promise((resolve, reject) => {
     const options = {
-      host: "127.0.0.1",
+      host: r.address ?? "127.0.0.1",
       port: r.port,
       path: r.path ?? "/",
       method: r.method ?? "GET",
@@ -52,17 +54,22 @@ export function edgeRequest(r: EdgeRequest): Promise<EdgeResponse> {
   });
 }
 
-/** Sends requests on fresh connections from `workers` loops until `until` resolves; counts answers and failures. */
+/**
+ * Sends requests on fresh connections from `workers` loops until `until` resolves and at least `min` were sent;
+ * counts answers and failures, and keeps each request's milliseconds (latencies, in the order they ended).
+ */
 export async function loadWhile(
   until: Promise<unknown>,
   request: () => Promise<EdgeResponse>,
   workers = 4,
-): Promise<{ sent: number; failed: number; failures: string[] }> {
+  min = 0,
+): Promise<{ sent: number; failed: number; failures: string[]; latencies: number[] }> {
   let done = false;
-  const result = { sent: 0, failed: 0, failures: [] as string[] };
+  const result = { sent: 0, failed: 0, failures: [] as string[], latencies: [] as number[] };
   const loop = async () => {
-    while (!done) {
+    while (!done || result.sent < min) {
       result.sent++;
+      const began = Date.now();
       try {
         const res = await request();
         if (res.status !== 200) throw new Error(`status ${res.status}`);
@@ -70,6 +77,7 @@ export async function loadWhile(
         result.failed++;
         if (result.failures.length < 10) result.failures.push(e instanceof Error ? e.message : String(e));
       }
+      result.latencies.push(Date.now() - began);
     }
   };
   const loops = Array.from({ length: workers }, loop);
