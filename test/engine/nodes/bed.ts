@@ -118,8 +118,13 @@ function savedImages(images: string[]): string {
   return tar;
 }
 
-/** Starts `count` nodes (any bed of the same prefix is removed first) and loads `images` into each engine. */
-export async function startBed(prefix: string, count: number, images: string[]): Promise<Bed> {
+/**
+ * Starts `count` nodes (any bed of the same prefix is removed first) and loads `images` into each engine.
+ * `publish`: ports of the first node (the main host) also published on this machine's loopback, so a `local`-mode
+ * main host's commands that reach its own published ports on 127.0.0.1 (the gate through the edge) find them there,
+ * as they would on the host itself.
+ */
+export async function startBed(prefix: string, count: number, images: string[], publish: number[] = []): Promise<Bed> {
   const began = Date.now();
   stopBed(prefix);
   const image = execFileSync("bash", [path.join(HERE, "build-node-image.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
@@ -128,7 +133,18 @@ export async function startBed(prefix: string, count: number, images: string[]):
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   keygen(path.join(dir, "id_ed25519"), `railyard-bed-${prefix}`);
   const network = `${prefix}-bed`;
-  hostDocker("network", "create", "--driver", "bridge", "--label", label(prefix), network);
+  // Fixed addresses (.10, .11, …) so a node restarted after an abrupt stop comes back where the swarm knew it; that
+  // needs a subnet of the bed's choosing: the first of 172.29.0-31.0/24 that no network of this engine holds.
+  let octets = "";
+  for (let k = 0; k < 32 && !octets; k++) {
+    try {
+      hostDocker("network", "create", "--driver", "bridge", "--subnet", `172.29.${k}.0/24`, "--label", label(prefix), network);
+      octets = `172.29.${k}`;
+    } catch (e) {
+      if (!/overlap/i.test(String((e as { stderr?: string }).stderr))) throw e;
+    }
+  }
+  if (!octets) throw new Error("bed: every subnet 172.29.0-31.0/24 is taken on this engine");
   const nodes: BedNode[] = [];
   for (let i = 1; i <= count; i++) {
     const container = `${prefix}-bed-${i}`;
@@ -142,9 +158,9 @@ export async function startBed(prefix: string, count: number, images: string[]):
       // profile, unmasked /proc and any device: what dockerd inside needs (node-entrypoint.sh remounts /sys rw).
       "run", "-d", "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE", "--security-opt", "seccomp=unconfined",
       "--security-opt", "apparmor=unconfined", "--security-opt", "systempaths=unconfined", "--device-cgroup-rule", "a *:* rwm", "--name", container, "--hostname", container, "--label", label(prefix),
-      "--network", network, "-v", `${container}-docker:/var/lib/docker`, "-v", `${nodeDir}:/bed:ro`, image,
+      "--network", network, "--ip", `${octets}.${9 + i}`, ...(i === 1 ? publish.flatMap((p) => ["-p", `127.0.0.1:${p}:${p}`]) : []), "-v", `${container}-docker:/var/lib/docker`, "-v", `${nodeDir}:/bed:ro`, image,
     );
-    const ip = hostDocker("inspect", "--format", `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, container).trim();
+    const ip = `${octets}.${9 + i}`;
     nodes.push({ container, ip, engine: `tcp://${ip}:2375`, hostKey });
   }
   await Promise.all(nodes.map((n) => waitNode(n)));

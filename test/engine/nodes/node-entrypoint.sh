@@ -17,4 +17,6 @@ PermitRootLogin prohibit-password
 PasswordAuthentication no
 CONF
 /usr/sbin/sshd
+# After an abrupt stop (the bed kills a node's container), the last run's pid files and sockets are still there.
+rm -rf /run/docker.pid /run/docker.sock /run/docker/containerd
 exec dockerd --host unix:///var/run/docker.sock --host tcp://0.0.0.0:2375 --storage-driver overlay2 --log-level warn
