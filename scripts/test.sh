@@ -42,8 +42,10 @@ source scripts/lib.sh
 # Debian's awscli (the tests run them with /usr/bin first: another `aws` on PATH is not the one a host has), and the
 # schedule tests check calendars and units with systemd-analyze. The registry engine test serves a private image
 # from Debian's docker-registry with htpasswd auth (apache2-utils). The delivery tests commit and push with git and
-# load keys with ssh-agent (a CI container may lack both).
-NEEDS=(shellcheck:shellcheck curl:curl jq:jq openssl:openssl dockerd:docker.io debootstrap:debootstrap pgrep:procps /usr/bin/aws:awscli zstd:zstd systemd-analyze:systemd /usr/bin/docker-registry:docker-registry htpasswd:apache2-utils git:git ssh-agent:openssh-client)
+# load keys with ssh-agent (a CI container may lack both). The multi-node bed (test/engine/nodes) generates its keys with
+# ssh-keygen and joins its nodes over ssh; its node image gets docker.io, openssh-server and iptables from Debian's
+# mirror inside the image build (as debootstrap does), so nothing more on this machine.
+NEEDS=(shellcheck:shellcheck curl:curl jq:jq openssl:openssl dockerd:docker.io debootstrap:debootstrap pgrep:procps /usr/bin/aws:awscli zstd:zstd systemd-analyze:systemd /usr/bin/docker-registry:docker-registry htpasswd:apache2-utils git:git ssh-agent:openssh-client ssh:openssh-client ssh-keygen:openssh-client)
 
 missing_packages() {
   local pair
