@@ -468,7 +468,10 @@ wait_for_job() {
     sleep 0.2
   done
   RAILYARD_FAILURE="$job did not finish within ${timeout_s}s"
-  say "$job did not finish within ${timeout_s}s (last state: ${state:-none}); its last $log_lines output lines:"
+  local why=""
+  # A job still pending says why (with --constraint: no node may run it, "no suitable node (…)").
+  [ "$state" != Pending ] || why=$({ docker service ps --no-trunc --format '{{.Error}}' "$job_id" 2>/dev/null || true; } | head -n1)
+  say "$job did not finish within ${timeout_s}s (last state: ${state:-none}${why:+: $why}); its last $log_lines output lines:"
   job_logs >&2
   exit 31
 }
