@@ -36,9 +36,10 @@ export const HOST_SCRIPTS = [
   "railyard-releases.sh",
   "railyard-release.sh",
   "railyard-rollback.sh",
-  "railyard-nodes.sh",
 ] as const;
-export type HostScript = (typeof HOST_SCRIPTS)[number];
+/** Scripts uploaded only to the main host of a stack with railyard:nodes (a single-node stack's next `pulumi up` stays empty). */
+export const NODE_SCRIPTS = ["railyard-nodes.sh"] as const;
+export type HostScript = (typeof HOST_SCRIPTS)[number] | (typeof NODE_SCRIPTS)[number];
 /** Seconds the bootstrap may take before it is stopped and reported as failed. */
 const BOOTSTRAP_TIMEOUT_S = 300;
 /** Seconds the network check may take. */
@@ -81,11 +82,14 @@ export class Host extends pulumi.ComponentResource {
   readonly scriptsReady: pulumi.Resource[];
   /** The private registry: the provider sends its credentials with pulls from it, migration jobs get them on stdin. */
   readonly registry?: RegistryConfig;
+  /** The stack declares railyard:nodes (the nodes' script is on the host; Node needs it). */
+  readonly multiNode: boolean;
 
   constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("railyard:index:Host", name, {}, opts);
     this.network = args.network;
     this.registry = args.registry;
+    this.multiNode = args.multiNode ?? false;
     this.stackDir = `${args.target.dataDir}/${args.stack}`;
     const bootstrap: BootstrapArgs = {
       stack: args.stack,
@@ -101,7 +105,8 @@ export class Host extends pulumi.ComponentResource {
       this.connection = sshConnection(args.target, args.privateKey);
       this.provider = sshProvider(name, this, args.stack, args.target, args.privateKey, args.registry);
       this.ready = remoteBootstrap(name, this, this.connection, bootstrap);
-      this.scriptsReady = [this.ready, ...uploadScripts(name, this, this.connection, this.stackDir, this.ready)];
+      const scripts = this.multiNode ? [...HOST_SCRIPTS, ...NODE_SCRIPTS] : HOST_SCRIPTS;
+      this.scriptsReady = [this.ready, ...uploadScripts(name, this, this.connection, this.stackDir, this.ready, scripts)];
     } else {
       this.provider = new docker.Provider(`${name}-docker`, { host: localDockerHost(process.env), ...registryAuth(args.registry) }, { parent: this });
       this.ready = localBootstrap(name, this, bootstrap);
@@ -173,8 +178,9 @@ function uploadScripts(
   connection: command.types.input.remote.ConnectionArgs,
   stackDir: string,
   ready: pulumi.Resource,
+  scripts: readonly HostScript[],
 ): command.remote.CopyToRemote[] {
-  return HOST_SCRIPTS.map((script) => {
+  return scripts.map((script) => {
     const file = path.join(HOST_DIR, script);
     return new command.remote.CopyToRemote(
       `${name}-script-${script.replace(/\.sh$/, "")}`,

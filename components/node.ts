@@ -50,6 +50,7 @@ export class Node extends pulumi.ComponentResource {
 
   constructor(name: string, args: NodeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("railyard:index:Node", name, {}, opts);
+    if (!args.host.multiNode) throw new Error(`railyard: node ${args.name} needs a Host created with multiNode: true (it uploads railyard-nodes.sh)`);
     const drainSeconds = args.drainTimeoutSeconds ?? 600;
     const manager = lookUpManager(name, this, args);
     const token = readJoinToken(name, this, args.host);

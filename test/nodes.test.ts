@@ -20,7 +20,7 @@ import {
 } from "../commands/nodes";
 import { bootstrapArgs } from "../commands/bootstrap";
 import type { NodeConfig } from "../config/nodes";
-import { Host, HOST_SCRIPTS } from "../components/host";
+import { Host, HOST_SCRIPTS, NODE_SCRIPTS } from "../components/host";
 import { Node } from "../components/node";
 import { isSecretValue, reveal } from "./harness";
 
@@ -68,8 +68,9 @@ describe("node command builders", () => {
     ]);
   });
 
-  it("the main host carries railyard-nodes.sh with the other scripts", () => {
-    expect(HOST_SCRIPTS).toContain("railyard-nodes.sh");
+  it("railyard-nodes.sh is uploaded only to a stack with nodes (a single-node stack's next up stays empty)", () => {
+    expect(HOST_SCRIPTS).not.toContain("railyard-nodes.sh");
+    expect(NODE_SCRIPTS).toEqual(["railyard-nodes.sh"]);
   });
 });
 
