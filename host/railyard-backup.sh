@@ -171,28 +171,15 @@ fail_now() { if [ -n "$dir" ]; then fail "$@"; else bucket_fail "$@"; fi; }
 # Creates the dump job: the database's image, network and password secret (read from its service), pinned to this
 # node, writing the dump to the pipe DUMP_DIR/dump. Exit 26 when it cannot.
 start_dump_job() {
-  local spec image net secret node out where="$service's task runs on node $remote_node"
-  spec=$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}|{{range .Spec.TaskTemplate.Networks}}{{.Target}} {{end}}|{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{if eq .File.Name "railyard_db_password"}}{{.SecretName}}{{end}}{{end}}' "$service" 2>/dev/null) ||
-    fail_now 26 "$where, and its service cannot be read"
-  IFS='|' read -r image net secret <<<"$spec"
-  net=${net%% *}
-  [[ -n "$image" && -n "$net" && -n "$secret" ]] ||
-    fail_now 26 "$where, and its service lacks an image, a network or the railyard_db_password secret: not a railyard database"
-  node=$(docker info --format '{{.Swarm.NodeID}}' 2>/dev/null || true)
-  [ -n "$node" ] || fail_now 26 "$where, and this node's swarm ID cannot be read"
+  local where="$service's task runs on node $remote_node"
   if ! dump_dir=$(umask 077 && mktemp -d "${TMPDIR:-/tmp}/railyard-dump.XXXXXX") || ! mkfifo -m 600 "$dump_dir/dump"; then
     fail_now 26 "$where, and the dump's pipe cannot be made in ${TMPDIR:-/tmp}"
   fi
-  dump_job="${service:0:50}-dump-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
   # Root in the job writes to the owner-only pipe; its shell sends the dump tool's output there.
   # shellcheck disable=SC2016  # "$@" and $0 are the job's shell's
-  out=$(docker service create --detach --quiet --name "$dump_job" --with-registry-auth \
-    --label railyard.job=dump --label "railyard.dump-of=$service" \
-    --mode replicated-job --restart-condition none --constraint "node.id==$node" \
-    --network "$net" --secret "source=$secret,target=railyard_db_password,mode=0400" \
-    --mount "type=bind,source=$dump_dir,target=$JOB_DIR" \
-    --entrypoint sh "$image" -c 'exec "$@" >"$0"' "$JOB_DIR/dump" "${dump[@]}" 2>&1) ||
-    fail_now 26 "$where, and the dump job could not be created: ${out//$'\n'/ }"
+  db_job dump "$service" --mount "type=bind,source=$dump_dir,target=$JOB_DIR" --entrypoint sh -- \
+    -c 'exec "$@" >"$0"' "$JOB_DIR/dump" "${dump[@]}" || fail_now 26 "$where, and the dump job cannot run: $db_job_error"
+  dump_job=$db_job_name
 }
 
 # dump_job_state: the job's task as STATE|EXIT|ERR (empty before Swarm made it).
@@ -233,12 +220,7 @@ remote_dump() {
 
 # Removes the dump job, its container (it ran here) and its pipe's folder.
 remove_dump_job() {
-  [ -n "$dump_job" ] || return 0
-  docker service rm "$dump_job" >/dev/null 2>&1 || true
-  local all
-  all=$(docker ps -aq --filter "label=com.docker.swarm.service.name=$dump_job" 2>/dev/null || true)
-  # shellcheck disable=SC2086  # container IDs
-  [ -z "$all" ] || docker rm -f $all >/dev/null 2>&1 || true
+  [ -z "$dump_job" ] || db_job_remove "$dump_job"
   [ -z "$dump_dir" ] || rm -rf -- "$dump_dir"
   dump_job=""
 }

@@ -162,6 +162,43 @@ service_field() {
   printf '%s\n' "${out#"$1|"}"
 }
 
+# db_job KIND SERVICE OPTION... -- COMMAND...: creates a one-off Swarm job (railyard.job=KIND, railyard.KIND-of=
+# SERVICE) of database SERVICE's own image, pinned to this node, on its network with its password secret as
+# /run/secrets/railyard_db_password, and the create OPTIONs, running COMMAND: the dump or restore of a database whose
+# task runs on another node (it reaches the database by its service name over the overlay). Sets db_job_name; on
+# failure sets db_job_error to the reason and returns 1 (nothing is left).
+db_job_name="" db_job_error=""
+# shellcheck disable=SC2034  # db_job_error is read by the callers
+db_job() {
+  local kind=$1 service=$2 spec image net secret node out opts=()
+  shift 2
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
+  shift
+  spec=$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}|{{range .Spec.TaskTemplate.Networks}}{{.Target}} {{end}}|{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{if eq .File.Name "railyard_db_password"}}{{.SecretName}}{{end}}{{end}}' "$service" 2>/dev/null) ||
+    { db_job_error="its service cannot be read"; return 1; }
+  IFS='|' read -r image net secret <<<"$spec"
+  net=${net%% *}
+  [[ -n "$image" && -n "$net" && -n "$secret" ]] ||
+    { db_job_error="its service lacks an image, a network or the railyard_db_password secret: not a railyard database"; return 1; }
+  node=$(docker info --format '{{.Swarm.NodeID}}' 2>/dev/null || true)
+  [ -n "$node" ] || { db_job_error="this node's swarm ID cannot be read"; return 1; }
+  db_job_name="${service:0:50}-$kind-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
+  out=$(docker service create --detach --quiet --name "$db_job_name" --with-registry-auth \
+    --label "railyard.job=$kind" --label "railyard.$kind-of=$service" \
+    --mode replicated-job --restart-condition none --constraint "node.id==$node" \
+    --network "$net" --secret "source=$secret,target=railyard_db_password,mode=0400" \
+    ${opts[@]+"${opts[@]}"} "$image" "$@" 2>&1) || { db_job_error="the job could not be created: ${out//$'\n'/ }"; db_job_name=""; return 1; }
+}
+
+# db_job_remove JOB: removes the job and its container (it ran on this node).
+db_job_remove() {
+  local all
+  docker service rm "$1" >/dev/null 2>&1 || true
+  all=$(docker ps -aq --filter "label=com.docker.swarm.service.name=$1" 2>/dev/null || true)
+  # shellcheck disable=SC2086  # container IDs
+  [ -z "$all" ] || docker rm -f $all >/dev/null 2>&1 || true
+}
+
 # running_task_node SERVICE: the host name of the node a running task of SERVICE is on (any node of the swarm);
 # nothing when none runs. For a database whose container is not on this node: where it is, for the message or a job.
 running_task_node() {

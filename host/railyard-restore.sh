@@ -46,6 +46,10 @@ MODE:
                       --clean --if-exists --single-transaction; mysql: the SQL through the client; mongo:
                       mongorestore --drop. Redis is refused (exit 2): a running redis cannot load an RDB; stop
                       the service, put the file in its volume as dump.rdb with appendonly off, start it.
+                      A database whose task runs on another node of the swarm: the clients run in a one-off
+                      Swarm job of its own image pinned to this node (its password secret, its network) and
+                      reach it by its service name over the overlay (the safety dump likewise); the job is
+                      removed on exit.
 
 Options:
   --keep                    keep the scratch container (--into scratch)
@@ -66,8 +70,8 @@ read; DIR an absolute path; SQL one line. Needs aws (awscli), zstd, sha256sum an
 Exit codes:
   0   listed; restored (and checked)
   2   bad arguments (also: --into live without --yes or without a safety destination; redis into live)
-  20  no Swarm service NAME (scratch: its image), or no running container of it on this node (live; a task on
-      another node is named: run the restore there, or restore into scratch here)
+  20  no Swarm service NAME (scratch: its image), or no running task of it (live; a task on another node is
+      restored from a one-off job of its image on this node: 20 also when that job cannot run or start in 120 s)
   60  no complete dump at or before TIME (or KEY has no manifest)
   61  download or checksum failed (sha256 mismatch, corrupt zstd frames, listing or manifest unreadable)
   62  restore failed
@@ -312,7 +316,14 @@ scratch_run() {
 scratch_remove() { [ -z "$scratch" ] || remove_container "$scratch" || say "remove it with: docker rm -f -v $scratch"; }
 
 # in_db ARGS...: ARGS run inside the database's container (the scratch one, or the live task); stdin passed on.
-in_db() { docker exec -i "$target" "$@"; }
+# For a live database on another node they run in the restore job here and reach it by its service name (db_host).
+db_host=127.0.0.1
+in_db() {
+  if [ "$db_host" = 127.0.0.1 ]; then docker exec -i "$target" "$@"; return; fi
+  local args=("${@//127.0.0.1/$db_host}")
+  args=("${args[@]//exec mongorestore /exec mongorestore --host $db_host }")
+  docker exec -i "$target" "${args[@]}"
+}
 
 # sql ARGS...: the engine's SQL client inside the container with ARGS, signed in to DB (scratch: trust, or
 # root's empty password; live: USER with the task's Swarm secret, read inside the container); stdin passed on.
@@ -484,9 +495,29 @@ live_container() {
   [ -n "$target" ] && return 0
   local node
   node=$(running_task_node "$service")
-  [ -z "$node" ] || fail 20 "the task of service $service runs on node $node, not this one: --into live restores through docker exec into it, so run the restore on $node (or restore --into scratch here); the live database was not touched"
-  fail 20 "no running container of service $service on this node"
+  [ -n "$node" ] || fail 20 "no running container of service $service on this node"
+  remote_live "$node"
 }
+
+# The live database's task runs on NODE: its clients run in a one-off Swarm job of its own image on this node (its
+# password secret, its network), reaching it by its service name over the overlay; removed on exit.
+restore_job=""
+remote_live() {
+  local deadline=$((SECONDS + 120))
+  trap restore_job_remove EXIT
+  db_job restore "$service" --entrypoint sleep -- 86400 ||
+    fail 20 "the task of service $service runs on node $1, and a restore job on this node cannot run: $db_job_error; the live database was not touched"
+  restore_job=$db_job_name
+  until target=$(docker ps --quiet --filter "label=com.docker.swarm.service.name=$restore_job" --filter status=running | head -n 1) && [ -n "$target" ]; do
+    [ "$SECONDS" -lt "$deadline" ] ||
+      fail 20 "the task of service $service runs on node $1, and the restore job on this node did not start within 120 s ($(docker service ps --no-trunc --format '{{.CurrentState}} {{.Error}}' "$restore_job" 2>/dev/null | head -n 1)); the live database was not touched"
+    sleep 0.5
+  done
+  db_host=$service
+  say "the task of $service runs on node $1: restoring from a job on this node ($restore_job), over the overlay network"
+}
+
+restore_job_remove() { [ -z "$restore_job" ] || db_job_remove "$restore_job"; }
 
 report() {
   local seconds=$1 dump_time

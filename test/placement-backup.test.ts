@@ -3,8 +3,9 @@
  * dump runs as a one-off Swarm job of the database's image pinned to this node, with its password secret and
  * network, reaching it by its service name; its output comes back through a named pipe. A job that fails or never
  * starts fails the backup loudly, naming the node, and leaves no dump, no job and no pipe behind. The password check
- * (a client container over the network) works as on one node; the password rotation and a restore into the live
- * database, which run inside its task, fail naming the node and change nothing.
+ * (a client container over the network) works as on one node; a restore into the live database runs its clients in
+ * a job of the database's image on this node, by its service name; the password rotation, which runs inside its
+ * task, fails naming the node and changes nothing.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -27,6 +28,9 @@ const docker = scriptedDocker(
   "service ps --no-trunc --filter desired-state=running --format"*) [ -z "$RUNNING_ON" ] || echo "Running 5 minutes ago|$RUNNING_ON" ;;
   "service inspect --format"*" ryt-postgres") echo "postgres:16.4|netid1 |ryt-postgres-pw-abc" ;;
   "info --format {{.Swarm.NodeID}}") echo n1 ;;
+  "service create "*"--label railyard.job=restore "*) [ "$RESTORE_CREATE" != fail ] || { echo "no such image"; exit 1; }; echo jobid ;;
+  "ps --quiet --filter label=com.docker.swarm.service.name=ryt-postgres-restore-"*" --filter status=running") echo rc1 ;;
+  "exec -i rc1 "*) ;;
   "service create "*)
     for a in "$@"; do case "$a" in type=bind,source=*) src=\${a#type=bind,source=}; src=\${src%%,*} ;; esac; done
     echo "$src" > ${SRC_DIR}/src
@@ -104,7 +108,7 @@ describe("password steps and live restores of a database on another node", () =>
   const script = (name: string) => path.join(ROOT, "host", name);
   const run = (args: string[], runningOn: string) => {
     docker.reset();
-    return spawnSync("bash", args, { encoding: "utf8", input: "a-new-password-0123456789\n", env: { ...process.env, PATH: `${docker.dir}:${process.env.PATH}`, RUNNING_ON: runningOn } });
+    return spawnSync("bash", args, { encoding: "utf8", input: "a-new-password-0123456789\n", env: { ...process.env, PATH: `${docker.dir}:${process.env.PATH}`, RUNNING_ON: runningOn, RESTORE_CREATE: "" } });
   };
   const db = ["--service", "ryt-postgres", "--engine", "postgres", "--user", "app", "--database", "app"];
 
@@ -122,9 +126,22 @@ describe("password steps and live restores of a database on another node", () =>
     expect(docker.calls()).not.toMatch(/^exec /m);
   });
 
-  it("refuses a restore into the live database from this node, naming the node", () => {
-    const r = run(["-c", `source ${JSON.stringify(script("railyard-restore.sh"))}; service=ryt-postgres; live_container`], "worker-2");
+  it("restores into the live database from a job of its image on this node, its clients reaching it by name", () => {
+    const code = `source ${JSON.stringify(script("railyard-restore.sh"))}; service=ryt-postgres engine=postgres into=live user=app database=app
+      live_container; echo "target $target"; restore_tool </dev/null`;
+    const r = run(["-c", code], "worker-2");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/the task of ryt-postgres runs on node worker-2: restoring from a job on this node \(ryt-postgres-restore-[0-9a-f]{6}\), over the overlay network/);
+    expect(r.stdout).toBe("target rc1\n");
+    const calls = docker.calls();
+    expect(calls).toMatch(/^service create --detach --quiet --name ryt-postgres-restore-[0-9a-f]{6} .*--label railyard\.job=restore .*--constraint node\.id==n1 --network netid1 --secret source=ryt-postgres-pw-abc,target=railyard_db_password,mode=0400 --entrypoint sleep postgres:16\.4 86400$/m);
+    expect(calls).toMatch(/^exec -i rc1 sh -c PGPASSWORD=.* exec pg_restore -h ryt-postgres -U "\$1" -d "\$2" .* \/run\/secrets\/railyard_db_password app app$/m);
+    expect(calls, "the job is removed on exit").toMatch(/^service rm ryt-postgres-restore-[0-9a-f]{6}$/m);
+  });
+
+  it("fails (20) naming the node when the restore job cannot run; the live database is not touched", () => {
+    const r = run(["-c", `source ${JSON.stringify(script("railyard-restore.sh"))}; service=ryt-postgres engine=postgres into=live; RESTORE_CREATE=fail live_container`], "worker-2");
     expect(r.status).toBe(20);
-    expect(r.stderr).toContain("the task of service ryt-postgres runs on node worker-2, not this one: --into live restores through docker exec into it, so run the restore on worker-2 (or restore --into scratch here); the live database was not touched");
+    expect(r.stderr).toContain("the task of service ryt-postgres runs on node worker-2, and a restore job on this node cannot run: the job could not be created: no such image; the live database was not touched");
   });
 });
