@@ -25,7 +25,8 @@ with the password on stdin. Connection errors are retried for SECONDS (default 6
 
 --rotate: sets USER's password to the one on stdin inside the running task of NAME, signed in with the task's
 current credentials: its mounted Swarm secret (/run/secrets/railyard_db_password; postgres: the image's local
-trust too). With --with-current, a second line of stdin holds the password the database has now instead (after
+trust too). A task on another node of the swarm: from a one-off Swarm job of its image pinned to this node, with
+the secret its service mounts and its network, by its service name over the overlay (no local trust there). With --with-current, a second line of stdin holds the password the database has now instead (after
 a drift on mysql or mongo, whose task then holds the new one). When those credentials no longer open it but the
 new password does (an earlier run set it), it is left as it is. postgres: ALTER ROLE (statement logging off for
 it); mysql: ALTER USER for USER@'%' and root (root shares the password); redis: CONFIG SET requirepass (the
@@ -43,8 +44,8 @@ Exit codes:
   0   --check: the password opens the database; --rotate: the password is set (or already was, or
       --skip-missing and no service)
   2   bad arguments or password (nothing is changed)
-  20  no service NAME, or no running task of it (--check: on any node; --rotate: on this node, a task on
-      another node is named: --rotate runs inside the task, so run it on that node) (nothing is changed)
+  20  no service NAME, or no running task of it on any node (--rotate: also when the job for a task on
+      another node cannot run or start in 120 s) (nothing is changed)
   50  --check: the password does not open the database (the message says the ways out)
   51  --check: the database did not answer within SECONDS
   52  --rotate: neither the current credentials nor the new password open the database (nothing is changed)
@@ -220,11 +221,37 @@ check_password() {
 }
 
 # run_rotate CURRENT: runs the change signed in with CURRENT (empty: the task's mounted secret); sets out.
+# In the rotation job (a database on another node) the client reaches the database by its service name.
 run_rotate() {
-  local rc=0
-  out=$(printf '%s\n%s\n' "$password" "$1" | docker exec -i "$container" sh -c "$(rotate_client)" sh "$user" "$database" 2>&1) || rc=$?
+  local rc=0 client
+  client=$(rotate_client)
+  if [ "$db_host" != 127.0.0.1 ]; then
+    client=${client//127.0.0.1/$db_host}
+    client=${client//-u root <<SQL/-h $db_host --protocol=tcp -u root <<SQL}
+  fi
+  out=$(printf '%s\n%s\n' "$password" "$1" | docker exec -i "$container" sh -c "$client" sh "$user" "$database" 2>&1) || rc=$?
   [ "$rc" = 0 ] && [[ $out == *railyard-ok* ]]
 }
+
+# The database's task runs on NODE: the change runs in a one-off Swarm job of its own image on this node, with the
+# password secret its service mounts now (the current one) and its network; removed on exit. Sets container.
+db_host=127.0.0.1 rotate_job=""
+remote_rotation() {
+  local deadline=$((SECONDS + 120))
+  trap 'rotate_job_remove' EXIT
+  db_job dbpass "$service" --entrypoint sleep -- 600 ||
+    fail 20 "database $name: its task runs on node $1, and a job on this node to change the password cannot run: $db_job_error; the password is not changed"
+  rotate_job=$db_job_name
+  until container=$(docker ps --quiet --filter "label=com.docker.swarm.service.name=$rotate_job" --filter status=running | head -n 1) && [ -n "$container" ]; do
+    [ "$SECONDS" -lt "$deadline" ] ||
+      fail 20 "database $name: its task runs on node $1, and the job on this node to change the password did not start within 120 s; the password is not changed"
+    sleep 0.5
+  done
+  db_host=$service
+  echo "railyard-dbpass: database $name: its task runs on node $1: changing the password from a job on this node ($rotate_job), over the overlay network" >&2
+}
+
+rotate_job_remove() { [ -z "$rotate_job" ] || db_job_remove "$rotate_job"; }
 
 container="" out=""
 rotate_password() {
@@ -237,8 +264,8 @@ rotate_password() {
   if [ -z "$container" ]; then
     local node
     node=$(running_task_node "$service")
-    [ -z "$node" ] || fail 20 "database $name: its task runs on node $node, not this one: the password is changed inside the task (docker exec), so run this on $node (railyard-lib.sh and railyard-dbpass.sh copied there, the same arguments and stdin); the password is not changed"
-    fail 20 "database $name: no running task of $service on this node; the password is not changed"
+    [ -n "$node" ] || fail 20 "database $name: no running task of $service on this node; the password is not changed"
+    remote_rotation "$node"
   fi
   if run_rotate "$current"; then
     echo "railyard-dbpass: database $name: the password of $user is set (connections open before stay open)" >&2

@@ -4,8 +4,7 @@
  * network, reaching it by its service name; its output comes back through a named pipe. A job that fails or never
  * starts fails the backup loudly, naming the node, and leaves no dump, no job and no pipe behind. The password check
  * (a client container over the network) works as on one node; a restore into the live database runs its clients in
- * a job of the database's image on this node, by its service name; the password rotation, which runs inside its
- * task, fails naming the node and changes nothing.
+ * a job of the database's image on this node, by its service name, and so does the password rotation.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -31,6 +30,9 @@ const docker = scriptedDocker(
   "service create "*"--label railyard.job=restore "*) [ "$RESTORE_CREATE" != fail ] || { echo "no such image"; exit 1; }; echo jobid ;;
   "ps --quiet --filter label=com.docker.swarm.service.name=ryt-postgres-restore-"*" --filter status=running") echo rc1 ;;
   "exec -i rc1 "*) ;;
+  "service create "*"--label railyard.job=dbpass "*) echo jobid ;;
+  "ps --quiet --filter label=com.docker.swarm.service.name=ryt-postgres-dbpass-"*" --filter status=running") echo dc1 ;;
+  "exec -i dc1 "*) echo railyard-ok ;;
   "service create "*)
     for a in "$@"; do case "$a" in type=bind,source=*) src=\${a#type=bind,source=}; src=\${src%%,*} ;; esac; done
     echo "$src" > ${SRC_DIR}/src
@@ -119,11 +121,15 @@ describe("password steps and live restores of a database on another node", () =>
     expect(run([script("railyard-dbpass.sh"), "--check", ...db, "--network", "ryt-net"], "").stderr).toContain("no running task of ryt-postgres on any node");
   });
 
-  it("refuses to rotate the password from this node, naming the node its task runs on", () => {
+  it("rotates the password from a job of its image on this node, by its service name", () => {
     const r = run([script("railyard-dbpass.sh"), "--rotate", ...db], "worker-2");
-    expect(r.status).toBe(20);
-    expect(r.stderr).toContain("railyard-dbpass: database ryt-postgres: its task runs on node worker-2, not this one: the password is changed inside the task (docker exec), so run this on worker-2");
-    expect(docker.calls()).not.toMatch(/^exec /m);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/its task runs on node worker-2: changing the password from a job on this node \(ryt-postgres-dbpass-[0-9a-f]{6}\)/);
+    const calls = docker.calls();
+    expect(calls).toMatch(/^service create .*--name ryt-postgres-dbpass-[0-9a-f]{6} .*--constraint node\.id==n1 --network netid1 --secret source=ryt-postgres-pw-abc,target=railyard_db_password,mode=0400 --entrypoint sleep postgres:16\.4 600$/m);
+    expect(calls).toMatch(/^exec -i dc1 sh -c .*psql -X -w -q -v ON_ERROR_STOP=1 -h ryt-postgres -U "\$1" -d "\$2"/m);
+    expect(calls).not.toContain("127.0.0.1");
+    expect(calls).toMatch(/^service rm ryt-postgres-dbpass-/m);
   });
 
   it("restores into the live database from a job of its image on this node, its clients reaching it by name", () => {
