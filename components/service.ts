@@ -16,7 +16,7 @@ import type { EnvVar, ServiceEnvPlan } from "../config/env";
 import type { ServiceNames } from "../config/names";
 import { registryFor } from "../config/registry";
 import type { ServiceConfig } from "../config/schema";
-import { Placement, placed, placedOptions } from "../lib/placement";
+import { jobPlacement, Placement, placed, placedOptions } from "../lib/placement";
 import { fixedName, LogSettings, logDriver, railyardLabels, resourceLimits, secretFile, serviceImage, swarmSecret } from "../lib/swarmSpec";
 import { durationMs, goDuration } from "../lib/units";
 import type { Database } from "./database";
@@ -53,7 +53,7 @@ export interface ServiceArgs {
    */
   afterMigrations?: pulumi.Resource[];
   /**
-   * Where its tasks and its migration job may run (lib/placement.ts appPlacement), given only when the stack
+   * Where its tasks may run (lib/placement.ts appPlacement; its migration job then runs on the main host), given only when the stack
    * declares nodes. Not part of the release (RAILYARD_RELEASE): Swarm moves tasks for a placement without a new
    * release. @default none (the spec declares no placement, as on one node)
    */
@@ -141,7 +141,8 @@ function migrationJob(
     return r && { server: r.server, username: r.username };
   };
   const files = secrets.map((s) => pulumi.all([s.secretName, s.fileName]).apply(([n, f]) => ({ name: n ?? "", file: f })));
-  const constraints = pulumi.output(args.placement?.constraints ?? []);
+  // With nodes, the job runs on the main host (lib/placement.ts jobPlacement), where its script can stop it.
+  const constraints = pulumi.output(args.placement === undefined ? [] : (jobPlacement().constraints ?? []));
   const create = pulumi.all([image, pulumi.output(env), pulumi.all(files), constraints]).apply(([img, plainEnv, secretFiles, onNodes]) =>
     migrateCommand(args.host.scriptPath("railyard-migrate.sh"), {
       stack: args.stack,

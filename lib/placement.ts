@@ -22,7 +22,16 @@ export function edgePlacement(): Placement {
   return { constraints: ["node.labels.railyard.edge==true"] };
 }
 
-/** Services, their migration jobs and other one-off jobs spread over the app nodes. */
+/**
+ * Migration jobs run on the main host, whatever its labels: railyard-migrate.sh stops and removes a timed-out or
+ * finished job's container with the main host's engine (Swarm stops neither), which reaches only its own node. A
+ * job needs the network, its secrets and the image, not an app node.
+ */
+export function jobPlacement(): Placement {
+  return databasePlacement("host");
+}
+
+/** Services spread over the app nodes. */
 export function appPlacement(): Placement {
   return { constraints: ["node.labels.railyard.app==true"] };
 }
