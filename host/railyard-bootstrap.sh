@@ -49,7 +49,14 @@ Exit codes:
   16  this node's swarm has more than one node: railyard places each database with its volume on this one
       node without a placement constraint (one would restart it on the next update), so another node could
       start it on an empty volume; use a single-node swarm (or declare the other nodes: --multi-node)
+      A swarm whose other nodes all carry railyard's railyard.node label, and which runs no other railyard
+      stack, is this stack's own nodes being removed (railyard:nodes emptied): they are drained at once (the
+      same `pulumi up` then retires, leaves and removes them) and the bootstrap goes on, with a warning
   17  --multi-node, and the engine does not listen on the manager's swarm port 2377/tcp
+  18  --multi-node, and the swarm also runs another railyard stack (a network labelled railyard.stack=OTHER):
+      its unplaced databases and edge could start on the new nodes; a stack with nodes needs its swarm to itself
+  19  without --multi-node, a database of this stack is placed on another node than this one (its data is
+      there): move it to the main host first (README: Moving a database to another node), then remove the nodes
 USAGE
 }
 
@@ -106,12 +113,55 @@ join_swarm() {
     echo "railyard-bootstrap: initialised a single-node swarm"
   fi
   [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = "true" ] || fail 12 "this node is a swarm worker; run railyard against a manager node"
-  local nodes
+  local nodes others
   nodes=$(docker info --format '{{.Swarm.Nodes}}')
-  [ "$nodes" = 1 ] || $multi_node ||
-    fail 16 "this node's swarm has $(q "$nodes") nodes; railyard keeps each database on this node with its volume and declares no placement, so use a single-node swarm (or declare the others in railyard:nodes)"
+  others=$(other_stacks)
+  if $multi_node; then
+    [ -z "$others" ] ||
+      fail 18 "this swarm also runs railyard stack(s) $(q "$others"): their databases and edge declare no placement and could start on this stack's nodes (a database on an empty volume); give a stack with railyard:nodes a swarm of its own"
+  else
+    databases_here
+    [ "$nodes" = 1 ] || leaving_nodes "$others" ||
+      fail 16 "this node's swarm has $(q "$nodes") nodes; railyard keeps each database on this node with its volume and declares no placement, so use a single-node swarm (or declare the others in railyard:nodes)"
+  fi
   label_node
   if $multi_node; then check_listening; fi
+}
+
+# other_stacks: the other railyard stacks on this swarm (their networks' railyard.stack labels), space-separated.
+other_stacks() {
+  docker network ls --filter label=railyard.stack --format '{{.Label "railyard.stack"}}' |
+    awk -v me="$stack" '$0 != "" && $0 != me && !seen[$0]++' | paste -sd ' ' -
+}
+
+# databases_here: without --multi-node, every database of this stack must be free to run on this node: one whose
+# placement names another node (railyard.node==X) has its data there (exit 19).
+databases_here() {
+  local id spec
+  while read -r id; do
+    [ -n "$id" ] || continue
+    spec=$(docker service inspect --format '{{.Spec.Name}} {{join .Spec.TaskTemplate.Placement.Constraints " "}}' "$id" 2>/dev/null) || continue
+    if [[ " ${spec#* } " =~ \ node\.labels\.railyard\.node==([a-z0-9-]+)\  ]] && [ "${BASH_REMATCH[1]}" != host ]; then
+      fail 19 "database ${spec%% *} is placed on node ${BASH_REMATCH[1]}, where its data is; move it to the main host first (README: Moving a database to another node), then remove railyard:nodes"
+    fi
+  done < <(docker service ls -q --filter "label=railyard.stack=$stack" --filter label=railyard.role=database 2>/dev/null || true)
+}
+
+# leaving_nodes OTHERS: true when every other node of the swarm carries railyard.node (this stack's nodes, being
+# removed from railyard:nodes) and no other railyard stack runs here; drains them at once, with a warning.
+leaving_nodes() {
+  [ -z "$1" ] || return 1
+  local me id name ids=()
+  me=$(docker info --format '{{.Swarm.NodeID}}')
+  while read -r id; do
+    [ "$id" != "$me" ] || continue
+    name=$(docker node inspect --format '{{index .Spec.Labels "railyard.node"}}' "$id" 2>/dev/null) || return 1
+    [ -n "$name" ] && [ "$name" != host ] || return 1
+    ids+=("$id")
+  done < <(docker node ls -q)
+  ((${#ids[@]} > 0)) || return 1
+  for id in "${ids[@]}"; do docker node update --availability drain "$id" >/dev/null; done
+  echo "railyard-bootstrap: warning: ${#ids[@]} node(s) of this stack are no longer in railyard:nodes: drained now; this pulumi up retires them, makes them leave and removes them" >&2
 }
 
 # This node's labels: railyard.node=host, railyard.<L>=true for each of --node-labels, the others removed.

@@ -28,6 +28,11 @@ fs.writeFileSync(
 printf '%s\\n' "$*" >> ${calls}
 [ "\${FAKE_ENGINE:-up}" = up ] || exit 1
 case "$*" in
+  "network ls --filter label=railyard.stack "*) printf '%s\\n' \${FAKE_STACKS:-} ;;
+  "service ls -q --filter label=railyard.stack="*) printf '%s\\n' \${FAKE_DB_IDS:-} ;;
+  *"join .Spec.TaskTemplate.Placement.Constraints"*) echo "\${FAKE_DB_SPEC:-}" ;;
+  'node inspect --format {{index .Spec.Labels "railyard.node"}} '*) echo "\${FAKE_NODE_LABEL:-}" ;;
+  "node update --availability drain "*) ;;
   "info") exit 0 ;;
   *Swarm.LocalNodeState*) echo "\${FAKE_STATE:-inactive}" ;;
   *Swarm.RemoteManagers*) echo "\${FAKE_MANAGERS:-}" ;;
@@ -360,6 +365,32 @@ describe("the bootstrap's node options (fed on stdin as over SSH)", () => {
     expect(boot([], { FAKE_NODES: "3" }).status).toBe(16);
     const r = boot(["--multi-node"], { FAKE_NODES: "3" });
     expect(r.status, r.stderr).toBe(0);
+  });
+
+  it("with --multi-node refuses a swarm that runs another railyard stack (18): its unplaced databases could land on the nodes", () => {
+    const r = boot(["--multi-node"], { FAKE_NODES: "2", FAKE_STACKS: "ryt other ryt" });
+    expect(r.status).toBe(18);
+    expect(r.stderr).toContain("this swarm also runs railyard stack(s) other:");
+    expect(recorded()).not.toContain("node update");
+  });
+
+  it("without --multi-node: this stack's own nodes being removed are drained at once; anyone else's nodes are still 16", () => {
+    const ours = boot([], { FAKE_NODES: "2", FAKE_LS: `${NODE_ID}\nw1`, FAKE_NODE_LABEL: "app-1" });
+    expect(ours.status, ours.stderr).toBe(0);
+    expect(recorded()).toContain("node update --availability drain w1\n");
+    expect(ours.stderr).toContain("1 node(s) of this stack are no longer in railyard:nodes: drained now");
+    fs.rmSync(calls, { force: true });
+    expect(boot([], { FAKE_NODES: "2", FAKE_LS: `${NODE_ID}\nw1`, FAKE_NODE_LABEL: "" }).status).toBe(16);
+    expect(boot([], { FAKE_NODES: "2", FAKE_LS: `${NODE_ID}\nw1`, FAKE_NODE_LABEL: "app-1", FAKE_STACKS: "other" }).status).toBe(16);
+    expect(recorded()).not.toContain("--availability drain");
+  });
+
+  it("without --multi-node refuses while a database of the stack is placed on another node (19), naming it", () => {
+    const r = boot([], { FAKE_DB_IDS: "d1", FAKE_DB_SPEC: "ryt-postgres node.labels.railyard.node==db-1" });
+    expect(r.status).toBe(19);
+    expect(r.stderr).toContain("database ryt-postgres is placed on node db-1, where its data is; move it to the main host first");
+    expect(boot([], { FAKE_DB_IDS: "d1", FAKE_DB_SPEC: "ryt-postgres node.labels.railyard.node==host" }).status).toBe(0);
+    expect(boot([], { FAKE_DB_IDS: "d1", FAKE_DB_SPEC: "ryt-postgres " }).status).toBe(0);
   });
 
   it("with --multi-node checks the swarm port listens where the engine is on this machine, and says when it is not", () => {
