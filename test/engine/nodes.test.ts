@@ -4,10 +4,12 @@
  * component over real SSH with pinned host keys. Every service converges where its labels say, the gates pass,
  * a second apply changes nothing; under constant load through the edge an app node's abrupt loss is survived
  * (failed requests counted, tasks rescheduled), draining an app node loses no request, and a node removed from the
- * config is drained and leaves the swarm.
+ * config is drained and leaves the swarm. A database moved to a worker (data label, `node`, `moveFrom`) runs there,
+ * the main host's railyard-backup.sh dumps it through its one-off Swarm job, and moving it back without `moveFrom`
+ * is refused before it is touched.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { ApplyResult, tasks } from "./apply";
+import { ApplyResult, CommandFailed, tasks } from "./apply";
 import { EDGE_HTTP_PORT } from "./probe";
 import { Bed, hostDocker, nodeDocker, startBed, stopBed } from "./nodes/bed";
 import { loadThrough } from "./nodes/load";
@@ -137,5 +139,56 @@ describe("the dev stack on three real engines (main: data + edge; two app worker
     expect((await swarmNodes()).map((n) => n.name).sort()).toEqual(["app-2", "host"]);
     expect(nodeDocker(bed.nodes[1], "info", "--format", "{{.Swarm.LocalNodeState}}").trim()).toBe("inactive");
     expect(await placement(API)).toEqual({ "app-2": 2 });
+  });
+
+  it("a database on a worker (data label, node, moveFrom): it runs there, the app reaches it, the main host dumps it through a one-off job; back without moveFrom is refused (34)", async () => {
+    const REDIS = `${PREFIX}-redis`;
+    const app2 = bed.nodes[2];
+    const dataWorker = workers.filter((w) => w.name === "app-2").map((w) => ({ ...w, labels: ["app", "data"] }));
+    const moved = await applyOnBed(PREFIX, bed, images, dataWorker, { redis: { node: "app-2", moveFrom: "host" } });
+    expect(moved.outcome["node-app-2-labels"]).toBe("ok");
+    expect(moved.outcome["redis-node-check"]).toBe("ok");
+    expect(moved.actions.redis).toBe("update");
+    for (const name of ["api", "frontend", "worker", "beat"]) expect(moved.outcome[`${name}-gate`] ?? "unchanged", name).toMatch(/^(ok|unchanged)$/);
+    expect((await swarmNodes()).find((n) => n.name === "app-2")?.labels).toMatchObject({ "railyard.app": "true", "railyard.data": "true" });
+    expect(await waitPlacement(REDIS, 1, ["host"], 60_000)).toEqual({ "app-2": 1 });
+    // The app (its tasks on app-2 too) reaches the moved Redis by its service name.
+    const api = nodeDocker(app2, "ps", "-q", "--filter", `label=com.docker.swarm.service.name=${API}`).trim().split("\n")[0];
+    const answer = JSON.parse(nodeDocker(app2, "exec", api, "curl", "-fsS", "http://127.0.0.1:8000/health")) as Record<string, string>;
+    expect(answer).toMatchObject({ status: "ok", database: "ok", redis: "ok" });
+    const redis = nodeDocker(app2, "ps", "-q", "--filter", `label=com.docker.swarm.service.name=${REDIS}`).trim();
+    nodeDocker(app2, "exec", redis, "sh", "-c", `REDISCLI_AUTH="$(cat /run/secrets/railyard_db_password)" redis-cli -h 127.0.0.1 set railyard-moved kept`);
+
+    // railyard-backup.sh on the main host (its own engine; the job's pipe folder is bind-mounted from that machine).
+    const main = bed.nodes[0].container;
+    hostDocker("exec", main, "rm", "-rf", "/tmp/ryh4");
+    hostDocker("cp", "host", `${main}:/tmp/ryh4`);
+    hostDocker("exec", main, "mkdir", "-p", "/tmp/ryh4-dumps");
+    const began = Date.now();
+    const file = hostDocker(
+      "exec", main, "bash", "/tmp/ryh4/railyard-backup.sh",
+      "--service", REDIS, "--engine", "redis", "--user", "default", "--database", "0", "--dir", "/tmp/ryh4-dumps",
+    ).trim();
+    console.log(`nodes bed: redis on app-2 dumped from the main host through a job in ${((Date.now() - began) / 1000).toFixed(1)} s`);
+    expect(file).toMatch(new RegExp(`^/tmp/ryh4-dumps/${REDIS}-\\d{8}T\\d{6}Z\\.rdb$`));
+    const [magic, bytes, hits] = hostDocker("exec", main, "sh", "-c", `head -c 5 "$0"; echo; wc -c <"$0"; grep -c railyard-moved "$0"`, file).trim().split("\n");
+    expect(magic).toBe("REDIS");
+    expect(Number(bytes)).toBeGreaterThan(20);
+    expect(Number(hits)).toBeGreaterThanOrEqual(1);
+    // Nothing left: no job service, no container of one, no pipe folder, no partial file.
+    expect(hostDocker("exec", main, "docker", "service", "ls", "-q", "--filter", "label=railyard.job").trim()).toBe("");
+    expect(hostDocker("exec", main, "docker", "ps", "-a", "--format", "{{.Names}}")).not.toMatch(/-dump-/);
+    expect(hostDocker("exec", main, "sh", "-c", "ls -a /tmp /tmp/ryh4-dumps")).not.toMatch(/railyard-dump\.|\.partial/);
+
+    // Back to host without moveFrom: refused at its node check (34), before Redis is touched.
+    const redisTasks = (await tasks(REDIS)).map((t) => t.ID).sort();
+    const refused = await applyOnBed(PREFIX, bed, images, dataWorker, { redis: { node: "host" } }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(CommandFailed);
+    expect([(refused as CommandFailed).resource, (refused as CommandFailed).exitCode], (refused as Error).message).toEqual(["redis-node-check", 34]);
+    expect(await placement(REDIS)).toEqual({ "app-2": 1 });
+    expect((await tasks(REDIS)).map((t) => t.ID).sort()).toEqual(redisTasks);
   });
 });

@@ -16,7 +16,12 @@ export interface Worker {
   name: string;
   node: BedNode;
   drain?: boolean;
+  /** Its railyard labels (@default ["app"]). */
+  labels?: string[];
 }
+
+/** railyard:databases.<db>.node / moveFrom, merged into the stack file's databases. */
+export type DatabaseNodes = Record<string, { node: string; moveFrom?: string }>;
 
 /** The bed's workers: bed node i+1 is app-i. */
 export function workersOf(bed: Bed): Worker[] {
@@ -32,14 +37,16 @@ export const imageFor = (images: Record<string, string>) => (name: string) =>
   ({ postgres: images.POSTGRES, redis: images.REDIS, edge: images.EDGE, "edge-front": images.FRONT })[name] ?? images.APP_V1;
 
 /** The dev stack's config on the bed: main host data + edge, the given workers app (none: a single-node stack). */
-export function bedConfig(prefix: string, workers: Worker[]): ConfigMap {
+export function bedConfig(prefix: string, workers: Worker[], databases: DatabaseNodes = {}): ConfigMap {
   const config = onLocalEngine("dev", prefix);
   config["railyard:host"] = { mode: "local", dataDir: `/tmp/railyard-engine-${prefix}`, ...(workers.length > 0 ? { labels: ["data", "edge"] } : {}) };
   if (workers.length > 0) {
     config["railyard:nodes"] = Object.fromEntries(
-      workers.map((w) => [w.name, { address: w.node.ip, hostKey: w.node.hostKey, labels: ["app"], ...(w.drain ? { drain: true } : {}) }]),
+      workers.map((w) => [w.name, { address: w.node.ip, hostKey: w.node.hostKey, labels: w.labels ?? ["app"], ...(w.drain ? { drain: true } : {}) }]),
     );
   }
+  const dbs = config["railyard:databases"] as Record<string, Record<string, unknown>>;
+  for (const [db, where] of Object.entries(databases)) Object.assign(dbs[db], where);
   return config;
 }
 
@@ -49,10 +56,16 @@ export function useMainEngine(bed: Bed): void {
 }
 
 /** Runs the program (under mocks) with the workers and applies what it declared to the bed. */
-export async function applyOnBed(prefix: string, bed: Bed, images: Record<string, string>, workers: Worker[]): Promise<ApplyResult> {
+export async function applyOnBed(
+  prefix: string,
+  bed: Bed,
+  images: Record<string, string>,
+  workers: Worker[],
+  databases: DatabaseNodes = {},
+): Promise<ApplyResult> {
   useMainEngine(bed);
   const secrets = workers.length > 0 ? { "railyard:sshPrivateKey": bed.privateKey } : {};
-  const run = await runStack("dev", bedConfig(prefix, workers), secrets, {}, { commandStdout: true });
+  const run = await runStack("dev", bedConfig(prefix, workers, databases), secrets, {}, { commandStdout: true });
   return applyStack(run, imageFor(images), undefined, { ssh: true, deleteRemoved: true });
 }
 
