@@ -182,8 +182,12 @@ leave_swarm() {
     echo "railyard-node: $name is not in a swarm; nothing to leave" >&2
     return 0
   fi
-  [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" != "true" ] ||
-    fail 14 "$name is a manager; demote it first (on another manager: docker node demote <node>), then run again"
+  # A demotion on the main host reaches this node's engine a moment later: wait up to 10 s before refusing.
+  local until=$((SECONDS + 10))
+  while [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = "true" ]; do
+    ((SECONDS < until)) || fail 14 "$name is a manager; demote it first (on another manager: docker node demote <node>), then run again"
+    sleep 1
+  done
   docker swarm leave >/dev/null
   echo "railyard-node: $name left the swarm" >&2
 }

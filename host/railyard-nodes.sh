@@ -50,6 +50,8 @@ Exit codes:
   32  the promotion or demotion was refused (Swarm's message follows)
   33  the node is still up after S seconds (forget): it did not leave the swarm
   34  the database's data is on another node than NODE, and FROM does not name it (database-node)
+  35  the node ID already carries another name (railyard.node=OTHER): a node is renamed by removing it from
+      railyard:nodes (pulumi up), then adding it under the new name (apply)
 USAGE
 }
 
@@ -171,7 +173,10 @@ disown_previous() {
   while read -r other state; do
     if [ -z "$other" ] || [ "$other" = "$id" ]; then continue; fi
     if [ "$state" = down ]; then
-      docker node rm "$other" >/dev/null
+      # Swarm removes a manager only once demoted (a down one too).
+      [ "$(docker node inspect --format '{{.Spec.Role}}' "$other" 2>/dev/null)" != manager ] || docker node demote "$other" >/dev/null 2>&1 || true
+      local out
+      out=$(docker node rm --force "$other" 2>&1) || fail 32 "removing $name's previous machine ($other, down) was refused: $(plain "$out")"
       echo "railyard-nodes: removed $name's previous machine ($other, down) from the swarm" >&2
       continue
     fi
@@ -188,6 +193,10 @@ disown_previous() {
 
 apply_node() {
   node_field '{{.ID}}' >/dev/null || fail 30 "no node $id in this swarm (did $name join? docker node ls)"
+  local was
+  was=$(node_field '{{index .Spec.Labels "railyard.node"}}')
+  [[ -z "$was" || "$was" == "$name" ]] ||
+    fail 35 "this machine ($id) is node $(q "$was") of the stack, not $name: rename a node by removing $(q "$was") from railyard:nodes (pulumi up: it drains and leaves), then adding it as $name"
   disown_previous
   set_labels
   set_role "$role"
@@ -199,6 +208,12 @@ apply_node() {
 retire_node() {
   if ! node_field '{{.ID}}' >/dev/null; then
     echo "railyard-nodes: no node $id in this swarm; $name is already gone" >&2
+    return 0
+  fi
+  local now
+  now=$(node_field '{{index .Spec.Labels "railyard.node"}}')
+  if [[ -n "$now" && "$now" != "$name" ]]; then
+    echo "railyard-nodes: node $id is $(q "$now") now, not $name: left as it is" >&2
     return 0
   fi
   drain_and_wait

@@ -266,7 +266,7 @@ describe("railyard-nodes.sh on the main host", () => {
     const old = "0ldmachine0000000000000aa";
     const down = run("railyard-nodes.sh", apply("app", "worker", "active"), { env: { ...manager, FAKE_LS: `${old} worker-1 down\n${NODE_ID} worker-1 ready` } });
     expect(down.status, down.stderr).toBe(0);
-    expect(recorded()).toContain(`node rm ${old}\n`);
+    expect(recorded()).toContain(`node rm --force ${old}\n`);
     expect(recorded()).not.toContain(`node rm ${NODE_ID}`);
     fs.rmSync(calls);
     const up = run("railyard-nodes.sh", apply("app", "worker", "active"), { env: { ...manager, FAKE_ROLE: "manager", FAKE_DATA_LABEL: "true", FAKE_LS: `${old} worker-1 ready` } });
@@ -305,6 +305,17 @@ describe("railyard-nodes.sh on the main host", () => {
     const gone = run("railyard-nodes.sh", ["retire", "--name", "worker-1", "--id", NODE_ID], { env: { ...manager, FAKE_NODE: "no" } });
     expect(gone.status).toBe(0);
     expect(gone.stderr).toContain("already gone");
+  });
+
+  it("a machine known under another name is neither relabelled (apply: 35) nor drained (retire): a renamed key cannot make it leave", () => {
+    const r = run("railyard-nodes.sh", apply("app", "worker", "active"), { env: { ...manager, FAKE_NODE_LABEL: "app-1" } });
+    expect(r.status).toBe(35);
+    expect(r.stderr).toContain(`this machine (${NODE_ID}) is node app-1 of the stack, not worker-1: rename a node by removing app-1 from railyard:nodes`);
+    expect(recorded()).not.toContain("node update");
+    const retire = run("railyard-nodes.sh", ["retire", "--name", "worker-1", "--id", NODE_ID], { env: { ...manager, FAKE_NODE_LABEL: "app-1" } });
+    expect(retire.status, retire.stderr).toBe(0);
+    expect(retire.stderr).toContain("is app-1 now, not worker-1: left as it is");
+    expect(recorded()).not.toContain("--availability drain");
   });
 
   it("forget removes the named node once it is down, and fails while it is still up (exit 33)", () => {
