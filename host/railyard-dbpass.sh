@@ -45,7 +45,7 @@ Exit codes:
       --skip-missing and no service)
   2   bad arguments or password (nothing is changed)
   20  no service NAME, or no running task of it on any node (--rotate: also when the job for a task on
-      another node cannot run or start in 120 s) (nothing is changed)
+      another node cannot run or start in 40 s, within the 60 s railyard gives the rotation) (nothing is changed)
   50  --check: the password does not open the database (the message says the ways out)
   51  --check: the database did not answer within SECONDS
   52  --rotate: neither the current credentials nor the new password open the database (nothing is changed)
@@ -237,14 +237,15 @@ run_rotate() {
 # password secret its service mounts now (the current one) and its network; removed on exit. Sets container.
 db_host=127.0.0.1 rotate_job=""
 remote_rotation() {
-  local deadline=$((SECONDS + 120))
+  # 40 s: railyard runs the rotation under `timeout 60` (commands/password.ts), and this failure must be the one seen.
+  local deadline=$((SECONDS + 40))
   trap 'rotate_job_remove' EXIT
   db_job dbpass "$service" --entrypoint sleep -- 600 ||
     fail 20 "database $name: its task runs on node $1, and a job on this node to change the password cannot run: $db_job_error; the password is not changed"
   rotate_job=$db_job_name
   until container=$(docker ps --quiet --filter "label=com.docker.swarm.service.name=$rotate_job" --filter status=running | head -n 1) && [ -n "$container" ]; do
     [ "$SECONDS" -lt "$deadline" ] ||
-      fail 20 "database $name: its task runs on node $1, and the job on this node to change the password did not start within 120 s; the password is not changed"
+      fail 20 "database $name: its task runs on node $1, and the job on this node to change the password did not start within 40 s (is its image on this node? docker pull it here); the password is not changed"
     sleep 0.5
   done
   db_host=$service
