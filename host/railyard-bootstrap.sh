@@ -83,17 +83,6 @@ parse_args() {
   check --node-labels "$node_labels" "data, edge or app, comma-separated, each once" is_label_list
 }
 
-# is_label_list VALUE: data, edge and app, comma-separated, at least one, each once.
-is_label_list() {
-  [[ $1 =~ ^(data|edge|app)(,(data|edge|app))*$ ]] || return 1
-  local seen="" l list
-  IFS=, read -ra list <<<"$1"
-  for l in "${list[@]}"; do
-    [[ ,$seen, != *",$l,"* ]] || return 1
-    seen+=",$l"
-  done
-}
-
 check_engine() {
   command -v docker >/dev/null 2>&1 || fail 10 "docker is not installed on this host; install Docker Engine (Debian: apt-get install docker.io) and run again"
   docker info >/dev/null 2>&1 || fail 11 "the Docker engine does not answer (is dockerd running? does this user have access to its socket?)"

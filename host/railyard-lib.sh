@@ -91,6 +91,17 @@ is_ipv4() {
   [[ $1 =~ ^$o\.$o\.$o\.$o$ ]]
 }
 
+# is_label_list VALUE: data, edge and app, comma-separated, at least one, each once.
+is_label_list() {
+  [[ $1 =~ ^(data|edge|app)(,(data|edge|app))*$ ]] || return 1
+  local seen="" l labels_in
+  IFS=, read -ra labels_in <<<"$1"
+  for l in "${labels_in[@]}"; do
+    [[ ,$seen, != *",$l,"* ]] || return 1
+    seen+=",$l"
+  done
+}
+
 # is_ipv6 VALUE: an IPv6 address literal (eight groups, or fewer with one `::`; an IPv4 tail counts as two).
 is_ipv6() {
   local a=$1 g='[0-9A-Fa-f]{1,4}' rest colons

@@ -107,17 +107,6 @@ parse_args() {
 # is_move_from VALUE: a node name other than --node.
 is_move_from() { [[ $1 =~ $NODE_NAME && $1 != "$node" ]]; }
 
-# is_label_list VALUE: data, edge and app, comma-separated, at least one, each once.
-is_label_list() {
-  [[ $1 =~ ^(data|edge|app)(,(data|edge|app))*$ ]] || return 1
-  local seen="" l
-  IFS=, read -ra list <<<"$1"
-  for l in "${list[@]}"; do
-    [[ ,$seen, != *",$l,"* ]] || return 1
-    seen+=",$l"
-  done
-}
-
 check_manager() {
   command -v docker >/dev/null 2>&1 || fail 10 "docker is not installed on this host"
   docker info >/dev/null 2>&1 || fail 11 "the Docker engine does not answer (is dockerd running? does this user have access to its socket?)"
