@@ -1,6 +1,7 @@
 /**
  * railyard: a stack's story. The stack file is read and checked once (every problem at once, before any
- * resource exists); the host is bootstrapped; databases come up; services follow in reference order.
+ * resource exists); the host is bootstrapped and more machines join its swarm (railyard:nodes: then everything is
+ * placed by node labels); databases come up; services follow in reference order.
  * The edge (Caddy behind a host-port front, Cloudflare DNS and certificate) comes last, in front of the
  * routed services; each release then passes its health gate or is rolled back. A release takes the host's lock
  * before any migration or gate runs, and is recorded on the host once every gate passed.
