@@ -237,17 +237,16 @@ run_rotate() {
 # password secret its service mounts now (the current one) and its network; removed on exit. Sets container.
 db_host=127.0.0.1 rotate_job=""
 remote_rotation() {
-  # 40 s: railyard runs the rotation under `timeout 60` (commands/password.ts), and this failure must be the one seen.
-  local deadline=$((SECONDS + 40))
+  local rc=0
   trap 'rotate_job_remove' EXIT
-  db_job dbpass "$service" --entrypoint sleep -- 600 ||
-    fail 20 "database $name: its task runs on node $1, and a job on this node to change the password cannot run: $db_job_error; the password is not changed"
+  # 40 s: railyard runs the rotation under `timeout 60` (commands/password.ts), and this failure must be the one seen.
+  db_job_waiting dbpass "$service" 600 40 || rc=$?
   rotate_job=$db_job_name
-  until container=$(docker ps --quiet --filter "label=com.docker.swarm.service.name=$rotate_job" --filter status=running | head -n 1) && [ -n "$container" ]; do
-    [ "$SECONDS" -lt "$deadline" ] ||
-      fail 20 "database $name: its task runs on node $1, and the job on this node to change the password did not start within 40 s (is its image on this node? docker pull it here); the password is not changed"
-    sleep 0.5
-  done
+  [ "$rc" != 1 ] ||
+    fail 20 "database $name: its task runs on node $1, and a job on this node to change the password cannot run: $db_job_error; the password is not changed"
+  [ "$rc" != 2 ] ||
+    fail 20 "database $name: its task runs on node $1, and the job on this node to change the password did not start within 40 s (is its image on this node? docker pull it here); the password is not changed"
+  container=$db_job_container
   db_host=$service
   echo "railyard-dbpass: database $name: its task runs on node $1: changing the password from a job on this node ($rotate_job), over the overlay network" >&2
 }

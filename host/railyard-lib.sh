@@ -201,13 +201,33 @@ db_job() {
     ${opts[@]+"${opts[@]}"} "$image" "$@" 2>&1) || { db_job_error="the job could not be created: ${out//$'\n'/ }"; db_job_name=""; return 1; }
 }
 
-# db_job_remove JOB: removes the job and its container (it ran on this node).
+# db_job_waiting KIND SERVICE SLEEP START_S: a db_job that sleeps SLEEP seconds, for clients to be run in it with
+# `docker exec`; waits up to START_S seconds for its running container here. Sets db_job_name and db_job_container.
+# Status 1 when the job cannot be made (db_job_error says why), 2 when it did not start in time (db_job_error: its
+# task's state and Swarm's error; db_job_name is set, for the caller's removal).
+db_job_container=""
+# shellcheck disable=SC2034  # db_job_error and db_job_container are read by the callers
+db_job_waiting() {
+  local deadline=$((SECONDS + $4))
+  db_job "$1" "$2" --entrypoint sleep -- "$3" || return 1
+  until db_job_container=$(docker ps --quiet --filter "label=com.docker.swarm.service.name=$db_job_name" --filter status=running | head -n 1) &&
+    [ -n "$db_job_container" ]; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      db_job_error=$(docker service ps --no-trunc --format '{{.CurrentState}} {{.Error}}' "$db_job_name" 2>/dev/null | head -n 1)
+      return 2
+    fi
+    sleep 0.5
+  done
+}
+
+# db_job_remove JOB: removes the job and its container (it ran on this node), its anonymous volumes too (a database
+# image declares its data folder a volume), asking again while the engine refuses (remove_container).
 db_job_remove() {
-  local all
+  local id
   docker service rm "$1" >/dev/null 2>&1 || true
-  all=$(docker ps -aq --filter "label=com.docker.swarm.service.name=$1" 2>/dev/null || true)
-  # shellcheck disable=SC2086  # container IDs
-  [ -z "$all" ] || docker rm -f $all >/dev/null 2>&1 || true
+  for id in $(docker ps -aq --filter "label=com.docker.swarm.service.name=$1" 2>/dev/null || true); do
+    remove_container "$id" || true
+  done
 }
 
 # running_task_node SERVICE: the host name of the node a running task of SERVICE is on (any node of the swarm);

@@ -503,16 +503,15 @@ live_container() {
 # password secret, its network), reaching it by its service name over the overlay; removed on exit.
 restore_job=""
 remote_live() {
-  local deadline=$((SECONDS + 120))
+  local rc=0
   trap restore_job_remove EXIT
-  db_job restore "$service" --entrypoint sleep -- 86400 ||
-    fail 20 "the task of service $service runs on node $1, and a restore job on this node cannot run: $db_job_error; the live database was not touched"
+  db_job_waiting restore "$service" 86400 120 || rc=$?
   restore_job=$db_job_name
-  until target=$(docker ps --quiet --filter "label=com.docker.swarm.service.name=$restore_job" --filter status=running | head -n 1) && [ -n "$target" ]; do
-    [ "$SECONDS" -lt "$deadline" ] ||
-      fail 20 "the task of service $service runs on node $1, and the restore job on this node did not start within 120 s ($(docker service ps --no-trunc --format '{{.CurrentState}} {{.Error}}' "$restore_job" 2>/dev/null | head -n 1)); the live database was not touched"
-    sleep 0.5
-  done
+  [ "$rc" != 1 ] ||
+    fail 20 "the task of service $service runs on node $1, and a restore job on this node cannot run: $db_job_error; the live database was not touched"
+  [ "$rc" != 2 ] ||
+    fail 20 "the task of service $service runs on node $1, and the restore job on this node did not start within 120 s ($db_job_error); the live database was not touched"
+  target=$db_job_container
   db_host=$service
   say "the task of $service runs on node $1: restoring from a job on this node ($restore_job), over the overlay network"
 }
