@@ -195,7 +195,11 @@ function uploadScripts(
   });
 }
 
-function sshConnection(t: SshTarget, privateKey: pulumi.Input<string>): command.types.input.remote.ConnectionArgs {
+/** SSH to a machine of the stack (the main host, or a node joining its swarm), its host key pinned when given. */
+export function sshConnection(
+  t: Pick<SshTarget, "address" | "port" | "user" | "hostKey">,
+  privateKey: pulumi.Input<string>,
+): command.types.input.remote.ConnectionArgs {
   return {
     host: t.address,
     port: t.port,

@@ -17,7 +17,7 @@ import {
   retireNodeCommand,
 } from "../commands/nodes";
 import type { NodeConfig } from "../config/nodes";
-import { Host, scriptStdin } from "./host";
+import { Host, scriptStdin, sshConnection } from "./host";
 
 /** Seconds a lookup on the main host may take. */
 const LOOKUP_TIMEOUT_S = 30;
@@ -103,15 +103,7 @@ function joinSwarm(
   token: pulumi.Output<string>,
 ): command.remote.Command {
   const n = args.config;
-  const connection: command.types.input.remote.ConnectionArgs = {
-    host: n.address,
-    port: n.port,
-    user: n.user,
-    privateKey: pulumi.secret(args.privateKey),
-    hostKey: n.hostKey,
-    dialErrorLimit: 3,
-    perDialTimeout: 30,
-  };
+  const connection = sshConnection(n, args.privateKey);
   const script = scriptStdin("railyard-node.sh");
   return new command.remote.Command(
     `${name}-join`,
