@@ -83,11 +83,6 @@ parse_args() {
   check --node-labels "$node_labels" "data, edge or app, comma-separated, each once" is_label_list
 }
 
-check_engine() {
-  command -v docker >/dev/null 2>&1 || fail 10 "docker is not installed on this host; install Docker Engine (Debian: apt-get install docker.io) and run again"
-  docker info >/dev/null 2>&1 || fail 11 "the Docker engine does not answer (is dockerd running? does this user have access to its socket?)"
-}
-
 # A single-node swarm (initialised unless this node is in one); this node must be its manager.
 join_swarm() {
   local state init
@@ -226,7 +221,7 @@ make_dirs() {
 
 main() {
   parse_args "$@"
-  check_engine
+  check_engine host
   join_swarm
   ensure_network
   make_dirs

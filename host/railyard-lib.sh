@@ -163,6 +163,13 @@ split_url() {
 
 is_url() { split_url "$1"; }
 
+# check_engine WHERE: the docker CLI is installed (exit 10) and the engine answers (exit 11); WHERE names this
+# machine in the message (host, node). Builtins only: it must run on a PATH without coreutils.
+check_engine() {
+  command -v docker >/dev/null 2>&1 || fail 10 "docker is not installed on this $1; install Docker Engine (Debian: apt-get install docker.io) and run again"
+  docker info >/dev/null 2>&1 || fail 11 "the Docker engine does not answer (is dockerd running? does this user have access to its socket?)"
+}
+
 # service_field NAME FORMAT: FORMAT (a Go template over `docker service inspect`) for the Swarm service named
 # exactly NAME; status 1 when there is none. (`docker service inspect` also resolves IDs and ID prefixes: a
 # service found under another name is not NAME.)

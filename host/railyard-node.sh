@@ -111,11 +111,6 @@ read_token() {
   [[ $token =~ $re ]] || fail 3 "the first line of stdin is not a swarm join token (SWMTKN-1-…); it is not shown"
 }
 
-check_engine() {
-  command -v docker >/dev/null 2>&1 || fail 10 "docker is not installed on this node; install Docker Engine (Debian: apt-get install docker.io) and run again"
-  docker info >/dev/null 2>&1 || fail 11 "the Docker engine does not answer (is dockerd running? does this user have access to its socket?)"
-}
-
 # tcp_open HOST PORT: whether a TCP connection to HOST:PORT opens within wait_s seconds (bash's /dev/tcp).
 tcp_open() {
   # shellcheck disable=SC2016  # expanded by the inner bash, from its own arguments
@@ -195,8 +190,8 @@ leave_swarm() {
 main() {
   parse_args "$@"
   case "$action" in
-    join) read_token; check_engine; join_swarm ;;
-    leave) check_engine; leave_swarm ;;
+    join) read_token; check_engine node; join_swarm ;;
+    leave) check_engine node; leave_swarm ;;
     ports) check_ports ;;
   esac
 }

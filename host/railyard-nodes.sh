@@ -108,8 +108,7 @@ parse_args() {
 is_move_from() { [[ $1 =~ $NODE_NAME && $1 != "$node" ]]; }
 
 check_manager() {
-  command -v docker >/dev/null 2>&1 || fail 10 "docker is not installed on this host"
-  docker info >/dev/null 2>&1 || fail 11 "the Docker engine does not answer (is dockerd running? does this user have access to its socket?)"
+  check_engine host
   [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = "true" ] || fail 12 "this host is not a swarm manager; run it on the main host"
 }
 
