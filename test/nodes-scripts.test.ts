@@ -63,6 +63,13 @@ fs.writeFileSync(
   `#!/bin/bash\nprintf 'curl %s\\n' "$*" >> ${calls}\ncat > ${curlIn}\nprintf '%s\\n%s' "\${FAKE_BODY:-}" "\${FAKE_HTTP:-200}"\n`,
   { mode: 0o755 },
 );
+// ss: 2377/tcp listens (FAKE_SS_TCP names another port), 7946/udp too, so the bootstrap's port check never reads
+// this machine's own sockets (a CI machine runs no swarm while the unit tests run).
+fs.writeFileSync(
+  path.join(bin, "ss"),
+  `#!/bin/bash\ncase "$*" in -Hltn) echo "LISTEN 0 4096 *:\${FAKE_SS_TCP:-2377} *:*" ;; *) echo "UNCONN 0 0 *:7946 *:*" ;; esac\n`,
+  { mode: 0o755 },
+);
 const recorded = () => (fs.existsSync(calls) ? fs.readFileSync(calls, "utf8") : "");
 beforeEach(() => {
   fs.rmSync(calls, { force: true });
@@ -405,21 +412,15 @@ describe("the bootstrap's node options (fed on stdin as over SSH)", () => {
   });
 
   it("with --multi-node checks the swarm port listens where the engine is on this machine, and says when it is not", () => {
-    const fakeSs = path.join(bin, "ss");
-    fs.writeFileSync(fakeSs, `#!/bin/bash\ncase "$*" in -Hltn) echo "LISTEN 0 4096 *:\${FAKE_SS_TCP:-2377} *:*" ;; *) echo "UNCONN 0 0 *:7946 *:*" ;; esac\n`, { mode: 0o755 });
-    try {
-      const ok = boot(["--multi-node"], { FAKE_NODES: "2" });
-      expect(ok.status, ok.stderr).toBe(0);
-      expect(ok.stderr).toContain("warning: nothing listens on 7946/tcp");
-      const closed = boot(["--multi-node"], { FAKE_NODES: "2", FAKE_SS_TCP: "7946" });
-      expect(closed.status).toBe(17);
-      expect(closed.stderr).toContain("the engine does not listen on 2377/tcp");
-      const remote = boot(["--multi-node"], { FAKE_NODES: "2", FAKE_SS_TCP: "7946", DOCKER_HOST: "tcp://10.9.0.2:2375" });
-      expect(remote.status, remote.stderr).toBe(0);
-      expect(remote.stderr).toContain("not on this machine; its swarm ports were not checked");
-    } finally {
-      fs.rmSync(fakeSs);
-    }
+    const ok = boot(["--multi-node"], { FAKE_NODES: "2" });
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stderr).toContain("warning: nothing listens on 7946/tcp");
+    const closed = boot(["--multi-node"], { FAKE_NODES: "2", FAKE_SS_TCP: "7946" });
+    expect(closed.status).toBe(17);
+    expect(closed.stderr).toContain("the engine does not listen on 2377/tcp");
+    const remote = boot(["--multi-node"], { FAKE_NODES: "2", FAKE_SS_TCP: "7946", DOCKER_HOST: "tcp://10.9.0.2:2375" });
+    expect(remote.status, remote.stderr).toBe(0);
+    expect(remote.stderr).toContain("not on this machine; its swarm ports were not checked");
   });
 
   it("creates the network encrypted with --encrypted; an existing one whose encryption differs is exit 13 naming the key", () => {
