@@ -2,7 +2,8 @@
  * A picture of a checked stack as a Mermaid flowchart: the public side (DNS, domains, redirects), the edge (the
  * HAProxy front on the host's ports, Caddy behind it), each route to its service, the services, the databases,
  * the references between them (from the env plan), the pre-deploy backup, the scheduled backups with their bucket
- * and drill, the private registry, and the host. Pure text from the StackConfig the program itself builds:
+ * and drill, the private registry, and the host; with railyard:nodes, each node (its role, labels and the databases
+ * placed on it) and, on the edge and each service, the nodes it may run on. Pure text from the StackConfig the program itself builds:
  * everything is sorted, so the same stack file always gives the same text (the README's figures are compared with
  * it).
  *
@@ -13,6 +14,7 @@
 import type { StackConfig } from "../config/load";
 import { parseTemplate } from "../config/references";
 import { registryFor } from "../config/registry";
+import { MAIN_NODE, NodeConfig, NodeLabel } from "../config/nodes";
 import type { DatabaseConfig, ServiceConfig } from "../config/schema";
 import { PLUGINS } from "../databases";
 
@@ -82,6 +84,7 @@ const sorted = (names: Iterable<string>) => [...names].sort((a, b) => (a < b ? -
 const SVC = "svc";
 const DB = "db";
 const DOMAIN = "dom";
+const NODE = "node";
 
 /** Lines of the diagram, indented under `flowchart LR`. */
 class Lines {
@@ -120,8 +123,9 @@ function edgeNodes(c: StackConfig, l: Lines): void {
   if (plan === undefined) return;
   const s = plan.settings;
   const ports = plan.tls === "off" ? [s.httpPort] : [s.httpPort, s.httpsPort];
-  l.add(2, `front[${label(`${c.names.edge.front}: HAProxy, TCP`, shortImage(s.frontImage), `host ports ${ports.join(", ")}`)}]`);
-  l.add(2, `edge[${label(`${c.names.edge.caddy}: Caddy ×${s.replicas}`, shortImage(s.image), TLS[plan.tls])}]`);
+  const on = runsOn(c, "edge");
+  l.add(2, `front[${label(`${c.names.edge.front}: HAProxy, TCP`, shortImage(s.frontImage), `host ports ${ports.join(", ")}`, ...on)}]`);
+  l.add(2, `edge[${label(`${c.names.edge.caddy}: Caddy ×${s.replicas}`, shortImage(s.image), TLS[plan.tls], ...on)}]`);
   l.add(2, "front --> edge");
 }
 
@@ -132,7 +136,7 @@ function routes(c: StackConfig, l: Lines): void {
   }
 }
 
-function serviceNode(name: string, service: ServiceConfig): string {
+function serviceNode(c: StackConfig, name: string, service: ServiceConfig): string {
   const lines = [`${name}: ${service.kind} ×${service.replicas}`, imageOf(service)];
   const health = service.healthcheck?.path !== undefined ? `health ${service.healthcheck.path}` : service.healthcheck?.command !== undefined ? "health command" : undefined;
   const port = service.port === undefined ? undefined : `port ${service.port}`;
@@ -141,6 +145,7 @@ function serviceNode(name: string, service: ServiceConfig): string {
     const pauses = service.pauseDuringMigration.length > 0 ? ` (pauses ${sorted(service.pauseDuringMigration).join(", ")})` : "";
     lines.push(`pre-deploy: ${service.preDeployCommand}${pauses}`);
   }
+  lines.push(...runsOn(c, "app"));
   const id = nodeId(SVC, name);
   // A web service is a box, a worker a subroutine, a scheduler (one task at most) a stadium.
   return service.kind === "web" ? `${id}[${label(...lines)}]` : service.kind === "worker" ? `${id}[[${label(...lines)}]]` : `${id}([${label(...lines)}])`;
@@ -148,6 +153,45 @@ function serviceNode(name: string, service: ServiceConfig): string {
 
 function databaseNode(c: StackConfig, name: string, db: DatabaseConfig): string {
   return `${nodeId(DB, name)}[(${label(`${name}: ${db.engine}`, databaseImage(db), `volume ${c.names.databases[name].volume}`)})]`;
+}
+
+/**
+ * Where tasks with a placement label may run, as a label line: the main host and each node carrying `label` and not
+ * drained. Nothing for a single-node stack (it places nothing).
+ */
+function runsOn(c: StackConfig, nodeLabel: NodeLabel): string[] {
+  if (Object.keys(c.nodes).length === 0) return [];
+  const main = c.host.labels.includes(nodeLabel) ? [MAIN_NODE] : [];
+  const others = sorted(Object.keys(c.nodes)).filter((n) => c.nodes[n].labels.includes(nodeLabel) && !c.nodes[n].drain);
+  return [`on nodes: ${[...main, ...others].join(", ")}`];
+}
+
+const databasesOn = (c: StackConfig, node: string) => sorted(Object.keys(c.databases)).filter((n) => c.databases[n].node === node);
+
+/**
+ * Each node of railyard:nodes: its role, labels and address; a node holding databases is a subgraph around them.
+ * Drawn before the host's subgraph, so Mermaid keeps those databases in their node's subgraph when the host's
+ * references and backups point at them.
+ */
+function nodes(c: StackConfig, l: Lines): void {
+  for (const name of sorted(Object.keys(c.nodes))) {
+    const n: NodeConfig = c.nodes[name];
+    const title = label(`node ${name}: ${n.role}${n.drain ? ", drained" : ""}`, `labels ${n.labels.join(", ") || "none"}`, `${n.user}@${n.address}:${n.port}`);
+    const held = databasesOn(c, name);
+    if (held.length === 0) {
+      l.add(1, `${nodeId(NODE, name)}[${title}]`);
+      continue;
+    }
+    l.add(1, `subgraph ${nodeId(NODE, name)}[${title}]`);
+    for (const db of held) l.add(2, databaseNode(c, db, c.databases[db]));
+    l.add(1, "end");
+  }
+}
+
+/** The nodes joined to the main host's swarm (over the stack's overlay network). */
+function joins(c: StackConfig, l: Lines): void {
+  const how = `joined, overlay ${c.network}${c.encryptNetwork ? " encrypted" : ""}`;
+  for (const name of sorted(Object.keys(c.nodes))) l.add(1, `host ---|${label(how)}| ${nodeId(NODE, name)}`);
 }
 
 /** For each service, the variables that read each database and each other service: `DATABASE_URL` → postgres. */
@@ -219,7 +263,8 @@ function registry(c: StackConfig, l: Lines): void {
 
 function hostTitle(c: StackConfig): string {
   const where = c.host.mode === "ssh" ? `${c.host.user}@${c.host.address}:${c.host.port}` : "this machine's Docker engine";
-  return `host ${where}: Swarm network ${c.network}, ${c.host.dataDir}/${c.prefix}`;
+  const labels = Object.keys(c.nodes).length === 0 ? "" : `, manager, labels ${c.host.labels.join(", ") || "none"}`;
+  return `host ${where}: Swarm network ${c.network}, ${c.host.dataDir}/${c.prefix}${labels}`;
 }
 
 /** The stack as a Mermaid flowchart (`flowchart LR`), ending with a newline. */
@@ -228,15 +273,17 @@ export function renderMermaid(c: StackConfig): string {
   l.add(0, "flowchart LR");
   l.add(1, `%% railyard stack ${c.stack.replace(/[^a-z0-9-]/g, "?")} (${c.environment})`);
   publicSide(c, l);
+  nodes(c, l);
   l.add(1, `subgraph host[${label(hostTitle(c))}]`);
   edgeNodes(c, l);
-  for (const name of sorted(Object.keys(c.services))) l.add(2, serviceNode(name, c.services[name]));
-  for (const name of sorted(Object.keys(c.databases))) l.add(2, databaseNode(c, name, c.databases[name]));
+  for (const name of sorted(Object.keys(c.services))) l.add(2, serviceNode(c, name, c.services[name]));
+  for (const name of databasesOn(c, MAIN_NODE)) l.add(2, databaseNode(c, name, c.databases[name]));
   routes(c, l);
   references(c, l);
   preDeployBackup(c, l);
   backups(c, l);
   l.add(1, "end");
+  joins(c, l);
   bucket(c, l);
   registry(c, l);
   return `${l.out.join("\n")}\n`;

@@ -208,6 +208,49 @@ describe("renderMermaid: exact text", () => {
     expect(none).toContain('registry -.->|"no image of the stack is on it"| host');
   });
 
+  it("draws the nodes of a multi-node stack: each node's role and labels, a database inside the node it is placed on, where the edge and services may run", async () => {
+    const c = stackConfigOf("staging", {
+      ...SMALL_STAGING,
+      "railyard:host": { ...SMALL_STAGING["railyard:host"], labels: ["data", "edge"] },
+      "railyard:encryptNetwork": true,
+      "railyard:nodes": {
+        "db-1": { address: "203.0.113.21", hostKey: HOST_KEY, labels: ["data"] },
+        "app-1": { address: "203.0.113.22", hostKey: HOST_KEY, role: "manager" },
+        "app-2": { address: "203.0.113.23", hostKey: HOST_KEY, role: "manager", labels: ["app", "edge"], drain: true },
+      },
+      "railyard:databases": { cache: { engine: "redis", image: `redis:7@${DIGEST}`, node: "db-1" }, pg: { engine: "postgres", image: `postgres:16@${DIGEST}` } },
+    });
+    const text = renderMermaid(c);
+    expect(text).toContain(`  public -->|"HTTPS :443, HTTP :80 (redirects to HTTPS)"| front
+  node_app_2d_1["node app-1: manager<br>labels app<br>deploy@203.0.113.22:22"]
+  node_app_2d_2["node app-2: manager, drained<br>labels app, edge<br>deploy@203.0.113.23:22"]
+  subgraph node_db_2d_1["node db-1: worker<br>labels data<br>deploy@203.0.113.21:22"]
+    db_cache[("cache: redis<br>redis:7@sha256:aaaaaaaaaaaa…<br>volume staging-cache-data")]
+  end
+  subgraph host["host deploy@203.0.113.9:22: Swarm network staging-net, /var/lib/railyard/staging, manager, labels data, edge"]
+    front["staging-front: HAProxy, TCP<br>haproxy:2@sha256:aaaaaaaaaaaa…<br>host ports 80, 443<br>on nodes: host"]
+    edge["staging-edge: Caddy ×2<br>caddy:2@sha256:aaaaaaaaaaaa…<br>TLS: Caddy's ACME certificates<br>on nodes: host"]
+    front --> edge
+    svc_api["api: web ×1<br>ghcr.io/example/api@sha256:aaaaaaaaaaaa…<br>port 3000 · health /health<br>pre-deploy: migrate (pauses jobs)<br>on nodes: app-1"]
+    svc_jobs[["jobs: worker ×1<br>built from ./examples/app (target worker)<br>on nodes: app-1"]]
+    svc_site["site: web ×2<br>ghcr.io/example/site@sha256:aaaaaaaaaaaa…<br>port 80<br>on nodes: app-1"]
+    db_pg[("pg: postgres<br>postgres:16@sha256:aaaaaaaaaaaa…<br>volume staging-pg-data")]
+`);
+    expect(text).toContain(`  end
+  host ---|"joined, overlay staging-net encrypted"| node_app_2d_1
+  host ---|"joined, overlay staging-net encrypted"| node_app_2d_2
+  host ---|"joined, overlay staging-net encrypted"| node_db_2d_1
+  bucket[`);
+    // Mermaid keeps each database in the subgraph of the node it is placed on, though the host's references point at it.
+    const db = await parsed(text);
+    const members = Object.fromEntries(db.getSubGraphs().map((g) => [g.id, [...g.nodes].sort()]));
+    expect(members.node_db_2d_1).toEqual(["db_cache"]);
+    expect(members.host).toContain("db_pg");
+    expect(members.host).not.toContain("db_cache");
+    expect(edgesOf(db)).toContain("svc_api -> db_cache: CACHE");
+    expect(edgesOf(db)).toContain("host -> node_db_2d_1: joined, overlay staging-net encrypted");
+  });
+
   it("is deterministic: the order of the stack file's keys does not change the text", () => {
     const reversed = Object.fromEntries(
       Object.entries(SMALL_STAGING).reverse().map(([k, v]) => [k, k === "railyard:services" ? Object.fromEntries(Object.entries(v).reverse()) : v]),
