@@ -101,7 +101,7 @@ function publicSide(c: StackConfig, l: Lines): void {
   const dns =
     cf && plan.dnsTarget !== undefined
       ? `Cloudflare DNS, ${plan.tls === "cloudflare" ? "proxied" : "DNS only"}: zone ${cf.zone} → ${plan.dnsTarget}`
-      : "DNS outside railyard: point each domain at the host";
+      : `DNS outside railyard: point each domain at ${multiNode(c) ? "an edge node" : "the host"}`;
   l.add(1, `subgraph public[${label(dns)}]`);
   for (const host of plan.hostnames) l.add(2, `${nodeId(DOMAIN, host)}[${label(host)}]`);
   l.add(1, "end");
@@ -143,7 +143,7 @@ function serviceNode(c: StackConfig, name: string, service: ServiceConfig): stri
   if (port || health) lines.push([port, health].filter(Boolean).join(" · "));
   if (service.preDeployCommand !== undefined) {
     const pauses = service.pauseDuringMigration.length > 0 ? ` (pauses ${sorted(service.pauseDuringMigration).join(", ")})` : "";
-    lines.push(`pre-deploy: ${service.preDeployCommand}${pauses}`);
+    lines.push(`pre-deploy${multiNode(c) ? " on the main host" : ""}: ${service.preDeployCommand}${pauses}`);
   }
   lines.push(...runsOn(c, "app"));
   const id = nodeId(SVC, name);
@@ -160,38 +160,45 @@ function databaseNode(c: StackConfig, name: string, db: DatabaseConfig): string 
  * drained. Nothing for a single-node stack (it places nothing).
  */
 function runsOn(c: StackConfig, nodeLabel: NodeLabel): string[] {
-  if (Object.keys(c.nodes).length === 0) return [];
+  if (!multiNode(c)) return [];
   const main = c.host.labels.includes(nodeLabel) ? [MAIN_NODE] : [];
   const others = sorted(Object.keys(c.nodes)).filter((n) => c.nodes[n].labels.includes(nodeLabel) && !c.nodes[n].drain);
   return [`on nodes: ${[...main, ...others].join(", ")}`];
 }
 
 const databasesOn = (c: StackConfig, node: string) => sorted(Object.keys(c.databases)).filter((n) => c.databases[n].node === node);
+const multiNode = (c: StackConfig) => Object.keys(c.nodes).length > 0;
+
+/** `user@address:port`, an IPv6 address in brackets. */
+const sshAddress = (user: string | undefined, address: string | undefined, port: number | undefined) =>
+  `${user}@${address?.includes(":") ? `[${address}]` : address}:${port}`;
 
 /**
- * Each node of railyard:nodes: its role, labels and address; a node holding databases is a subgraph around them.
- * Drawn before the host's subgraph, so Mermaid keeps those databases in their node's subgraph when the host's
- * references and backups point at them.
+ * Each machine of a multi-node stack inside the swarm's box, the main host first: role, labels, SSH address; a
+ * machine holding databases is a subgraph around them. Drawn before anything points at those databases, so Mermaid
+ * keeps each one in its machine's subgraph.
  */
-function nodes(c: StackConfig, l: Lines): void {
-  for (const name of sorted(Object.keys(c.nodes))) {
-    const n: NodeConfig = c.nodes[name];
-    const title = label(`node ${name}: ${n.role}${n.drain ? ", drained" : ""}`, `labels ${n.labels.join(", ") || "none"}`, `${n.user}@${n.address}:${n.port}`);
+function machines(c: StackConfig, l: Lines): void {
+  const main = c.host.mode === "ssh" ? sshAddress(c.host.user, c.host.address, c.host.port) : "this machine's Docker engine";
+  const all: [string, string[]][] = [
+    [MAIN_NODE, [`main host ${main}: manager`, `labels ${sorted(c.host.labels).join(", ") || "none"}`]],
+    ...sorted(Object.keys(c.nodes)).map((name): [string, string[]] => {
+      const n: NodeConfig = c.nodes[name];
+      return [name, [`node ${name}: ${n.role}${n.drain ? ", drained" : ""}`, `labels ${sorted(n.labels).join(", ") || "none"}`, sshAddress(n.user, n.address, n.port)]];
+    }),
+  ];
+  for (const [name, lines] of all) {
     const held = databasesOn(c, name);
     if (held.length === 0) {
-      l.add(1, `${nodeId(NODE, name)}[${title}]`);
+      l.add(2, `${nodeId(NODE, name)}[${label(...lines)}]`);
       continue;
     }
-    l.add(1, `subgraph ${nodeId(NODE, name)}[${title}]`);
-    for (const db of held) l.add(2, databaseNode(c, db, c.databases[db]));
-    l.add(1, "end");
+    l.add(2, `subgraph ${nodeId(NODE, name)}[${label(...lines)}]`);
+    for (const db of held) l.add(3, databaseNode(c, db, c.databases[db]));
+    l.add(2, "end");
   }
-}
-
-/** The nodes joined to the main host's swarm (over the stack's overlay network). */
-function joins(c: StackConfig, l: Lines): void {
   const how = `joined, overlay ${c.network}${c.encryptNetwork ? " encrypted" : ""}`;
-  for (const name of sorted(Object.keys(c.nodes))) l.add(1, `host ---|${label(how)}| ${nodeId(NODE, name)}`);
+  for (const name of sorted(Object.keys(c.nodes))) l.add(2, `${nodeId(NODE, MAIN_NODE)} ---|${label(how)}| ${nodeId(NODE, name)}`);
 }
 
 /** For each service, the variables that read each database and each other service: `DATABASE_URL` → postgres. */
@@ -215,7 +222,7 @@ function references(c: StackConfig, l: Lines): void {
 function preDeployBackup(c: StackConfig, l: Lines): void {
   if (!c.deploy.preDeployBackup || Object.keys(c.databases).length === 0) return;
   const toBucket = c.backups?.preDeployToBucket ? sorted(c.backups.databases) : [];
-  const where = `keeps ${c.deploy.backupRetention} per database on the host${toBucket.length > 0 ? ", copies to the bucket" : ""}`;
+  const where = `keeps ${c.deploy.backupRetention} per database on the ${multiNode(c) ? "main " : ""}host${toBucket.length > 0 ? ", copies to the bucket" : ""}`;
   l.add(2, `predeploy{{${label("pre-deploy backup: every database dumped", "before each release's migrations", where)}}}`);
   for (const db of sorted(Object.keys(c.databases))) l.add(2, `${nodeId(DB, db)} -.-> predeploy`);
 }
@@ -262,9 +269,9 @@ function registry(c: StackConfig, l: Lines): void {
 }
 
 function hostTitle(c: StackConfig): string {
+  if (multiNode(c)) return `swarm of ${Object.keys(c.nodes).length + 1} machines: network ${c.network}, ${c.host.dataDir}/${c.prefix} on the main host`;
   const where = c.host.mode === "ssh" ? `${c.host.user}@${c.host.address}:${c.host.port}` : "this machine's Docker engine";
-  const labels = Object.keys(c.nodes).length === 0 ? "" : `, manager, labels ${c.host.labels.join(", ") || "none"}`;
-  return `host ${where}: Swarm network ${c.network}, ${c.host.dataDir}/${c.prefix}${labels}`;
+  return `host ${where}: Swarm network ${c.network}, ${c.host.dataDir}/${c.prefix}`;
 }
 
 /** The stack as a Mermaid flowchart (`flowchart LR`), ending with a newline. */
@@ -273,17 +280,16 @@ export function renderMermaid(c: StackConfig): string {
   l.add(0, "flowchart LR");
   l.add(1, `%% railyard stack ${c.stack.replace(/[^a-z0-9-]/g, "?")} (${c.environment})`);
   publicSide(c, l);
-  nodes(c, l);
   l.add(1, `subgraph host[${label(hostTitle(c))}]`);
+  if (multiNode(c)) machines(c, l);
   edgeNodes(c, l);
   for (const name of sorted(Object.keys(c.services))) l.add(2, serviceNode(c, name, c.services[name]));
-  for (const name of databasesOn(c, MAIN_NODE)) l.add(2, databaseNode(c, name, c.databases[name]));
+  if (!multiNode(c)) for (const name of sorted(Object.keys(c.databases))) l.add(2, databaseNode(c, name, c.databases[name]));
   routes(c, l);
   references(c, l);
   preDeployBackup(c, l);
   backups(c, l);
   l.add(1, "end");
-  joins(c, l);
   bucket(c, l);
   registry(c, l);
   return `${l.out.join("\n")}\n`;

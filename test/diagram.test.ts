@@ -208,7 +208,7 @@ describe("renderMermaid: exact text", () => {
     expect(none).toContain('registry -.->|"no image of the stack is on it"| host');
   });
 
-  it("draws the nodes of a multi-node stack: each node's role and labels, a database inside the node it is placed on, where the edge and services may run", async () => {
+  it("draws a multi-node stack as a swarm of machines: each one's role and labels, its databases inside it, where the edge and services may run", async () => {
     const c = stackConfigOf("staging", {
       ...SMALL_STAGING,
       "railyard:host": { ...SMALL_STAGING["railyard:host"], labels: ["data", "edge"] },
@@ -218,37 +218,66 @@ describe("renderMermaid: exact text", () => {
         "app-1": { address: "203.0.113.22", hostKey: HOST_KEY, role: "manager" },
         "app-2": { address: "203.0.113.23", hostKey: HOST_KEY, role: "manager", labels: ["app", "edge"], drain: true },
       },
-      "railyard:databases": { cache: { engine: "redis", image: `redis:7@${DIGEST}`, node: "db-1" }, pg: { engine: "postgres", image: `postgres:16@${DIGEST}` } },
+      "railyard:databases": {
+        cache: { engine: "redis", image: `redis:7@${DIGEST}`, node: "db-1" },
+        pg: { engine: "postgres", image: `postgres:16@${DIGEST}` },
+        queue: { engine: "redis", image: `redis:7@${DIGEST}`, node: "db-1" },
+      },
     });
     const text = renderMermaid(c);
-    expect(text).toContain(`  public -->|"HTTPS :443, HTTP :80 (redirects to HTTPS)"| front
-  node_app_2d_1["node app-1: manager<br>labels app<br>deploy@203.0.113.22:22"]
-  node_app_2d_2["node app-2: manager, drained<br>labels app, edge<br>deploy@203.0.113.23:22"]
-  subgraph node_db_2d_1["node db-1: worker<br>labels data<br>deploy@203.0.113.21:22"]
-    db_cache[("cache: redis<br>redis:7@sha256:aaaaaaaaaaaa…<br>volume staging-cache-data")]
+    expect(text).toBe(`flowchart LR
+  %% railyard stack staging (staging)
+  subgraph public["DNS outside railyard: point each domain at an edge node"]
+    dom_example_2e_com["example.com"]
+    dom_www_2e_example_2e_com["www.example.com"]
   end
-  subgraph host["host deploy@203.0.113.9:22: Swarm network staging-net, /var/lib/railyard/staging, manager, labels data, edge"]
+  dom_www_2e_example_2e_com -.->|"permanent redirect"| dom_example_2e_com
+  public -->|"HTTPS :443, HTTP :80 (redirects to HTTPS)"| front
+  subgraph host["swarm of 4 machines: network staging-net, /var/lib/railyard/staging on the main host"]
+    subgraph node_host["main host deploy@203.0.113.9:22: manager<br>labels data, edge"]
+      db_pg[("pg: postgres<br>postgres:16@sha256:aaaaaaaaaaaa…<br>volume staging-pg-data")]
+    end
+    node_app_2d_1["node app-1: manager<br>labels app<br>deploy@203.0.113.22:22"]
+    node_app_2d_2["node app-2: manager, drained<br>labels app, edge<br>deploy@203.0.113.23:22"]
+    subgraph node_db_2d_1["node db-1: worker<br>labels data<br>deploy@203.0.113.21:22"]
+      db_cache[("cache: redis<br>redis:7@sha256:aaaaaaaaaaaa…<br>volume staging-cache-data")]
+      db_queue[("queue: redis<br>redis:7@sha256:aaaaaaaaaaaa…<br>volume staging-queue-data")]
+    end
+    node_host ---|"joined, overlay staging-net encrypted"| node_app_2d_1
+    node_host ---|"joined, overlay staging-net encrypted"| node_app_2d_2
+    node_host ---|"joined, overlay staging-net encrypted"| node_db_2d_1
     front["staging-front: HAProxy, TCP<br>haproxy:2@sha256:aaaaaaaaaaaa…<br>host ports 80, 443<br>on nodes: host"]
     edge["staging-edge: Caddy ×2<br>caddy:2@sha256:aaaaaaaaaaaa…<br>TLS: Caddy's ACME certificates<br>on nodes: host"]
     front --> edge
-    svc_api["api: web ×1<br>ghcr.io/example/api@sha256:aaaaaaaaaaaa…<br>port 3000 · health /health<br>pre-deploy: migrate (pauses jobs)<br>on nodes: app-1"]
+    svc_api["api: web ×1<br>ghcr.io/example/api@sha256:aaaaaaaaaaaa…<br>port 3000 · health /health<br>pre-deploy on the main host: migrate (pauses jobs)<br>on nodes: app-1"]
     svc_jobs[["jobs: worker ×1<br>built from ./examples/app (target worker)<br>on nodes: app-1"]]
     svc_site["site: web ×2<br>ghcr.io/example/site@sha256:aaaaaaaaaaaa…<br>port 80<br>on nodes: app-1"]
-    db_pg[("pg: postgres<br>postgres:16@sha256:aaaaaaaaaaaa…<br>volume staging-pg-data")]
+    edge -->|"example.com/api (prefix stripped)"| svc_api
+    edge -->|"example.com"| svc_site
+    svc_api -->|"CACHE"| db_cache
+    svc_jobs -->|"API"| svc_api
+    predeploy{{"pre-deploy backup: every database dumped<br>before each release's migrations<br>keeps 3 per database on the main host"}}
+    db_cache -.-> predeploy
+    db_pg -.-> predeploy
+    db_queue -.-> predeploy
+    backups{{"scheduled dumps, streamed<br>OnCalendar *-*-* 03:00:00 UTC<br>OnCalendar *-*-* 15:00:00 UTC"}}
+    db_cache -.-> backups
+    db_pg -.-> backups
+    db_queue -.-> backups
+  end
+  bucket[("bucket team-backups<br>S3-compatible, https://minio.example.com<br>objects kept 14 days")]
+  backups -->|"put-only key"| bucket
 `);
-    expect(text).toContain(`  end
-  host ---|"joined, overlay staging-net encrypted"| node_app_2d_1
-  host ---|"joined, overlay staging-net encrypted"| node_app_2d_2
-  host ---|"joined, overlay staging-net encrypted"| node_db_2d_1
-  bucket[`);
     // Mermaid keeps each database in the subgraph of the node it is placed on, though the host's references point at it.
     const db = await parsed(text);
     const members = Object.fromEntries(db.getSubGraphs().map((g) => [g.id, [...g.nodes].sort()]));
-    expect(members.node_db_2d_1).toEqual(["db_cache"]);
-    expect(members.host).toContain("db_pg");
-    expect(members.host).not.toContain("db_cache");
+    expect(members.node_db_2d_1).toEqual(["db_cache", "db_queue"]);
+    expect(members.node_host).toEqual(["db_pg"]);
+    expect(Object.keys(members).sort()).toEqual(["host", "node_db_2d_1", "node_host", "public"]);
+    for (const machine of ["node_host", "node_db_2d_1", "node_app_2d_1", "node_app_2d_2", "svc_api", "edge"]) expect(members.host).toContain(machine);
+    for (const inner of ["db_pg", "db_cache", "db_queue"]) expect(members.host).not.toContain(inner);
     expect(edgesOf(db)).toContain("svc_api -> db_cache: CACHE");
-    expect(edgesOf(db)).toContain("host -> node_db_2d_1: joined, overlay staging-net encrypted");
+    expect(edgesOf(db)).toContain("node_host -> node_db_2d_1: joined, overlay staging-net encrypted");
   });
 
   it("is deterministic: the order of the stack file's keys does not change the text", () => {
