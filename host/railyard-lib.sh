@@ -188,7 +188,7 @@ service_field() {
 db_job_name="" db_job_error=""
 # shellcheck disable=SC2034  # db_job_error is read by the callers
 db_job() {
-  local kind=$1 service=$2 spec image net secret node out opts=()
+  local kind=$1 service=$2 spec image net secret node out opts=() owner
   shift 2
   while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
   shift
@@ -200,9 +200,16 @@ db_job() {
     { db_job_error="its service lacks an image, a network or the railyard_db_password secret: not a railyard database"; return 1; }
   node=$(docker info --format '{{.Swarm.NodeID}}' 2>/dev/null || true)
   [ -n "$node" ] || { db_job_error="this node's swarm ID cannot be read"; return 1; }
+  # Without /proc this run's job carries no owner: a later run cannot tell whether it is left over, and keeps it.
+  if owner=$(job_owner "$$"); then
+    db_job_sweep "$node" "$node:$owner"
+    owner=(--label "railyard.job-owner=$node:$owner")
+  else
+    owner=()
+  fi
   db_job_name="${service:0:50}-$kind-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
   out=$(docker service create --detach --quiet --name "$db_job_name" --with-registry-auth \
-    --label "railyard.job=$kind" --label "railyard.$kind-of=$service" \
+    --label "railyard.job=$kind" --label "railyard.$kind-of=$service" ${owner[@]+"${owner[@]}"} \
     --mode replicated-job --restart-condition none --constraint "node.id==$node" \
     --network "$net" --secret "source=$secret,target=railyard_db_password,mode=0400" \
     ${opts[@]+"${opts[@]}"} "$image" "$@" 2>&1) || { db_job_error="the job could not be created: ${out//$'\n'/ }"; db_job_name=""; return 1; }
@@ -215,8 +222,9 @@ db_job() {
 db_job_container=""
 # shellcheck disable=SC2034  # db_job_error and db_job_container are read by the callers
 db_job_waiting() {
-  local deadline=$((SECONDS + $4))
+  local deadline
   db_job "$1" "$2" --entrypoint sleep -- "$3" || return 1
+  deadline=$((SECONDS + $4))
   until db_job_container=$(docker ps --quiet --filter "label=com.docker.swarm.service.name=$db_job_name" --filter status=running | head -n 1) &&
     [ -n "$db_job_container" ]; do
     if [ "$SECONDS" -ge "$deadline" ]; then
@@ -235,6 +243,56 @@ db_job_remove() {
   for id in $(docker ps -aq --filter "label=com.docker.swarm.service.name=$1" 2>/dev/null || true); do
     remove_container "$id" || true
   done
+}
+
+# job_owner PID: process PID as this process sees it, "<machine>:<boot>:<pid namespace>:<uid>:<pid>:<start time>"
+# (machine: /etc/machine-id, else the host name; boot: this boot's random ID; the start time in clock ticks since
+# boot, /proc/PID/stat field 22, tells a reused PID apart). Behind the Swarm node's ID, the railyard.job-owner label
+# of the jobs db_job makes. Status 1 when PID does not run here, 2 when it runs but cannot be read.
+job_owner() {
+  local line fields uid machine
+  if ! line=$(cat "/proc/$1/stat" 2>/dev/null); then
+    [ -e "/proc/$1" ] && return 2
+    return 1
+  fi
+  # After "PID (COMM) ": COMM may hold spaces and parentheses, so cut at the last ") "; field 3 is then first.
+  read -r -a fields <<<"${line##*) }"
+  [ -n "${fields[19]:-}" ] || return 2
+  uid=$(stat -c %u "/proc/$1" 2>/dev/null) || return 2
+  machine=$(cat /etc/machine-id 2>/dev/null || true)
+  printf '%s:%s:%s:%s:%s:%s' "${machine:-$(uname -n)}" "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || true)" \
+    "$(readlink /proc/self/ns/pid 2>/dev/null | tr -dc 0-9)" "$uid" "$1" "${fields[19]}"
+}
+
+# db_job_sweep NODE ME: removes the one-off jobs of db_job left by a run that is gone — killed before its EXIT trap
+# ran (SIGKILL, the OOM killer) or before this machine restarted: a restore's job would otherwise sleep a day holding
+# the database's password secret — saying which. NODE is this engine's Swarm node ID, ME this run's owner label.
+# Only jobs made on NODE by this machine are judged; one whose process runs (or may: another PID namespace, another
+# user's process this user cannot see) is left.
+db_job_sweep() {
+  local node=$1 ids name owner o_node o_machine o_boot o_ns o_uid pid machine boot ns now rc why
+  IFS=: read -r _ machine boot ns _ <<<"$2"
+  ids=$(docker service ls --quiet --filter label=railyard.job-owner 2>/dev/null) || return 0
+  [ -n "$ids" ] || return 0
+  # shellcheck disable=SC2086  # one ID a word
+  docker service inspect --format '{{.Spec.Name}}|{{index .Spec.Labels "railyard.job-owner"}}' $ids 2>/dev/null |
+    while IFS='|' read -r name owner; do
+      IFS=: read -r o_node o_machine o_boot o_ns o_uid pid _ <<<"$owner"
+      [[ "$o_node" == "$node" && "$o_machine" == "$machine" && "$pid" =~ ^[0-9]+$ ]] || continue
+      if [ "$o_boot" != "$boot" ]; then
+        why="it was made before this machine restarted"
+      else
+        [ "$o_ns" = "$ns" ] || continue
+        [ "$(id -u)" = 0 ] || [ "$o_uid" = "$(id -u)" ] || continue
+        rc=0
+        now=$(job_owner "$pid") || rc=$?
+        [ "$rc" != 2 ] || continue
+        [ "$node:$now" != "$owner" ] || continue
+        why="the process that made it (pid $pid) is gone"
+      fi
+      printf '%s: removing one-off job %s: %s\n' "${RAILYARD_SCRIPT:-railyard}" "$(q "$name")" "$why" >&2
+      db_job_remove "$name"
+    done || true
 }
 
 # running_task_node SERVICE: the host name of the node a running task of SERVICE is on (any node of the swarm);

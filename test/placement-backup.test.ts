@@ -25,6 +25,8 @@ const docker = scriptedDocker(
   "service inspect --format {{.Spec.Name}}|{{.Spec.TaskTemplate.ContainerSpec.Image}} ryt-postgres") echo "ryt-postgres|postgres:16.4" ;;
   "run --rm -i --network ryt-net --label railyard.role=dbpass-check --entrypoint sh postgres:16.4 "*) echo railyard-ok ;;
   "service ps --no-trunc --filter desired-state=running --format"*) [ -z "$RUNNING_ON" ] || echo "Running 5 minutes ago|$RUNNING_ON" ;;
+  "service ls --quiet --filter label=railyard.job-owner") printf '%s' "$STALE_IDS" ;;
+  "service inspect --format {{.Spec.Name}}|{{index .Spec.Labels "*) printf '%s' "$STALE_JOBS" ;;
   "service inspect --format"*" ryt-postgres") echo "postgres:16.4|netid1 |ryt-postgres-pw-abc" ;;
   "info --format {{.Swarm.NodeID}}") echo n1 ;;
   "service create "*"--label railyard.job=restore "*) [ "$RESTORE_CREATE" != fail ] || { echo "no such image"; exit 1; }; echo jobid ;;
@@ -44,14 +46,14 @@ const docker = scriptedDocker(
   "service rm "*|"ps -aq "*) ;;`,
 );
 
-function backup(runningOn: string, job: string) {
+function backup(runningOn: string, job: string, env: Record<string, string> = {}) {
   docker.reset();
   fs.rmSync(path.join(SRC_DIR, "src"), { force: true });
   const out = fs.mkdtempSync(path.join(SRC_DIR, "out-"));
   const r = spawnSync(
     "bash",
     ["-c", `source ${JSON.stringify(path.join(ROOT, "host", "railyard-backup.sh"))}; JOB_START_S=1; main "$@"`, "backup", "--service", "ryt-postgres", "--engine", "postgres", "--user", "app", "--database", "app", "--dir", out],
-    { encoding: "utf8", timeout: 20_000, env: { ...process.env, PATH: `${docker.dir}:${process.env.PATH}`, TMPDIR: SRC_DIR, RUNNING_ON: runningOn, JOB: job } },
+    { encoding: "utf8", timeout: 20_000, env: { ...process.env, PATH: `${docker.dir}:${process.env.PATH}`, TMPDIR: SRC_DIR, RUNNING_ON: runningOn, JOB: job, ...env } },
   );
   const src = fs.existsSync(path.join(SRC_DIR, "src")) ? fs.readFileSync(path.join(SRC_DIR, "src"), "utf8").trim() : "";
   return { ...r, calls: docker.calls(), out, files: fs.readdirSync(out), pipeDir: src };
@@ -69,6 +71,7 @@ describe("a backup of a database on another node", () => {
     expect(create).toMatch(
       new RegExp(
         "^service create --detach --quiet --name ryt-postgres-dump-[0-9a-f]{6} --with-registry-auth --label railyard.job=dump --label railyard.dump-of=ryt-postgres " +
+          "--label railyard.job-owner=n1:[^: ]+:[^: ]*:\\d*:\\d+:\\d+:\\d+ " +
           "--mode replicated-job --restart-condition none --constraint node.id==n1 --network netid1 " +
           "--secret source=ryt-postgres-pw-abc,target=railyard_db_password,mode=0400 --mount type=bind,source=.*/railyard-dump\\.\\w+,target=/railyard-dump " +
           "--entrypoint sh postgres:16.4 -c exec \"\\$@\" >\"\\$0\" /railyard-dump/dump sh -c .* -h ryt-postgres -U .* /run/secrets/railyard_db_password app app$",
@@ -96,6 +99,37 @@ describe("a backup of a database on another node", () => {
     expect(r.stderr).toContain("ryt-postgres's task runs on node worker-2, and the dump job on this node did not start; older dumps in");
     expect(r.files).toEqual([]);
     expect(fs.existsSync(r.pipeDir)).toBe(false);
+  });
+
+  it("first removes the jobs a killed run of this machine left (owner gone, its PID reused, or made before a restart), no one else's", () => {
+    // This test's own process is a live owner, read the way the script reads it: machine:boot:pid namespace:uid:pid:start.
+    const me = spawnSync("bash", ["-c", `source ${JSON.stringify(path.join(ROOT, "host", "railyard-lib.sh"))}; job_owner ${process.pid}`], { encoding: "utf8" }).stdout;
+    const [machine, boot, ns, uid, pid, start] = me.split(":");
+    expect(pid).toBe(String(process.pid));
+    expect(start).toMatch(/^\d+$/);
+    const owner = (o: { node?: string; machine?: string; boot?: string; ns?: string; pid?: string; start?: string }) =>
+      [o.node ?? "n1", o.machine ?? machine, o.boot ?? boot, o.ns ?? ns, uid, o.pid ?? pid, o.start ?? start].join(":");
+    const jobs = [
+      `ryt-postgres-restore-aaaaaa|${owner({ pid: "4194303" })}`, // its process is gone
+      `ryt-postgres-dump-bbbbbb|${owner({ start: "1" })}`, // its PID now runs another process
+      `ryt-postgres-dump-ffffff|${owner({ boot: "another-boot", pid: "4194303" })}`, // made before this machine restarted
+      `ryt-postgres-dump-cccccc|${owner({})}`, // a run still going on here
+      `ryt-postgres-dbpass-dddddd|${owner({ machine: "another-machine", pid: "4194303" })}`, // someone else's
+      `ryt-postgres-dbpass-gggggg|${owner({ node: "n2", pid: "4194303" })}`, // made on another node
+      `ryt-postgres-dbpass-hhhhhh|${owner({ ns: "1", pid: "4194303" })}`, // another PID namespace: cannot tell
+      "ryt-postgres-dump-eeeeee|", // no owner recorded
+    ];
+    const r = backup("worker-2", "ok", { STALE_IDS: "j1 j2 j3 j4 j5 j6 j7 j8\n", STALE_JOBS: `${jobs.join("\n")}\n` });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain("railyard-backup: removing one-off job ryt-postgres-restore-aaaaaa: the process that made it (pid 4194303) is gone\n");
+    expect(r.stderr).toContain(`removing one-off job ryt-postgres-dump-bbbbbb: the process that made it (pid ${process.pid}) is gone\n`);
+    expect(r.stderr).toContain("removing one-off job ryt-postgres-dump-ffffff: it was made before this machine restarted\n");
+    const removed = r.calls.split("\n").filter((l) => l.startsWith("service rm ")).map((l) => l.slice("service rm ".length));
+    expect(removed.slice(0, 3)).toEqual(["ryt-postgres-restore-aaaaaa", "ryt-postgres-dump-bbbbbb", "ryt-postgres-dump-ffffff"]);
+    expect(removed).toHaveLength(4); // and the run's own job at its end
+    expect(r.calls.indexOf("service rm ryt-postgres-dump-ffffff")).toBeLessThan(r.calls.indexOf("service create"));
+    // The run's own job is labelled the same way, behind this engine's node ID.
+    expect(r.calls).toMatch(new RegExp(`--label railyard\\.job-owner=n1:${machine}:${boot}:${ns}:${uid}:\\d+:\\d+ `));
   });
 
   it("fails (20) when no task of the database runs anywhere, creating nothing", () => {

@@ -4,7 +4,7 @@
  * The dumps in the bucket are made here from the live tasks with the engines' own tools (zstd, sha256 and a
  * manifest in the shared format), under chosen UTC times, so the pick by date has known answers.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -182,6 +182,9 @@ describe("restore by date and restore drills on real components (postgres, mysql
 
   afterAll(async () => {
     for (const id of scratchContainers().split("\n").filter(Boolean)) execFileSync("docker", ["rm", "-f", "-v", id]);
+    // One-off jobs a failed test left (they carry no stack label for teardown to find).
+    const jobs = execFileSync("docker", ["service", "ls", "-q", "--filter", "label=railyard.job-owner", "--filter", `name=${PREFIX}-`], { encoding: "utf8" }).trim();
+    if (jobs !== "") execFileSync("docker", ["service", "rm", ...jobs.split("\n")]);
     await teardown(PREFIX, NET);
     await s3?.stop();
     fs.rmSync(work, { recursive: true, force: true });
@@ -494,5 +497,48 @@ describe("restore by date and restore drills on real components (postgres, mysql
     } finally {
       execFileSync("docker", ["rm", "-f", "-v", kept]);
     }
+  });
+
+  it("a live MariaDB restored from a one-off job (as for a database on another node: its client reaches it by service name over the overlay); a job whose script was SIGKILLed is removed by the next one, a running one's is not", async () => {
+    const LIB = path.join(ROOT, "host", "railyard-lib.sh");
+    const jobsLeft = () => execFileSync("docker", ["service", "ls", "--filter", "label=railyard.job-owner", "--filter", `name=${PREFIX}-`, "--format", "{{.Name}}"], { encoding: "utf8" }).trim();
+    const before = await mysql(MY_CHECKSUM);
+    const dumpFile = path.join(work, "mysql-live.sql");
+    fs.writeFileSync(dumpFile, await rawDump("mysql"));
+    await mysql("delete from items where id > 7");
+    const viaJob = spawnSync("bash", ["-c", `source ${JSON.stringify(RESTORE)}; service=${PREFIX}-mysql engine=mysql into=live user=app database=app
+      remote_live elsewhere; echo "job $restore_job target $target db_host $db_host"; restore_tool <"$1"`, "bash", dumpFile], { encoding: "utf8", timeout: 180_000 });
+    expect(viaJob.status, viaJob.stderr).toBe(0);
+    expect(viaJob.stdout).toMatch(new RegExp(`^job ${PREFIX}-mysql-restore-[0-9a-f]{6} target [0-9a-f]{12,} db_host ${PREFIX}-mysql\n$`));
+    expect(await mysql(MY_CHECKSUM)).toBe(before);
+    expect(jobsLeft(), "the restore job is removed on exit").toBe("");
+
+    // A run still going on (started first: the killed run's own job creation must not find an orphan yet)…
+    const alive = spawn("bash", ["-c", `source ${JSON.stringify(LIB)}; db_job_waiting dbpass ${PREFIX}-mysql 600 120 || exit 3; echo "$db_job_name"; exec sleep 300`], { stdio: ["ignore", "pipe", "inherit"] });
+    const aliveJob = await new Promise<string>((resolve, reject) => {
+      alive.stdout.once("data", (c: Buffer) => resolve(c.toString().trim()));
+      alive.once("exit", (code) => reject(new Error(`the running job's script ended early (${code})`)));
+    });
+    try {
+      // …and one killed with SIGKILL: its EXIT trap never runs, its job (sleeping a day) stays.
+      const killed = spawnSync("bash", ["-c", `source ${JSON.stringify(LIB)}; db_job_waiting restore ${PREFIX}-mysql 86400 120 || exit 3; echo "$db_job_name"; kill -9 $$`], { encoding: "utf8", timeout: 180_000 });
+      expect(killed.signal, killed.stderr).toBe("SIGKILL");
+      expect(killed.stderr, "the running job is not swept").not.toContain("removing");
+      const orphan = killed.stdout.trim();
+      expect(orphan).toMatch(new RegExp(`^${PREFIX}-mysql-restore-[0-9a-f]{6}$`));
+      expect(jobsLeft().split("\n").sort()).toEqual([aliveJob, orphan].sort());
+      const sweep = spawnSync("bash", ["-c", `source ${JSON.stringify(LIB)}; RAILYARD_SCRIPT=sweep
+        node=$(docker info --format '{{.Swarm.NodeID}}'); db_job_sweep "$node" "$node:$(job_owner $$)"`], { encoding: "utf8", timeout: 120_000 });
+      expect(sweep.status, sweep.stderr).toBe(0);
+      expect(sweep.stderr).toBe(`sweep: removing one-off job ${orphan}: the process that made it (pid ${killed.pid}) is gone\n`);
+      expect(jobsLeft()).toBe(aliveJob);
+      expect(execFileSync("docker", ["ps", "-aq", "--filter", `label=com.docker.swarm.service.name=${orphan}`], { encoding: "utf8" }).trim(), "its container is gone too").toBe("");
+    } finally {
+      alive.kill("SIGKILL");
+    }
+    if (alive.exitCode === null && alive.signalCode === null) await new Promise((resolve) => alive.once("exit", resolve));
+    const next = spawnSync("bash", ["-c", `source ${JSON.stringify(LIB)}; node=$(docker info --format '{{.Swarm.NodeID}}'); db_job_sweep "$node" "$node:$(job_owner $$)"`], { encoding: "utf8", timeout: 120_000 });
+    expect(next.stderr).toContain(`removing one-off job ${aliveJob}`);
+    expect(jobsLeft()).toBe("");
   });
 });
