@@ -46,6 +46,22 @@ function edgeAnswers(): boolean {
   }
 }
 
+/** The stack's services with their replicas and each one's newest task states and errors: what a stall looks like. */
+function stackState(): string {
+  const sh = (args: string[]) => {
+    try {
+      return execFileSync("docker", args, { encoding: "utf8", timeout: 20_000 }).trim();
+    } catch (e) {
+      return `docker ${args.join(" ")}: ${(e as Error).message}`;
+    }
+  };
+  const services = sh(["service", "ls", "--filter", `name=${PREFIX}-`, "--format", "{{.Name}}"]).split("\n").filter(Boolean);
+  return [
+    sh(["service", "ls", "--filter", `name=${PREFIX}-`, "--format", "{{.Name}} {{.Replicas}}"]),
+    ...services.map((name) => sh(["service", "ps", "--no-trunc", "--format", "{{.Name}} {{.DesiredState}} {{.CurrentState}} {{.Error}}", name]).split("\n").slice(0, 4).join("\n")),
+  ].join("\n");
+}
+
 /** Restarts dockerd and waits until every service runs again and the edge answers: the times after SIGTERM. */
 async function restartAndRecover(): Promise<Restart & { allRunningMs: number; edgeMs: number }> {
   const r = await restartEngine();
@@ -56,7 +72,7 @@ async function restartAndRecover(): Promise<Restart & { allRunningMs: number; ed
     if (edgeMs < 0 && edgeAnswers()) edgeMs = Date.now() - r.at;
     await sleep(250);
   }
-  if (allRunningMs < 0 || edgeMs < 0) throw new Error("the stack did not recover within 5 minutes of the restart");
+  if (allRunningMs < 0 || edgeMs < 0) throw new Error(`the stack did not recover within 5 minutes of the restart (${allRunningMs < 0 ? "not every service runs" : "the edge does not answer"}):\n${stackState()}`);
   return { ...r, allRunningMs, edgeMs };
 }
 
