@@ -55,9 +55,10 @@ function stackState(): string {
       return `docker ${args.join(" ")}: ${(e as Error).message}`;
     }
   };
-  const services = sh(["service", "ls", "--filter", `name=${PREFIX}-`, "--format", "{{.Name}}"]).split("\n").filter(Boolean);
+  const replicas = sh(["service", "ls", "--filter", `name=${PREFIX}-`, "--format", "{{.Name}} {{.Replicas}}"]);
+  const services = replicas.startsWith("docker ") ? [] : replicas.split("\n").filter(Boolean).map((row) => row.split(" ")[0]);
   return [
-    sh(["service", "ls", "--filter", `name=${PREFIX}-`, "--format", "{{.Name}} {{.Replicas}}"]),
+    replicas,
     ...services.map((name) => sh(["service", "ps", "--no-trunc", "--format", "{{.Name}} {{.DesiredState}} {{.CurrentState}} {{.Error}}", name]).split("\n").slice(0, 4).join("\n")),
   ].join("\n");
 }

@@ -2,10 +2,10 @@
  * A picture of a checked stack as a Mermaid flowchart: the public side (DNS, domains, redirects), the edge (the
  * HAProxy front on the host's ports, Caddy behind it), each route to its service, the services, the databases,
  * the references between them (from the env plan), the pre-deploy backup, the scheduled backups with their bucket
- * and drill, the private registry, and the host; with railyard:nodes, each node (its role, labels and the databases
- * placed on it) and, on the edge and each service, the nodes it may run on. Pure text from the StackConfig the program itself builds:
- * everything is sorted, so the same stack file always gives the same text (the README's figures are compared with
- * it).
+ * and drill, the private registry, and the host — with railyard:nodes, the swarm instead: each machine (role,
+ * labels, the databases placed on it) and, on the edge and each service, the machines it may run on. Pure text
+ * from the StackConfig the program itself builds: everything is sorted, so the same stack file always gives the
+ * same text (the README's figures are compared with it).
  *
  * Every label is quoted and escaped with Mermaid's entity codes (image references carry `@ : /`, commands carry
  * anything), and every node id is derived from a name by an injective escape behind a kind prefix, so no name can
@@ -81,6 +81,9 @@ function databaseImage(db: DatabaseConfig): string {
 }
 
 const sorted = (names: Iterable<string>) => [...names].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+/** The stack declares railyard:nodes: it is drawn as a swarm of machines. */
+const multiNode = (c: StackConfig) => Object.keys(c.nodes).length > 0;
+const databasesOn = (c: StackConfig, node: string) => sorted(Object.keys(c.databases)).filter((n) => c.databases[n].node === node);
 const SVC = "svc";
 const DB = "db";
 const DOMAIN = "dom";
@@ -165,9 +168,6 @@ function runsOn(c: StackConfig, nodeLabel: NodeLabel): string[] {
   const others = sorted(Object.keys(c.nodes)).filter((n) => c.nodes[n].labels.includes(nodeLabel) && !c.nodes[n].drain);
   return [`on nodes: ${[...main, ...others].join(", ")}`];
 }
-
-const databasesOn = (c: StackConfig, node: string) => sorted(Object.keys(c.databases)).filter((n) => c.databases[n].node === node);
-const multiNode = (c: StackConfig) => Object.keys(c.nodes).length > 0;
 
 /** `user@address:port`, an IPv6 address in brackets. */
 const sshAddress = (user: string | undefined, address: string | undefined, port: number | undefined) =>

@@ -501,6 +501,13 @@ describe("restore by date and restore drills on real components (postgres, mysql
 
   it("a live MariaDB restored from a one-off job (as for a database on another node: its client reaches it by service name over the overlay); a job whose script was SIGKILLed is removed by the next one, a running one's is not", async () => {
     const LIB = path.join(ROOT, "host", "railyard-lib.sh");
+    // A later run's sweep, as db_job makes it: this engine's node ID and this process as the owner.
+    const sweepHere = (env: Record<string, string> = {}) =>
+      spawnSync("bash", ["-c", `source ${JSON.stringify(LIB)}; node=$(docker info --format '{{.Swarm.NodeID}}'); db_job_sweep "$node" "$node:$(job_owner $$)"`], {
+        encoding: "utf8",
+        timeout: 120_000,
+        env: { ...process.env, ...env },
+      });
     const jobsLeft = () => execFileSync("docker", ["service", "ls", "--filter", "label=railyard.job-owner", "--filter", `name=${PREFIX}-`, "--format", "{{.Name}}"], { encoding: "utf8" }).trim();
     const before = await mysql(MY_CHECKSUM);
     const dumpFile = path.join(work, "mysql-live.sql");
@@ -527,8 +534,7 @@ describe("restore by date and restore drills on real components (postgres, mysql
       const orphan = killed.stdout.trim();
       expect(orphan).toMatch(new RegExp(`^${PREFIX}-mysql-restore-[0-9a-f]{6}$`));
       expect(jobsLeft().split("\n").sort()).toEqual([aliveJob, orphan].sort());
-      const sweep = spawnSync("bash", ["-c", `source ${JSON.stringify(LIB)}; RAILYARD_SCRIPT=sweep
-        node=$(docker info --format '{{.Swarm.NodeID}}'); db_job_sweep "$node" "$node:$(job_owner $$)"`], { encoding: "utf8", timeout: 120_000 });
+      const sweep = sweepHere({ RAILYARD_SCRIPT: "sweep" });
       expect(sweep.status, sweep.stderr).toBe(0);
       expect(sweep.stderr).toBe(`sweep: removing one-off job ${orphan}: the process that made it (pid ${killed.pid}) is gone\n`);
       expect(jobsLeft()).toBe(aliveJob);
@@ -537,7 +543,7 @@ describe("restore by date and restore drills on real components (postgres, mysql
       alive.kill("SIGKILL");
     }
     if (alive.exitCode === null && alive.signalCode === null) await new Promise((resolve) => alive.once("exit", resolve));
-    const next = spawnSync("bash", ["-c", `source ${JSON.stringify(LIB)}; node=$(docker info --format '{{.Swarm.NodeID}}'); db_job_sweep "$node" "$node:$(job_owner $$)"`], { encoding: "utf8", timeout: 120_000 });
+    const next = sweepHere();
     expect(next.stderr).toContain(`removing one-off job ${aliveJob}`);
     expect(jobsLeft()).toBe("");
   });
